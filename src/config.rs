@@ -1,0 +1,511 @@
+//! Bridge configuration: the YAML file (`conf/bridge.yaml`), environment overrides and
+//! built-in defaults, merged in that order (flags > environment > file > defaults) and
+//! validated once into a [`Config`] the rest of the program trusts.
+//!
+//! The file format ([`FileConfig`]) rejects unknown keys so a typo is an error naming the key
+//! and the file, never a silently ignored setting. Pingora's own `ServerConf` is built from
+//! the validated config in `server.rs`; the user never writes Pingora keys.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Default listen address: loopback only (PRODUCT.md §10).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8403";
+/// Default upstream: the local ClawRouter proxy.
+pub const DEFAULT_UPSTREAM_URL: &str = "http://127.0.0.1:8404/v1";
+/// Default request body limit. Codex re-sends the whole history every turn, so this is generous.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Why a configuration could not be loaded. Each message says what, where and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source} (check the path given with -c)")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid setting {key} (from {origin}): {message}")]
+    Invalid {
+        key: &'static str,
+        origin: String,
+        message: String,
+    },
+}
+
+/// `conf/bridge.yaml` as written by the user. Every field is optional; unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Address the bridge listens on, e.g. `127.0.0.1:8403`.
+    pub listen: Option<String>,
+    /// Bearer token clients must send; required when `listen` is not a loopback address.
+    pub auth_token: Option<String>,
+    pub upstream: Option<FileUpstream>,
+    pub limits: Option<FileLimits>,
+    pub server: Option<FileServer>,
+    pub log: Option<FileLog>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileUpstream {
+    /// Chat Completions base URL, ending where `/chat/completions` is appended (e.g. `…/v1`).
+    pub url: Option<String>,
+    /// Name of an environment variable holding a bearer key for the upstream.
+    pub api_key_env: Option<String>,
+    pub connect_timeout_secs: Option<u64>,
+    /// Longest silence allowed between two reads from the upstream (model thinking time).
+    pub read_timeout_secs: Option<u64>,
+    /// `system` (each developer/system message stays a system message where it stands) or
+    /// `merge` (all merged into one leading system message, for strict chat templates).
+    pub system_role: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub max_body_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileServer {
+    pub threads: Option<usize>,
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLog {
+    pub level: Option<String>,
+}
+
+/// Where the upstream lives, resolved once at load time.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// The URL as configured, for messages (never carries credentials: they are rejected).
+    pub url: String,
+    pub tls: bool,
+    /// Host name for the `Host` header and TLS SNI.
+    pub host: String,
+    pub port: u16,
+    pub addr: SocketAddr,
+    /// Path prefix the `/v1` of client paths is replaced with (e.g. `/v1`, `/api/v1`, or ``).
+    pub base_path: String,
+    pub api_key: Option<String>,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+}
+
+impl Upstream {
+    /// `Host` header value for upstream requests.
+    pub fn host_header(&self) -> String {
+        let default_port = if self.tls { 443 } else { 80 };
+        if self.port == default_port {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// Upstream path for a client path under `/v1` (`/v1/models` → `{base}/models`).
+    pub fn path_for(&self, client_path_and_query: &str) -> String {
+        let rest = client_path_and_query
+            .strip_prefix("/v1")
+            .unwrap_or(client_path_and_query);
+        format!("{}{}", self.base_path, rest)
+    }
+
+    /// Upstream path of the Chat Completions endpoint.
+    pub fn chat_path(&self) -> String {
+        format!("{}/chat/completions", self.base_path)
+    }
+}
+
+/// How Responses `developer`/`system` messages are sent upstream.
+pub use crate::translate::request::SystemRole;
+
+/// The validated configuration every other module uses.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub auth_token: Option<String>,
+    pub upstream: Upstream,
+    pub system_role: SystemRole,
+    pub max_body_bytes: usize,
+    pub threads: usize,
+    pub shutdown_grace: Duration,
+    pub log_level: String,
+    /// The file this came from, if any (for messages).
+    pub source: Option<PathBuf>,
+}
+
+/// Settings given on the command line (highest precedence).
+#[derive(Debug, Default, Clone)]
+pub struct CliOverrides {
+    pub verbose: bool,
+}
+
+/// Environment values that override the file (lowest layer above the file).
+#[derive(Debug, Default, Clone)]
+pub struct EnvOverrides {
+    /// `PORT`: port the bridge listens on.
+    pub port: Option<String>,
+    /// `CLAWROUTER_PROXY_URL`: the upstream URL.
+    pub proxy_url: Option<String>,
+}
+
+impl EnvOverrides {
+    /// Reads the overrides from the process environment (blank values count as unset).
+    pub fn from_process() -> Self {
+        let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        EnvOverrides {
+            port: get("PORT"),
+            proxy_url: get("CLAWROUTER_PROXY_URL"),
+        }
+    }
+}
+
+/// Finds the config file: `-c FILE`, else `./conf/bridge.yaml`, else
+/// `~/.clawrouter-codex/bridge.yaml`, else none (defaults only).
+pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_path_buf());
+    }
+    let local = PathBuf::from("conf/bridge.yaml");
+    if local.is_file() {
+        return Some(local);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from)?;
+    let user = home.join(".clawrouter-codex").join("bridge.yaml");
+    user.is_file().then_some(user)
+}
+
+/// Reads and parses a config file (no validation yet).
+pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_file(&text, path)
+}
+
+/// Parses YAML text; `path` only names the file in errors. An empty file means "all defaults".
+pub fn parse_file(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+    if text.trim().is_empty() {
+        return Ok(FileConfig::default());
+    }
+    serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: format!("{e} (see conf/bridge.yaml in the project for every valid key)"),
+    })
+}
+
+/// Loads the configuration: file (located as in [`locate`]) + environment + flags, validated.
+pub fn load(explicit: Option<&Path>, cli: &CliOverrides) -> Result<Config, ConfigError> {
+    let path = locate(explicit);
+    let file = match &path {
+        Some(p) => read_file(p)?,
+        None => FileConfig::default(),
+    };
+    resolve(file, path, &EnvOverrides::from_process(), cli)
+}
+
+/// Merges the layers and validates them into a [`Config`].
+pub fn resolve(
+    file: FileConfig,
+    source: Option<PathBuf>,
+    env: &EnvOverrides,
+    cli: &CliOverrides,
+) -> Result<Config, ConfigError> {
+    let file_origin = source
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "built-in defaults".to_owned());
+    let origin = |from_env: bool, var: &str| {
+        if from_env {
+            format!("environment variable {var}")
+        } else {
+            file_origin.clone()
+        }
+    };
+
+    let mut listen =
+        parse_listen(file.listen.as_deref().unwrap_or(DEFAULT_LISTEN)).map_err(|message| {
+            ConfigError::Invalid {
+                key: "listen",
+                origin: file_origin.clone(),
+                message,
+            }
+        })?;
+    if let Some(port) = &env.port {
+        listen.set_port(
+            port.trim()
+                .parse::<u16>()
+                .map_err(|_| ConfigError::Invalid {
+                    key: "listen",
+                    origin: origin(true, "PORT"),
+                    message: format!("PORT={port:?} is not a port number (1-65535)"),
+                })?,
+        );
+    }
+    let auth_token = file.auth_token.filter(|t| !t.is_empty());
+    if !listen.ip().is_loopback() && auth_token.is_none() {
+        return Err(ConfigError::Invalid {
+            key: "listen",
+            origin: file_origin,
+            message: format!(
+                "{listen} is reachable from other machines; set auth_token in the config file \
+                 (clients must then send it as a bearer token) or listen on 127.0.0.1"
+            ),
+        });
+    }
+
+    let up = file.upstream.unwrap_or_default();
+    let (url, url_from_env) = match &env.proxy_url {
+        Some(u) => (u.trim().to_owned(), true),
+        None => (
+            up.url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_UPSTREAM_URL.to_owned()),
+            false,
+        ),
+    };
+    let url_origin = origin(url_from_env, "CLAWROUTER_PROXY_URL");
+    let api_key = match &up.api_key_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| ConfigError::Invalid {
+            key: "upstream.api_key_env",
+            origin: file_origin.clone(),
+            message: format!(
+                "environment variable {var} is not set; export it or remove upstream.api_key_env"
+            ),
+        })?),
+        None => None,
+    };
+    let upstream = parse_upstream(&url, api_key, &up).map_err(|message| ConfigError::Invalid {
+        key: "upstream.url",
+        origin: url_origin,
+        message,
+    })?;
+
+    let system_role = match up.system_role.as_deref().unwrap_or("system") {
+        "system" => SystemRole::System,
+        "merge" => SystemRole::MergeLeading,
+        other => {
+            return Err(ConfigError::Invalid {
+                key: "upstream.system_role",
+                origin: file_origin,
+                message: format!("{other:?} is not one of \"system\", \"merge\""),
+            })
+        }
+    };
+
+    let limits = file.limits.unwrap_or_default();
+    let max_body_bytes = limits.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+    if max_body_bytes < 1024 {
+        return Err(ConfigError::Invalid {
+            key: "limits.max_body_bytes",
+            origin: file_origin,
+            message: format!("{max_body_bytes} is too small; use at least 1024"),
+        });
+    }
+    let server = file.server.unwrap_or_default();
+    let threads = server.threads.unwrap_or(2);
+    if threads == 0 || threads > 256 {
+        return Err(ConfigError::Invalid {
+            key: "server.threads",
+            origin: file_origin,
+            message: format!("{threads} is out of range; use 1 to 256"),
+        });
+    }
+    let shutdown_grace = Duration::from_secs(server.shutdown_grace_secs.unwrap_or(1));
+    if shutdown_grace > Duration::from_secs(60) {
+        return Err(ConfigError::Invalid {
+            key: "server.shutdown_grace_secs",
+            origin: file_origin,
+            message: "at most 60 seconds".to_owned(),
+        });
+    }
+    let log_level = match (cli.verbose, file.log.and_then(|l| l.level)) {
+        (true, _) => "debug".to_owned(),
+        (false, Some(level)) => {
+            let valid = ["error", "warn", "info", "debug", "trace", "off"];
+            if !valid.contains(&level.as_str()) {
+                return Err(ConfigError::Invalid {
+                    key: "log.level",
+                    origin: file_origin,
+                    message: format!("{level:?} is not one of {valid:?}"),
+                });
+            }
+            level
+        }
+        (false, None) => "info".to_owned(),
+    };
+
+    Ok(Config {
+        listen,
+        auth_token,
+        upstream,
+        system_role,
+        max_body_bytes,
+        threads,
+        shutdown_grace,
+        log_level,
+        source,
+    })
+}
+
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    // `localhost:8403` and the like.
+    text.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.find(|a| a.is_ipv4()))
+        .ok_or_else(|| format!("{text:?} is not an address like 127.0.0.1:8403"))
+}
+
+fn parse_upstream(
+    url: &str,
+    api_key: Option<String>,
+    file: &FileUpstream,
+) -> Result<Upstream, String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("{url:?} is not a URL ({e}); use e.g. {DEFAULT_UPSTREAM_URL}"))?;
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err(format!("{url:?} must start with http:// or https://")),
+    };
+    let authority = uri
+        .authority()
+        .ok_or_else(|| format!("{url:?} has no host"))?;
+    if authority.as_str().contains('@') {
+        return Err(format!(
+            "{url:?} carries credentials; put the key in an environment variable and name it in upstream.api_key_env"
+        ));
+    }
+    if uri.query().is_some() {
+        return Err(format!("{url:?} must not have a query string"));
+    }
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let addr = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve host {host:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("host {host:?} resolved to no address"))?;
+    let base_path = uri.path().trim_end_matches('/').to_owned();
+    Ok(Upstream {
+        url: url.to_owned(),
+        tls,
+        host,
+        port,
+        addr,
+        base_path,
+        api_key,
+        connect_timeout: Duration::from_secs(file.connect_timeout_secs.unwrap_or(10)),
+        read_timeout: Duration::from_secs(file.read_timeout_secs.unwrap_or(600)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve_text(yaml: &str, env: EnvOverrides) -> Result<Config, ConfigError> {
+        let path = PathBuf::from("test.yaml");
+        let file = parse_file(yaml, &path)?;
+        resolve(file, Some(path), &env, &CliOverrides::default())
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback_and_forward_to_clawrouter() {
+        let cfg = resolve_text("", EnvOverrides::default()).expect("defaults");
+        assert_eq!(cfg.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(cfg.upstream.addr.to_string(), "127.0.0.1:8404");
+        assert_eq!(cfg.upstream.chat_path(), "/v1/chat/completions");
+        assert_eq!(cfg.upstream.path_for("/v1/models?x=1"), "/v1/models?x=1");
+        assert!(!cfg.upstream.tls);
+        assert!(cfg.upstream.read_timeout >= Duration::from_secs(300));
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let env = EnvOverrides {
+            port: Some("9000".into()),
+            proxy_url: Some("https://127.0.0.1:9443/api/v1/".into()),
+        };
+        let cfg = resolve_text(
+            "listen: 127.0.0.1:7000\nupstream:\n  url: http://127.0.0.1:1/v1\n",
+            env,
+        )
+        .expect("valid");
+        assert_eq!(cfg.listen.port(), 9000);
+        assert!(cfg.upstream.tls);
+        assert_eq!(cfg.upstream.chat_path(), "/api/v1/chat/completions");
+        assert_eq!(cfg.upstream.host_header(), "127.0.0.1:9443");
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_and_file() {
+        let err = resolve_text("upstream:\n  urll: x\n", EnvOverrides::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("test.yaml"), "{text}");
+        assert!(text.contains("urll"), "{text}");
+    }
+
+    #[test]
+    fn bad_values_are_clear_errors() {
+        let cases = [
+            ("listen: nowhere\n", "listen"),
+            ("upstream:\n  url: ftp://x/v1\n", "http://"),
+            (
+                "upstream:\n  url: http://user:pw@127.0.0.1/v1\n",
+                "credentials",
+            ),
+            ("upstream:\n  system_role: first\n", "system_role"),
+            ("limits:\n  max_body_bytes: 10\n", "max_body_bytes"),
+            ("log:\n  level: loud\n", "log.level"),
+            ("listen: 0.0.0.0:8403\n", "auth_token"),
+        ];
+        for (yaml, needle) in cases {
+            let err = resolve_text(yaml, EnvOverrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{yaml:?} gave {err}");
+        }
+    }
+
+    #[test]
+    fn bad_port_env_is_an_error() {
+        let env = EnvOverrides {
+            port: Some("eighty".into()),
+            proxy_url: None,
+        };
+        let err = resolve_text("", env).unwrap_err().to_string();
+        assert!(err.contains("PORT"), "{err}");
+    }
+
+    #[test]
+    fn non_loopback_listen_is_allowed_with_a_token() {
+        let cfg = resolve_text(
+            "listen: 0.0.0.0:8403\nauth_token: s3cret\n",
+            EnvOverrides::default(),
+        )
+        .expect("valid");
+        assert_eq!(cfg.auth_token.as_deref(), Some("s3cret"));
+    }
+}

@@ -1,0 +1,103 @@
+//! Errors the bridge itself answers with (bad client input, refused requests, limits), as
+//! opposed to upstream failures (`translate::upstream_error`). Each has an HTTP status and an
+//! OpenAI-style JSON body whose message says what is wrong and how to fix it.
+
+use serde_json::json;
+
+/// A request the bridge refuses before (or instead of) calling the upstream.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    #[error("{0}")]
+    InvalidRequest(String, Option<String>),
+    #[error("request body is {size} bytes, over the limit of {limit} bytes (limits.max_body_bytes in the bridge config)")]
+    BodyTooLarge { size: usize, limit: usize },
+    #[error("unsupported Content-Encoding {0:?}: send identity, gzip or zstd")]
+    UnsupportedEncoding(String),
+    #[error("request body could not be decoded as {encoding}: {detail}")]
+    BadEncoding {
+        encoding: &'static str,
+        detail: String,
+    },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("missing or wrong bearer token: this bridge listens beyond loopback and requires the auth_token from its config")]
+    Unauthorized,
+    #[error("{0}")]
+    MisdirectedHost(String),
+    #[error("no such endpoint: {method} {path} (the bridge serves /v1/responses, /v1/*, /health, /api/tags, /api/version)")]
+    NotFound { method: String, path: String },
+    #[error("WebSocket is not supported on /v1/responses: set supports_websockets = false on the provider (Codex then uses HTTP)")]
+    WebSocketUnsupported,
+    #[error("method {method} is not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String },
+}
+
+impl BridgeError {
+    /// The HTTP status the client gets.
+    pub fn status(&self) -> u16 {
+        match self {
+            BridgeError::InvalidRequest(..) | BridgeError::BadEncoding { .. } => 400,
+            BridgeError::Unauthorized => 401,
+            BridgeError::Forbidden(_) => 403,
+            BridgeError::NotFound { .. } => 404,
+            BridgeError::MethodNotAllowed { .. } => 405,
+            BridgeError::BodyTooLarge { .. } => 413,
+            BridgeError::UnsupportedEncoding(_) | BridgeError::UnsupportedMediaType(_) => 415,
+            BridgeError::MisdirectedHost(_) => 421,
+            BridgeError::WebSocketUnsupported => 426,
+        }
+    }
+
+    /// A short label for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            BridgeError::InvalidRequest(..) => "invalid_request",
+            BridgeError::BodyTooLarge { .. } => "body_too_large",
+            BridgeError::UnsupportedEncoding(_) | BridgeError::BadEncoding { .. } => "bad_encoding",
+            BridgeError::UnsupportedMediaType(_) => "bad_content_type",
+            BridgeError::Forbidden(_) => "forbidden",
+            BridgeError::Unauthorized => "unauthorized",
+            BridgeError::MisdirectedHost(_) => "bad_host",
+            BridgeError::NotFound { .. } => "not_found",
+            BridgeError::WebSocketUnsupported => "websocket",
+            BridgeError::MethodNotAllowed { .. } => "method_not_allowed",
+        }
+    }
+
+    /// `{"error":{"message","type","param","code"}}`, the shape OpenAI clients parse.
+    pub fn body(&self) -> Vec<u8> {
+        let error_type = match self.status() {
+            401 => "authentication_error",
+            403 | 421 => "permission_error",
+            404 => "not_found_error",
+            _ => "invalid_request_error",
+        };
+        let param = match self {
+            BridgeError::InvalidRequest(_, param) => param.clone(),
+            _ => None,
+        };
+        json!({"error": {"message": self.to_string(), "type": error_type, "param": param, "code": self.label()}})
+            .to_string()
+            .into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_openai_shaped_and_name_the_fix() {
+        let err = BridgeError::BodyTooLarge { size: 10, limit: 5 };
+        assert_eq!(err.status(), 413);
+        let body: serde_json::Value = serde_json::from_slice(&err.body()).expect("json");
+        assert!(body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("limits.max_body_bytes")));
+        let err = BridgeError::InvalidRequest("bad".into(), Some("input[0]".into()));
+        let body: serde_json::Value = serde_json::from_slice(&err.body()).expect("json");
+        assert_eq!(body["error"]["param"], "input[0]");
+    }
+}

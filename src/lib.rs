@@ -1,0 +1,17 @@
+//! clawrouter-codex: a Pingora bridge that lets OpenAI Codex (Responses API) run on any
+//! Chat Completions upstream, first of all ClawRouter.
+//!
+//! - [`translate`]: the pure Responses ⇄ Chat translation (no Pingora types).
+//! - [`proxy`]: the Pingora service; hooks stay thin and delegate.
+//! - [`handlers`]: endpoints answered locally (`/health`, Ollama-style `/api/*`).
+//! - [`config`], [`cli`], [`server`]: configuration, command line, server lifecycle.
+//! - [`error`], [`decode`]: the bridge's own errors; request body decoding.
+
+pub mod cli;
+pub mod config;
+pub mod decode;
+pub mod error;
+pub mod handlers;
+pub mod proxy;
+pub mod server;
+pub mod translate;

@@ -1,0 +1,42 @@
+//! `clawrouter-codex`: parse the command line, load the config, run the command.
+//! Exit codes: 0 success, 1 ran and found a problem, 2 bad usage or bad configuration.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use clawrouter_codex::cli::{Cli, Command};
+use clawrouter_codex::config::{self, CliOverrides};
+use clawrouter_codex::server::{self, StartError};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = CliOverrides {
+        verbose: cli.verbose,
+    };
+    let config = match config::load(cli.conf.as_deref(), &overrides) {
+        Ok(config) => Arc::new(config),
+        Err(e) => {
+            eprintln!("clawrouter-codex: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or(config.log_level.as_str()),
+    )
+    .format_timestamp_millis()
+    .init();
+    match cli.command.unwrap_or(Command::Bridge) {
+        Command::Bridge => match server::run(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e @ (StartError::PortInUse { .. } | StartError::Listen { .. })) => {
+                eprintln!("clawrouter-codex: {e}");
+                ExitCode::from(2)
+            }
+            Err(e) => {
+                eprintln!("clawrouter-codex: {e}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}

@@ -1,0 +1,111 @@
+//! Writing answers the bridge makes itself (errors, JSON, SSE) and reading a request body the
+//! bridge consumes itself, over Pingora's `Session` — so handlers never touch framing details.
+//!
+//! Framing rules verified on Pingora 0.9 (`pingora-notes.md` A3): JSON bodies carry an exact
+//! `Content-Length`; SSE carries no length and an explicit `Transfer-Encoding: chunked`
+//! (without it the body is close-delimited while the header still says keep-alive).
+
+use bytes::{Bytes, BytesMut};
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+
+use crate::error::BridgeError;
+
+/// Writes a complete JSON answer.
+pub async fn send_json(
+    session: &mut Session,
+    status: u16,
+    body: Vec<u8>,
+    extra_headers: &[(&str, String)],
+) -> pingora::Result<()> {
+    let mut header = ResponseHeader::build(status, Some(4 + extra_headers.len()))?;
+    header.insert_header("content-type", "application/json")?;
+    header.insert_header("content-length", body.len().to_string())?;
+    header.insert_header("cache-control", "no-store")?;
+    for (name, value) in extra_headers {
+        header.insert_header(name.to_string(), value.as_str())?;
+    }
+    session
+        .write_response_header(Box::new(header), false)
+        .await?;
+    session
+        .write_response_body(Some(Bytes::from(body)), true)
+        .await
+}
+
+/// Writes a bridge error as its JSON answer. Errors answered before the body was read close
+/// the connection afterwards, so an unread (possibly huge) body is never drained.
+pub async fn send_error(session: &mut Session, error: &BridgeError) -> pingora::Result<()> {
+    if matches!(
+        error,
+        BridgeError::BodyTooLarge { .. }
+            | BridgeError::WebSocketUnsupported
+            | BridgeError::UnsupportedMediaType(_)
+    ) {
+        session.set_keepalive(None);
+    }
+    send_json(session, error.status(), error.body(), &[]).await
+}
+
+/// Starts a `text/event-stream` answer (status 200, chunked).
+pub async fn start_sse(session: &mut Session) -> pingora::Result<()> {
+    let mut header = ResponseHeader::build(200, Some(4))?;
+    header.insert_header("content-type", "text/event-stream; charset=utf-8")?;
+    header.insert_header("cache-control", "no-cache")?;
+    header.insert_header("transfer-encoding", "chunked")?;
+    header.insert_header("x-accel-buffering", "no")?;
+    session.write_response_header(Box::new(header), false).await
+}
+
+/// Writes SSE bytes (one or more whole events); `end` finishes the stream.
+pub async fn send_sse_bytes(
+    session: &mut Session,
+    events: Vec<u8>,
+    end: bool,
+) -> pingora::Result<()> {
+    let body = (!events.is_empty()).then(|| Bytes::from(events));
+    session.write_response_body(body, end).await
+}
+
+/// Why a request body could not be read.
+#[derive(Debug)]
+pub enum ReadBodyError {
+    /// Over the configured limit.
+    TooLarge(BridgeError),
+    /// The client went away or sent a broken body.
+    Client(Box<pingora::Error>),
+}
+
+/// Reads the whole request body, refusing it as soon as it passes `limit` bytes
+/// (`Content-Length` is checked before reading anything).
+pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, ReadBodyError> {
+    let declared = session
+        .req_header()
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if let Some(size) = declared {
+        if size > limit {
+            return Err(ReadBodyError::TooLarge(BridgeError::BodyTooLarge {
+                size,
+                limit,
+            }));
+        }
+    }
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(16 * 1024).min(limit));
+    while let Some(chunk) = session
+        .read_request_body()
+        .await
+        .map_err(ReadBodyError::Client)?
+    {
+        if buf.len() + chunk.len() > limit {
+            return Err(ReadBodyError::TooLarge(BridgeError::BodyTooLarge {
+                size: buf.len() + chunk.len(),
+                limit,
+            }));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.to_vec())
+}

@@ -1,0 +1,286 @@
+//! The Pingora service: [`Bridge`] implements `ProxyHttp` and only delegates.
+//!
+//! Which path a request takes (decided once, in [`routes`]):
+//! - `/v1/responses` → answered inside `request_filter` by [`responses`], which reads the body,
+//!   translates it and calls the upstream with the bridge's own pooled client ([`upstream`]).
+//! - `/health`, `/api/tags`, `/api/version` → answered locally ([`crate::handlers`]).
+//! - every other `/v1/*` → Pingora's proxy path, rewritten by [`passthrough`].
+//!
+//! Every request first passes [`hygiene`] (Host, Origin, token), before any upstream call.
+
+pub mod ctx;
+pub mod hygiene;
+pub mod local;
+pub mod passthrough;
+pub mod responses;
+pub mod routes;
+pub mod upstream;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::RequestHeader;
+use pingora::prelude::HttpPeer;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::{Error, ErrorType};
+
+use crate::config::Config;
+use crate::error::BridgeError;
+use crate::handlers::{health, ollama};
+use crate::translate::request::RequestOptions;
+use ctx::RequestCtx;
+use hygiene::Gate;
+use routes::Route;
+use upstream::UpstreamClient;
+
+/// The bridge service: configuration, the request gate and the upstream client.
+pub struct Bridge {
+    pub config: Arc<Config>,
+    pub gate: Gate,
+    pub upstream: UpstreamClient,
+    pub request_options: RequestOptions,
+    peer: HttpPeer,
+}
+
+impl Bridge {
+    pub fn new(config: Arc<Config>) -> Self {
+        Bridge {
+            gate: Gate::new(config.listen, config.auth_token.clone()),
+            upstream: UpstreamClient::new(&config.upstream),
+            request_options: RequestOptions {
+                system_role: config.system_role,
+            },
+            peer: upstream::build_peer(&config.upstream),
+            config,
+        }
+    }
+
+    /// Answers the local endpoints; `Ok(true)` when the request was answered here.
+    async fn answer_locally(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<bool> {
+        let is_get = matches!(session.req_header().method.as_str(), "GET" | "HEAD");
+        let path = session.req_header().uri.path().to_owned();
+        match ctx.route {
+            Route::Responses => responses::handle(self, session, ctx).await.map(|()| true),
+            Route::Passthrough => {
+                if session.req_header().method == "POST" {
+                    if let Err(error) =
+                        hygiene::require_json_content_type(&session.req_header().headers)
+                    {
+                        return self.refuse(session, ctx, error).await;
+                    }
+                }
+                if let Some(error) =
+                    passthrough_body_too_large(session.req_header(), self.config.max_body_bytes)
+                {
+                    return self.refuse(session, ctx, error).await;
+                }
+                Ok(false)
+            }
+            Route::Health | Route::OllamaTags | Route::OllamaVersion if !is_get => {
+                let method = session.req_header().method.to_string();
+                self.refuse(session, ctx, BridgeError::MethodNotAllowed { method, path })
+                    .await
+            }
+            Route::Health => {
+                let full = session
+                    .req_header()
+                    .uri
+                    .query()
+                    .is_some_and(|q| q.split('&').any(|p| p == "full=true" || p == "full=1"));
+                let answer = if full {
+                    health::full(&self.upstream).await
+                } else {
+                    health::basic(&self.config.upstream.url)
+                };
+                local::send_json(session, 200, answer.to_string().into_bytes(), &[]).await?;
+                Ok(true)
+            }
+            Route::OllamaVersion => {
+                local::send_json(
+                    session,
+                    200,
+                    ollama::version().to_string().into_bytes(),
+                    &[],
+                )
+                .await?;
+                Ok(true)
+            }
+            Route::OllamaTags => {
+                let models_path = self.config.upstream.path_for("/v1/models");
+                let reply = self
+                    .upstream
+                    .send("GET", &models_path, &[("accept", "application/json")], None)
+                    .await;
+                match reply
+                    .ok()
+                    .filter(|r| r.status == 200)
+                    .and_then(|r| ollama::tags_from_models(&r.body))
+                {
+                    Some(tags) => {
+                        local::send_json(session, 200, tags.to_string().into_bytes(), &[]).await?
+                    }
+                    None => {
+                        ctx.outcome = "upstream_unavailable";
+                        let body = serde_json::json!({"error": format!(
+                            "the upstream at {} did not return a model list", self.config.upstream.url)});
+                        local::send_json(session, 502, body.to_string().into_bytes(), &[]).await?;
+                    }
+                }
+                Ok(true)
+            }
+            Route::NotFound => {
+                let method = session.req_header().method.to_string();
+                self.refuse(session, ctx, BridgeError::NotFound { method, path })
+                    .await
+            }
+        }
+    }
+
+    async fn refuse(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        error: BridgeError,
+    ) -> pingora::Result<bool> {
+        ctx.outcome = error.label();
+        local::send_error(session, &error).await?;
+        Ok(true)
+    }
+}
+
+/// A declared pass-through body over the limit, refused before anything is proxied.
+fn passthrough_body_too_large(request: &RequestHeader, limit: usize) -> Option<BridgeError> {
+    let size = request
+        .headers
+        .get("content-length")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<usize>()
+        .ok()?;
+    (size > limit).then_some(BridgeError::BodyTooLarge { size, limit })
+}
+
+#[async_trait]
+impl ProxyHttp for Bridge {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::default()
+    }
+
+    async fn request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<bool> {
+        ctx.route = Route::classify(session.req_header().uri.path());
+        if let Err(error) = self.gate.check(&session.req_header().headers) {
+            return self.refuse(session, ctx, error).await;
+        }
+        self.answer_locally(session, ctx).await
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> pingora::Result<Box<HttpPeer>> {
+        Ok(Box::new(self.peer.clone()))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        _ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        passthrough::rewrite_request(&self.config.upstream, upstream_request)
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        // Chunked pass-through bodies have no declared length: count as they stream by.
+        if let Some(chunk) = body {
+            ctx.passthrough_body_bytes += chunk.len();
+            if ctx.passthrough_body_bytes > self.config.max_body_bytes {
+                ctx.local_error = Some(BridgeError::BodyTooLarge {
+                    size: ctx.passthrough_body_bytes,
+                    limit: self.config.max_body_bytes,
+                });
+                return Err(Error::explain(
+                    ErrorType::HTTPStatus(413),
+                    "request body over the limit",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let answer = match ctx.local_error.take() {
+            Some(error) => Some((error.status(), error.body())),
+            None => passthrough::failure_answer(e, &self.config.upstream.url),
+        };
+        let Some((status, body)) = answer else {
+            ctx.outcome = "client_gone";
+            return FailToProxy {
+                error_code: 0,
+                can_reuse_downstream: false,
+            };
+        };
+        if ctx.outcome == "ok" {
+            ctx.outcome = "proxy_error";
+        }
+        if session.response_written().is_none() {
+            session.set_keepalive(None);
+            if let Err(write_error) = local::send_json(session, status, body, &[]).await {
+                log::debug!(
+                    "could not send the error answer: {}",
+                    write_error.etype().as_str()
+                );
+            }
+        }
+        FailToProxy {
+            error_code: status,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session
+            .response_written()
+            .map(|h| h.status.as_u16())
+            .unwrap_or(0);
+        log::info!(
+            "{} {} {} {} {}ms model={} outcome={}",
+            session.req_header().method,
+            session.req_header().uri.path(),
+            ctx.route.label(),
+            status,
+            ctx.started.elapsed().as_millis(),
+            ctx.model.as_deref().unwrap_or("-"),
+            ctx.outcome,
+        );
+    }
+
+    fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _e: &Error) -> bool {
+        // The access log line already says how the request ended.
+        ctx.route != Route::Passthrough
+    }
+}

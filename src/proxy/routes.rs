@@ -1,0 +1,63 @@
+//! Which endpoint a request is for. One place decides, so every hook agrees.
+
+/// The endpoints the bridge serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Route {
+    /// `POST /v1/responses`: the translation.
+    Responses,
+    /// Any other `/v1/*`: passed through to the upstream unchanged.
+    #[default]
+    Passthrough,
+    /// `GET /health` (`?full=true` for the proxy's wallet fields).
+    Health,
+    /// `GET /api/tags`: Ollama-style model list.
+    OllamaTags,
+    /// `GET /api/version`: Ollama-style version.
+    OllamaVersion,
+    /// Anything else.
+    NotFound,
+}
+
+impl Route {
+    /// Classifies a request by path (the method is checked by each handler).
+    pub fn classify(path: &str) -> Route {
+        match path.trim_end_matches('/') {
+            "/v1/responses" => Route::Responses,
+            "/health" => Route::Health,
+            "/api/tags" => Route::OllamaTags,
+            "/api/version" => Route::OllamaVersion,
+            p if p == "/v1" || p.starts_with("/v1/") => Route::Passthrough,
+            _ => Route::NotFound,
+        }
+    }
+
+    /// Label for logs and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Route::Responses => "responses",
+            Route::Passthrough => "passthrough",
+            Route::Health => "health",
+            Route::OllamaTags => "api_tags",
+            Route::OllamaVersion => "api_version",
+            Route::NotFound => "not_found",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_every_endpoint() {
+        assert_eq!(Route::classify("/v1/responses"), Route::Responses);
+        assert_eq!(Route::classify("/v1/responses/"), Route::Responses);
+        assert_eq!(Route::classify("/v1/models"), Route::Passthrough);
+        assert_eq!(Route::classify("/v1/chat/completions"), Route::Passthrough);
+        assert_eq!(Route::classify("/health"), Route::Health);
+        assert_eq!(Route::classify("/api/tags"), Route::OllamaTags);
+        assert_eq!(Route::classify("/api/version"), Route::OllamaVersion);
+        assert_eq!(Route::classify("/"), Route::NotFound);
+        assert_eq!(Route::classify("/v10/x"), Route::NotFound);
+    }
+}

@@ -1,0 +1,182 @@
+//! Builds and runs the Pingora server from a validated [`Config`]: Pingora's `ServerConf` is
+//! derived here (the user never writes Pingora keys), the listener is checked before start so
+//! a busy port is one clear error, and SIGINT/SIGTERM stop the bridge within the grace period.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use pingora::proxy::http_proxy_service_with_name;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use tokio::sync::oneshot;
+
+use crate::config::Config;
+use crate::proxy::Bridge;
+
+/// Why the bridge could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: the port is already in use (another clawrouter-codex or ClawRouter?); stop it, or choose another port with PORT=… or `listen:` in the config")]
+    PortInUse { addr: SocketAddr },
+    #[error(
+        "cannot listen on {addr}: {source}; choose another address with `listen:` in the config"
+    )]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the bridge did not start listening on {addr} within {secs} s")]
+    NotListening { addr: SocketAddr, secs: u64 },
+}
+
+/// Checks that the listen address can be bound (and releases it at once).
+pub fn check_listen(addr: SocketAddr) -> Result<(), StartError> {
+    match TcpListener::bind(addr) {
+        Ok(listener) => {
+            drop(listener);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(StartError::PortInUse { addr }),
+        Err(source) => Err(StartError::Listen { addr, source }),
+    }
+}
+
+/// Pingora's own settings, derived from ours.
+fn server_conf(config: &Config) -> ServerConf {
+    let scratch = std::env::temp_dir();
+    let port = config.listen.port();
+    ServerConf {
+        threads: config.threads,
+        daemon: false,
+        // SIGTERM: stop accepting at once, give in-flight requests the configured grace.
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(config.shutdown_grace.as_secs()),
+        // Upstream connect retries are decided by the bridge, not Pingora.
+        max_retries: 1,
+        pid_file: scratch
+            .join(format!("clawrouter-codex-{port}.pid"))
+            .display()
+            .to_string(),
+        upgrade_sock: scratch
+            .join(format!("clawrouter-codex-{port}.sock"))
+            .display()
+            .to_string(),
+        ..ServerConf::default()
+    }
+}
+
+/// Builds the Pingora server with the bridge service listening on `config.listen`.
+pub fn build_server(config: Arc<Config>) -> Server {
+    let mut server = Server::new_with_opt_and_conf(None, server_conf(&config));
+    server.bootstrap();
+    let listen = config.listen.to_string();
+    let mut service = http_proxy_service_with_name(
+        &server.configuration,
+        Bridge::new(config),
+        "clawrouter-codex",
+    );
+    service.add_tcp(&listen);
+    server.add_service(service);
+    server
+}
+
+/// Runs the bridge in the foreground until SIGINT or SIGTERM.
+pub fn run(config: Arc<Config>) -> Result<(), StartError> {
+    check_listen(config.listen)?;
+    log::info!(
+        "clawrouter-codex {} listening on http://{} → upstream {}",
+        env!("CARGO_PKG_VERSION"),
+        config.listen,
+        config.upstream.url
+    );
+    build_server(config).run(RunArgs {
+        shutdown_signal: Box::new(SignalWatch),
+    });
+    Ok(())
+}
+
+/// SIGINT → immediate stop; SIGTERM → stop accepting, finish in-flight requests within the
+/// grace period. (SIGQUIT, Pingora's live upgrade, is not used.)
+struct SignalWatch;
+
+#[async_trait]
+impl ShutdownSignalWatch for SignalWatch {
+    async fn recv(&self) -> ShutdownSignal {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            log::error!("cannot install signal handlers; the bridge stops only when killed");
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = interrupt.recv() => ShutdownSignal::FastShutdown,
+            _ = terminate.recv() => ShutdownSignal::GracefulTerminate,
+        }
+    }
+}
+
+/// A bridge running on a background thread (tests, and a supervisor running it in-process).
+/// Dropping it stops the bridge.
+pub struct RunningBridge {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RunningBridge {
+    /// Starts the bridge and waits until it accepts connections.
+    pub fn start(config: Arc<Config>) -> Result<RunningBridge, StartError> {
+        let addr = config.listen;
+        check_listen(addr)?;
+        let (stop, stopped) = oneshot::channel();
+        let server = build_server(config);
+        let thread = std::thread::spawn(move || {
+            server.run(RunArgs {
+                shutdown_signal: Box::new(StopWatch(std::sync::Mutex::new(Some(stopped)))),
+            })
+        });
+        let running = RunningBridge {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if Instant::now() > deadline {
+                return Err(StartError::NotListening { addr, secs: 10 });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(running)
+    }
+}
+
+impl Drop for RunningBridge {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Shutdown watch fired by [`RunningBridge`]'s drop.
+struct StopWatch(std::sync::Mutex<Option<oneshot::Receiver<()>>>);
+
+#[async_trait]
+impl ShutdownSignalWatch for StopWatch {
+    async fn recv(&self) -> ShutdownSignal {
+        let receiver = self.0.lock().ok().and_then(|mut r| r.take());
+        if let Some(receiver) = receiver {
+            let _ = receiver.await;
+        }
+        ShutdownSignal::FastShutdown
+    }
+}

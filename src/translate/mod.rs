@@ -1,0 +1,20 @@
+//! Pure translation between the OpenAI Responses API (what Codex speaks) and Chat Completions
+//! (what the upstream speaks). Nothing here knows about Pingora, sockets or time-outs: every
+//! function takes bytes or values and returns bytes or values, so it is unit-tested on fixtures.
+//!
+//! - [`request`]: a Responses request body → a Chat Completions request body ([`ChatPlan`]).
+//! - [`tools`]: tool names both ways (freeform tools, MCP namespaces, the 64-character limit).
+//! - [`response`]: a `chat.completion` → Responses output items, the Response object and the
+//!   full SSE event sequence.
+//! - [`events`]: the Responses event writer (sequence numbers, item ids, output indexes).
+//! - [`leaked`]: tool calls a model wrote into its text, recovered as real calls.
+//! - [`ids`]: unique ids for responses and items.
+//! - [`upstream_error`]: an upstream failure → what Codex must be told.
+
+pub mod events;
+pub mod ids;
+pub mod leaked;
+pub mod request;
+pub mod response;
+pub mod tools;
+pub mod upstream_error;

@@ -1,0 +1,1266 @@
+//! A Chat Completions answer (`chat.completion` JSON) → Responses output: the output items, the
+//! terminal status, the full SSE event sequence, and the Response object for `stream:false`.
+//!
+//! Two steps, both pure:
+//! 1. [`completion_to_output`] parses the upstream body leniently (ClawRouter, vLLM, Ollama,
+//!    LM Studio, OpenRouter, DeepSeek variants) into a [`ChatOutput`]: text, tool calls (with
+//!    leaked-in-text calls recovered when there are no structured ones, see [`super::leaked`]),
+//!    finish reason, usage. An error object or a body that is not a completion is a
+//!    [`CompletionError`] quoting the start of the body.
+//! 2. [`write_output`] drives a [`ResponseEventWriter`]: the message item (if there is visible
+//!    text), then one item per tool call — `custom_tool_call` for freeform tools, `function_call`
+//!    otherwise, with `namespace` + `name` restored from the [`ToolMap`] — then the terminal
+//!    event chosen by the finish reason:
+//!
+//! | `finish_reason` | terminal event | why |
+//! |---|---|---|
+//! | `stop`, `tool_calls`, `function_call`, missing, other | `response.completed` | |
+//! | `length` | `response.incomplete`, reason `max_output_tokens` | Codex stops (fatal), items marked `incomplete` |
+//! | `content_filter` | `response.failed`, code `invalid_prompt` | Codex shows the message and does not retry; an `incomplete` with reason `content_filter` would be retried 5× (codex-wire §4) |
+//! | `error` (OpenRouter) | `response.failed`, code `upstream_error` | a stream error: Codex retries |
+//!
+//! The Response object reports the model the client asked for ([`ResponseMeta::model`]), also
+//! when the upstream names another one (ClawRouter's `auto` → `deepseek/…`): the `created`
+//! event, sent before the upstream answers, can only carry the requested model, and the
+//! terminal event must agree with it. The upstream's model is in [`ChatOutput::model`].
+//!
+//! Convenience wrappers for the buffered path: [`completion_to_sse`],
+//! [`completion_to_response_json`], [`failure_sse`], [`failure_response_json`].
+
+use serde_json::{Map, Value};
+
+use super::events::{ItemStatus, ResponseEventWriter, Usage};
+use super::ids::new_id;
+use super::leaked::recover_leaked_calls;
+use super::request::ResponseEcho;
+use super::tools::{ToolKind, ToolMap, CUSTOM_INPUT_PARAM};
+
+pub use super::events::ResponseMeta;
+
+/// Message shown by Codex when the upstream's content filter stopped the answer
+/// (sent as `response.failed` with code `invalid_prompt`, which Codex does not retry).
+pub const CONTENT_FILTER_MESSAGE: &str = "The upstream model's content filter stopped this answer \
+     (finish_reason: content_filter). Rephrase the request or choose another model.";
+
+/// How many characters of an unusable body an error message quotes.
+pub const SNIPPET_CHARS: usize = 200;
+
+/// Why the upstream stopped (`choices[0].finish_reason`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finish {
+    /// `stop`: a normal end.
+    Stop,
+    /// `length`: the token limit cut the answer.
+    Length,
+    /// `tool_calls` or legacy `function_call` (also set when calls were recovered from text).
+    ToolCalls,
+    /// `content_filter`: the provider's filter stopped the answer.
+    ContentFilter,
+    /// `error`: the provider failed mid-answer (OpenRouter).
+    Error,
+    /// No `finish_reason` (null or absent).
+    Missing,
+    /// Any other value (`eos`, `end_turn`…), treated as a normal end.
+    Other(String),
+}
+
+impl Finish {
+    /// Classifies a Chat `finish_reason`.
+    pub fn from_chat(reason: Option<&str>) -> Self {
+        match reason {
+            None => Finish::Missing,
+            Some("stop") => Finish::Stop,
+            Some("length") => Finish::Length,
+            Some("tool_calls" | "function_call") => Finish::ToolCalls,
+            Some("content_filter") => Finish::ContentFilter,
+            Some("error") => Finish::Error,
+            Some(other) => Finish::Other(other.to_owned()),
+        }
+    }
+}
+
+/// One tool call the model made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCallOut {
+    /// The upstream's tool call id (a fresh `call_…` when missing or repeated).
+    pub call_id: String,
+    /// The Chat function name (resolve it with [`ToolMap::resolve`]).
+    pub chat_name: String,
+    /// The arguments as a string (objects serialized; empty → `{}`).
+    pub arguments: String,
+}
+
+/// What the upstream answered, in neutral terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatOutput {
+    /// Visible text (leaked tool calls already cut out); `None` when the upstream sent none.
+    pub text: Option<String>,
+    /// `reasoning_content` / `reasoning`, when the upstream sent it (not emitted yet: §7).
+    pub reasoning: Option<String>,
+    /// Tool calls, structured or recovered from the text, in order.
+    pub tool_calls: Vec<ToolCallOut>,
+    /// Why the upstream stopped.
+    pub finish: Finish,
+    /// Token usage in Responses terms; `None` when the upstream gave none.
+    pub usage: Option<Usage>,
+    /// The model the upstream says answered.
+    pub model: Option<String>,
+}
+
+/// A body that cannot be turned into output. The message quotes the start of the body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompletionError {
+    /// The body is an error object (`{"error": …}`) — e.g. ClawRouter's errors under HTTP 200.
+    #[error("upstream error: {message} (body: {snippet})")]
+    Upstream {
+        /// `error.message` (or the error string).
+        message: String,
+        /// `error.code`, if any (string or number as text).
+        code: Option<String>,
+        /// `error.type`, if any (e.g. `insufficient_funds`).
+        error_type: Option<String>,
+        /// The first [`SNIPPET_CHARS`] characters of the body.
+        snippet: String,
+    },
+    /// The body is not a chat completion (not JSON, no choices…).
+    #[error("upstream answer is not a chat completion ({reason}): {snippet}")]
+    Malformed {
+        /// What is wrong.
+        reason: &'static str,
+        /// The first [`SNIPPET_CHARS`] characters of the body.
+        snippet: String,
+    },
+}
+
+impl CompletionError {
+    /// The quoted start of the body.
+    pub fn snippet(&self) -> &str {
+        match self {
+            CompletionError::Upstream { snippet, .. }
+            | CompletionError::Malformed { snippet, .. } => snippet,
+        }
+    }
+}
+
+/// Parses a `chat.completion` body leniently; see the module documentation.
+///
+/// Accepted variants: `content` as a string, null, or an array of text parts (`refusal` used
+/// when there is no content); `tool_calls` with `arguments` as a string or an object (serialized),
+/// missing or repeated ids (fresh `call_…`), `function` fields at the call's top level; legacy
+/// `message.function_call`; `delta` instead of `message`; legacy `choices[0].text`; usage
+/// variants (see [`usage_from_chat`]). When there are no structured tool calls and tools were
+/// declared, calls leaked into the text are recovered.
+pub fn completion_to_output(body: &[u8], tools: &ToolMap) -> Result<ChatOutput, CompletionError> {
+    let trimmed = trim_body(body);
+    let value: Value = match serde_json::from_slice(trimmed) {
+        Ok(value) => value,
+        Err(_) => {
+            let reason = if trimmed.starts_with(b"data:") || trimmed.starts_with(b":") {
+                "an event stream, not JSON"
+            } else if trimmed.is_empty() {
+                "empty body"
+            } else {
+                "not JSON"
+            };
+            return Err(malformed(reason, body));
+        }
+    };
+    let Value::Object(root) = &value else {
+        return Err(malformed("not a JSON object", body));
+    };
+    let choice = root
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|choices| choices.first())
+        .and_then(Value::as_object);
+    let error = root.get("error").filter(|e| !e.is_null());
+    let choice = match (choice, error) {
+        (Some(choice), _) => choice,
+        (None, Some(error)) => return Err(upstream_error(error, body)),
+        (None, None) => return Err(malformed("no choices", body)),
+    };
+
+    let message = choice
+        .get("message")
+        .or_else(|| choice.get("delta"))
+        .and_then(Value::as_object);
+    let mut text = message
+        .and_then(|m| m.get("content"))
+        .and_then(content_text);
+    if text.is_none() {
+        text = choice
+            .get("text")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+    }
+    if text.as_deref().is_none_or(str::is_empty) {
+        if let Some(refusal) = message
+            .and_then(|m| m.get("refusal"))
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+        {
+            text = Some(refusal.to_owned());
+        }
+    }
+    let reasoning = message
+        .and_then(|m| m.get("reasoning_content").or_else(|| m.get("reasoning")))
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
+
+    let mut tool_calls = message.map(structured_calls).unwrap_or_default();
+    let mut finish = Finish::from_chat(choice.get("finish_reason").and_then(Value::as_str));
+
+    if tool_calls.is_empty() && !tools.is_empty() {
+        if let Some(original) = text.as_deref() {
+            let (visible, leaked) = recover_leaked_calls(original, tools);
+            if !leaked.is_empty() {
+                log::debug!(
+                    "recovered {} tool call(s) leaked into the text",
+                    leaked.len()
+                );
+                tool_calls = leaked
+                    .into_iter()
+                    .map(|call| ToolCallOut {
+                        call_id: new_id("call"),
+                        chat_name: call.chat_name,
+                        arguments: normalize_argument_string(call.arguments),
+                    })
+                    .collect();
+                text = Some(visible);
+                if matches!(finish, Finish::Stop | Finish::Missing) {
+                    finish = Finish::ToolCalls;
+                }
+            }
+        }
+    }
+
+    Ok(ChatOutput {
+        text,
+        reasoning,
+        tool_calls,
+        finish,
+        usage: root.get("usage").and_then(usage_from_chat),
+        model: root.get("model").and_then(Value::as_str).map(str::to_owned),
+    })
+}
+
+/// Chat usage → Responses usage. Reads `prompt_tokens` (or `input_tokens`),
+/// `completion_tokens` (or `output_tokens`), `total_tokens` (computed when absent),
+/// `prompt_tokens_details.cached_tokens` (or DeepSeek's `prompt_cache_hit_tokens`, 0 when
+/// absent) and `completion_tokens_details.reasoning_tokens` (0 when absent). Extra fields
+/// (ClawRouter's `cost`) are ignored. `None` when no token count is present.
+pub fn usage_from_chat(usage: &Value) -> Option<Usage> {
+    let obj = usage.as_object()?;
+    let input = count(obj.get("prompt_tokens")).or_else(|| count(obj.get("input_tokens")));
+    let output = count(obj.get("completion_tokens")).or_else(|| count(obj.get("output_tokens")));
+    let total = count(obj.get("total_tokens"));
+    if input.is_none() && output.is_none() && total.is_none() {
+        return None;
+    }
+    let input_tokens = input.unwrap_or(0);
+    let output_tokens = output.unwrap_or(0);
+    let detail = |outer: &str, inner: &str| count(obj.get(outer).and_then(|d| d.get(inner)));
+    Some(Usage {
+        input_tokens,
+        cached_tokens: detail("prompt_tokens_details", "cached_tokens")
+            .or_else(|| count(obj.get("prompt_cache_hit_tokens")))
+            .or_else(|| detail("input_tokens_details", "cached_tokens"))
+            .unwrap_or(0),
+        output_tokens,
+        reasoning_tokens: detail("completion_tokens_details", "reasoning_tokens")
+            .or_else(|| detail("output_tokens_details", "reasoning_tokens"))
+            .unwrap_or(0),
+        total_tokens: total.unwrap_or(input_tokens.saturating_add(output_tokens)),
+    })
+}
+
+/// Emits `output` through `writer`: the message item (if the text is not blank), one item per
+/// tool call, then the terminal event (see the module documentation). Does not emit
+/// `created` / `in_progress`: the caller may have sent them already (keep-alive path).
+pub fn write_output(
+    writer: &mut ResponseEventWriter,
+    output: &ChatOutput,
+    tools: &ToolMap,
+    completed_at: u64,
+    out: &mut Vec<u8>,
+) {
+    let status = match output.finish {
+        Finish::Length | Finish::ContentFilter => ItemStatus::Incomplete,
+        _ => ItemStatus::Completed,
+    };
+    if let Some(text) = output.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        writer.message(text, status, out);
+    }
+    for call in &output.tool_calls {
+        match tools.resolve(&call.chat_name) {
+            Some(target) if target.kind == ToolKind::Custom => writer.custom_tool_call(
+                &call.call_id,
+                &target.name,
+                target.namespace.as_deref(),
+                &custom_input(&call.arguments),
+                status,
+                out,
+            ),
+            Some(target) => writer.function_call(
+                &call.call_id,
+                &target.name,
+                target.namespace.as_deref(),
+                &call.arguments,
+                status,
+                out,
+            ),
+            None => writer.function_call(
+                &call.call_id,
+                &call.chat_name,
+                None,
+                &call.arguments,
+                status,
+                out,
+            ),
+        }
+    }
+    match &output.finish {
+        Finish::Length => writer.incomplete("max_output_tokens", output.usage, out),
+        Finish::ContentFilter => writer.failed("invalid_prompt", CONTENT_FILTER_MESSAGE, out),
+        Finish::Error => writer.failed(
+            "upstream_error",
+            "The upstream model stopped with an error (finish_reason: error).",
+            out,
+        ),
+        Finish::Stop | Finish::ToolCalls | Finish::Missing | Finish::Other(_) => {
+            writer.completed(output.usage, completed_at, out)
+        }
+    }
+}
+
+/// The `input` of a freeform tool call from the Chat arguments: the `input` string field of
+/// the arguments object; else the only field of a one-field object whose value is a string
+/// (a misnamed parameter); else a JSON string's content; else the raw arguments string.
+pub fn custom_input(arguments: &str) -> String {
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(Value::Object(obj)) => {
+            if let Some(Value::String(input)) = obj.get(CUSTOM_INPUT_PARAM) {
+                return input.clone();
+            }
+            match obj.values().next() {
+                Some(Value::String(only)) if obj.len() == 1 => only.clone(),
+                _ => arguments.to_owned(),
+            }
+        }
+        Ok(Value::String(input)) => input,
+        _ => arguments.to_owned(),
+    }
+}
+
+/// The whole SSE stream for a buffered upstream answer: `created`, `in_progress`, the items,
+/// the terminal event. `completed_at`: Unix seconds when the upstream answer arrived.
+pub fn completion_to_sse(
+    body: &[u8],
+    meta: &ResponseMeta,
+    echo: &ResponseEcho,
+    tools: &ToolMap,
+    completed_at: u64,
+) -> Result<Vec<u8>, CompletionError> {
+    let output = completion_to_output(body, tools)?;
+    let mut writer = ResponseEventWriter::new(meta.clone(), echo);
+    let mut out = Vec::with_capacity(4096 + body.len() * 2);
+    writer.created(&mut out);
+    writer.in_progress(&mut out);
+    write_output(&mut writer, &output, tools, completed_at, &mut out);
+    Ok(out)
+}
+
+/// The final Response object for a `stream:false` client: the same object as the `response`
+/// of [`completion_to_sse`]'s terminal event.
+pub fn completion_to_response_json(
+    body: &[u8],
+    meta: &ResponseMeta,
+    echo: &ResponseEcho,
+    tools: &ToolMap,
+    completed_at: u64,
+) -> Result<Vec<u8>, CompletionError> {
+    let output = completion_to_output(body, tools)?;
+    let mut writer = ResponseEventWriter::without_events(meta.clone(), echo);
+    let mut unused = Vec::new();
+    write_output(&mut writer, &output, tools, completed_at, &mut unused);
+    Ok(writer.response_json())
+}
+
+/// A failed response as a whole SSE stream: `created`, `in_progress`, `failed` with
+/// `error:{code,message}`. Codex decides by `code` whether to retry (codex-wire §4).
+pub fn failure_sse(meta: &ResponseMeta, echo: &ResponseEcho, code: &str, message: &str) -> Vec<u8> {
+    let mut writer = ResponseEventWriter::new(meta.clone(), echo);
+    let mut out = Vec::with_capacity(4096);
+    writer.created(&mut out);
+    writer.in_progress(&mut out);
+    writer.failed(code, message, &mut out);
+    out
+}
+
+/// A failed Response object (status `failed`, `error:{code,message}`) for `stream:false`.
+pub fn failure_response_json(
+    meta: &ResponseMeta,
+    echo: &ResponseEcho,
+    code: &str,
+    message: &str,
+) -> Vec<u8> {
+    let mut writer = ResponseEventWriter::without_events(meta.clone(), echo);
+    let mut unused = Vec::new();
+    writer.failed(code, message, &mut unused);
+    writer.response_json()
+}
+
+/// Structured `tool_calls` (or legacy `function_call`) of a Chat message.
+fn structured_calls(message: &Map<String, Value>) -> Vec<ToolCallOut> {
+    let mut calls: Vec<ToolCallOut> = Vec::new();
+    let entries = message
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for entry in entries {
+        let Some(entry) = entry.as_object() else {
+            continue;
+        };
+        let function = entry
+            .get("function")
+            .and_then(Value::as_object)
+            .unwrap_or(entry);
+        let Some(name) = function
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+        else {
+            log::debug!("skipping an upstream tool call without a name");
+            continue;
+        };
+        let id = entry.get("id").and_then(Value::as_str);
+        calls.push(ToolCallOut {
+            call_id: unique_call_id(id, &calls),
+            chat_name: name.to_owned(),
+            arguments: normalize_arguments(function.get("arguments")),
+        });
+    }
+    if calls.is_empty() {
+        if let Some(function) = message.get("function_call").and_then(Value::as_object) {
+            if let Some(name) = function
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+            {
+                calls.push(ToolCallOut {
+                    call_id: new_id("call"),
+                    chat_name: name.to_owned(),
+                    arguments: normalize_arguments(function.get("arguments")),
+                });
+            }
+        }
+    }
+    calls
+}
+
+/// The upstream's id, or a fresh `call_…` when it is missing, blank or already used (Codex
+/// matches outputs to calls by `call_id`).
+fn unique_call_id(id: Option<&str>, earlier: &[ToolCallOut]) -> String {
+    match id.map(str::trim) {
+        Some(id) if !id.is_empty() && earlier.iter().all(|c| c.call_id != id) => id.to_owned(),
+        _ => new_id("call"),
+    }
+}
+
+/// Chat `arguments` → the JSON string Codex needs: strings kept (double-encoded JSON objects
+/// unwrapped), objects and other values serialized, missing/null/blank → `{}`.
+fn normalize_arguments(arguments: Option<&Value>) -> String {
+    match arguments {
+        None | Some(Value::Null) => "{}".to_owned(),
+        Some(Value::String(s)) => normalize_argument_string(s.clone()),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn normalize_argument_string(arguments: String) -> String {
+    if arguments.trim().is_empty() {
+        return "{}".to_owned();
+    }
+    if arguments.trim_start().starts_with('"') {
+        if let Ok(Value::String(inner)) = serde_json::from_str::<Value>(&arguments) {
+            if matches!(serde_json::from_str::<Value>(&inner), Ok(Value::Object(_))) {
+                return inner;
+            }
+        }
+    }
+    arguments
+}
+
+/// Text of a Chat `content`: a string, or the text parts of an array joined; `None` for null.
+fn content_text(content: &Value) -> Option<String> {
+    match content {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => {
+            let mut text = String::new();
+            for part in parts {
+                match part {
+                    Value::String(s) => text.push_str(s),
+                    Value::Object(obj) => {
+                        if let Some(s) = obj.get("text").and_then(Value::as_str) {
+                            text.push_str(s);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Some(text)
+        }
+        _ => None,
+    }
+}
+
+/// A non-negative token count: an integer, an integral float, or a numeric string.
+fn count(value: Option<&Value>) -> Option<u64> {
+    match value? {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+                .map(|f| f.round() as u64)
+        }),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn trim_body(body: &[u8]) -> &[u8] {
+    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
+    &body[start..]
+}
+
+fn malformed(reason: &'static str, body: &[u8]) -> CompletionError {
+    CompletionError::Malformed {
+        reason,
+        snippet: snippet(body),
+    }
+}
+
+fn upstream_error(error: &Value, body: &[u8]) -> CompletionError {
+    let text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let (message, code, error_type) = match error {
+        Value::Object(obj) => (
+            text(obj.get("message")).unwrap_or_else(|| error.to_string()),
+            text(obj.get("code")),
+            text(obj.get("type")),
+        ),
+        Value::String(s) => (s.clone(), None, None),
+        other => (other.to_string(), None, None),
+    };
+    CompletionError::Upstream {
+        message,
+        code,
+        error_type,
+        snippet: snippet(body),
+    }
+}
+
+/// The first [`SNIPPET_CHARS`] characters of `body` on one line, `…` when cut.
+pub fn snippet(body: &[u8]) -> String {
+    let head = &body[..body.len().min(SNIPPET_CHARS * 4)];
+    let text = String::from_utf8_lossy(head);
+    let text = text.trim();
+    let mut out: String = text
+        .chars()
+        .take(SNIPPET_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if body.len() > head.len() || text.chars().nth(SNIPPET_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::events::tests::{
+        assert_response_object, assert_stream_invariants, parse_sse,
+    };
+    use crate::translate::tools::ToolKind;
+    use serde_json::json;
+
+    fn tools() -> ToolMap {
+        let mut map = ToolMap::default();
+        map.declare(ToolKind::Function, None, "exec_command");
+        map.declare(ToolKind::Custom, None, "apply_patch");
+        map.declare(ToolKind::Function, Some("mcp__demo"), "add_numbers");
+        map
+    }
+
+    fn meta() -> ResponseMeta {
+        ResponseMeta::new("blockrun/auto", 1_700_000_000)
+    }
+
+    fn completion(message: Value, finish: Value, usage: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": "deepseek/deepseek-v4-pro",
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": null}],
+            "usage": usage,
+        }))
+        .expect("json")
+    }
+
+    /// Runs the whole buffered path and returns the parsed events (framing checked).
+    fn sse(body: &[u8]) -> Vec<(String, Value)> {
+        let bytes = completion_to_sse(
+            body,
+            &meta(),
+            &ResponseEcho::default(),
+            &tools(),
+            1_700_000_009,
+        )
+        .expect("completion");
+        let events = parse_sse(&bytes);
+        assert_stream_invariants(&events);
+        for (name, data) in &events {
+            if let Some(response) = data.get("response") {
+                assert_response_object(response);
+            }
+            if name == "response.output_item.done" && data["item"]["type"] == "function_call" {
+                assert!(data["item"]["arguments"].is_string());
+                assert!(data["item"]["call_id"].is_string());
+            }
+        }
+        events
+    }
+
+    fn done_items(events: &[(String, Value)]) -> Vec<Value> {
+        events
+            .iter()
+            .filter(|(n, _)| n == "response.output_item.done")
+            .map(|(_, d)| d["item"].clone())
+            .collect()
+    }
+
+    fn names(events: &[(String, Value)]) -> Vec<&str> {
+        events.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    #[test]
+    fn text_answer_becomes_a_message_and_completed() {
+        let body = completion(
+            json!({"role": "assistant", "content": "Hello there"}),
+            json!("stop"),
+            json!({"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}),
+        );
+        let events = sse(&body);
+        assert_eq!(
+            names(&events),
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.completed",
+            ]
+        );
+        let response = &events[8].1["response"];
+        assert_eq!(response["status"], "completed");
+        assert_eq!(response["output"][0]["content"][0]["text"], "Hello there");
+        assert_eq!(
+            response["usage"],
+            json!({
+                "input_tokens": 12, "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens": 7, "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": 19
+            })
+        );
+        assert_eq!(response["id"], events[0].1["response"]["id"]);
+        assert_eq!(response["completed_at"], 1_700_000_009);
+    }
+
+    #[test]
+    fn text_and_two_tool_calls_become_three_items_in_order() {
+        let body = completion(
+            json!({
+                "role": "assistant",
+                "content": "Let me look.",
+                "tool_calls": [
+                    {"id": "call_a", "type": "function",
+                     "function": {"name": "exec_command", "arguments": "{\"cmd\":\"ls\"}"}},
+                    {"id": "call_b", "type": "function",
+                     "function": {"name": "mcp__demo__add_numbers", "arguments": "{\"a\":2,\"b\":3}"}}
+                ]
+            }),
+            json!("tool_calls"),
+            json!(null),
+        );
+        let events = sse(&body);
+        let items = done_items(&events);
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0]["type"], "message");
+        assert_eq!(items[1]["type"], "function_call");
+        assert_eq!(items[1]["call_id"], "call_a");
+        assert_eq!(items[1]["name"], "exec_command");
+        assert_eq!(items[1]["arguments"], "{\"cmd\":\"ls\"}");
+        assert!(items[1].get("namespace").is_none());
+        assert_eq!(items[2]["call_id"], "call_b");
+        assert_eq!(items[2]["namespace"], "mcp__demo");
+        assert_eq!(items[2]["name"], "add_numbers");
+        let terminal = &events.last().expect("terminal").1["response"];
+        assert_eq!(terminal["output"].as_array().map(Vec::len), Some(3));
+        assert!(terminal["usage"].is_null());
+        for (index, item) in items.iter().enumerate() {
+            assert_eq!(terminal["output"][index], *item);
+        }
+    }
+
+    #[test]
+    fn clawrouter_shaped_tool_answer() {
+        // ClawRouter forces content "" with tool_calls, adds `cost` to usage, names the model used.
+        let body = completion(
+            json!({
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"id": "call_Ab12Cd34Ef56Gh78", "type": "function",
+                    "function": {"name": "apply_patch",
+                                 "arguments": "{\"input\":\"*** Begin Patch\\n*** Add File: a.txt\\n+hi\\n*** End Patch\\n\"}"}}]
+            }),
+            json!("tool_calls"),
+            json!({"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120,
+                   "cost": {"total": 0.001, "input": 3e-5, "output": 1.05e-4, "baseline": 2.35e-4,
+                            "savings_pct": 0, "model": "deepseek/deepseek-v4-pro"}}),
+        );
+        let output = completion_to_output(&body, &tools()).expect("parse");
+        assert_eq!(output.model.as_deref(), Some("deepseek/deepseek-v4-pro"));
+        assert_eq!(output.usage.map(|u| u.total_tokens), Some(120));
+        let events = sse(&body);
+        let items = done_items(&events);
+        assert_eq!(items.len(), 1, "empty content gives no message item");
+        assert_eq!(items[0]["type"], "custom_tool_call");
+        assert_eq!(items[0]["call_id"], "call_Ab12Cd34Ef56Gh78");
+        assert_eq!(items[0]["name"], "apply_patch");
+        assert_eq!(
+            items[0]["input"],
+            "*** Begin Patch\n*** Add File: a.txt\n+hi\n*** End Patch\n"
+        );
+        assert!(items[0].get("arguments").is_none());
+        let names = names(&events);
+        assert!(names.contains(&"response.custom_tool_call_input.delta"));
+        assert!(names.contains(&"response.custom_tool_call_input.done"));
+        let terminal = &events.last().expect("terminal").1["response"];
+        assert_eq!(
+            terminal["model"], "blockrun/auto",
+            "the requested model is reported"
+        );
+        assert_eq!(terminal["usage"]["input_tokens"], 100);
+    }
+
+    #[test]
+    fn clawrouter_wallet_notice_text_is_kept() {
+        let text = "> **⚠️ Wallet empty** — using free model. Send USDC to `0xabc`.\n\nHi!";
+        let body = completion(
+            json!({"role": "assistant", "content": text}),
+            json!("stop"),
+            json!(null),
+        );
+        let items = done_items(&sse(&body));
+        assert_eq!(items[0]["content"][0]["text"], text);
+    }
+
+    #[test]
+    fn tool_call_variants_are_normalized() {
+        struct Case {
+            label: &'static str,
+            message: Value,
+            want: &'static [(&'static str, &'static str)],
+        }
+        let cases = [
+            Case {
+                label: "arguments as an object",
+                message: json!({"content": null, "tool_calls": [
+                    {"id": "c1", "function": {"name": "exec_command", "arguments": {"cmd": "ls"}}}]}),
+                want: &[("exec_command", r#"{"cmd":"ls"}"#)],
+            },
+            Case {
+                label: "empty and missing arguments",
+                message: json!({"tool_calls": [
+                    {"id": "c1", "function": {"name": "exec_command", "arguments": ""}},
+                    {"id": "c2", "function": {"name": "exec_command"}}]}),
+                want: &[("exec_command", "{}"), ("exec_command", "{}")],
+            },
+            Case {
+                label: "double-encoded arguments",
+                message: json!({"tool_calls": [
+                    {"id": "c1", "function": {"name": "exec_command",
+                                              "arguments": "\"{\\\"cmd\\\":\\\"ls\\\"}\""}}]}),
+                want: &[("exec_command", r#"{"cmd":"ls"}"#)],
+            },
+            Case {
+                label: "legacy function_call",
+                message: json!({"content": null,
+                                "function_call": {"name": "exec_command", "arguments": "{\"cmd\":\"pwd\"}"}}),
+                want: &[("exec_command", r#"{"cmd":"pwd"}"#)],
+            },
+            Case {
+                label: "flat call without function wrapper, nameless call skipped",
+                message: json!({"tool_calls": [
+                    {"id": "c1", "name": "exec_command", "arguments": "{}"},
+                    {"id": "c2", "function": {"arguments": "{}"}}]}),
+                want: &[("exec_command", "{}")],
+            },
+        ];
+        for case in cases {
+            let body = completion(case.message, json!("tool_calls"), json!(null));
+            let output = completion_to_output(&body, &tools()).expect(case.label);
+            let got: Vec<(&str, &str)> = output
+                .tool_calls
+                .iter()
+                .map(|c| (c.chat_name.as_str(), c.arguments.as_str()))
+                .collect();
+            assert_eq!(got, case.want, "{}", case.label);
+        }
+    }
+
+    #[test]
+    fn missing_and_repeated_call_ids_are_replaced() {
+        let body = completion(
+            json!({"tool_calls": [
+                {"function": {"name": "exec_command", "arguments": "{}"}},
+                {"id": "", "function": {"name": "exec_command", "arguments": "{}"}},
+                {"id": "dup", "function": {"name": "exec_command", "arguments": "{}"}},
+                {"id": "dup", "function": {"name": "exec_command", "arguments": "{}"}}]}),
+            json!("tool_calls"),
+            json!(null),
+        );
+        let output = completion_to_output(&body, &tools()).expect("parse");
+        let ids: Vec<&str> = output
+            .tool_calls
+            .iter()
+            .map(|c| c.call_id.as_str())
+            .collect();
+        assert_eq!(ids.len(), 4);
+        assert!(ids[0].starts_with("call_") && ids[1].starts_with("call_"));
+        assert_eq!(ids[2], "dup");
+        assert!(ids[3].starts_with("call_"));
+        let unique: std::collections::HashSet<&str> = ids.iter().copied().collect();
+        assert_eq!(unique.len(), 4);
+    }
+
+    #[test]
+    fn custom_and_unknown_tools_map_to_the_right_items() {
+        let cases: &[(&str, &str, &str, &str, &str)] = &[
+            // (chat name, arguments, item type, name, payload)
+            (
+                "apply_patch",
+                r#"{"input":"PATCH"}"#,
+                "custom_tool_call",
+                "apply_patch",
+                "PATCH",
+            ),
+            (
+                "apply_patch",
+                r#"{"patch":"PATCH"}"#,
+                "custom_tool_call",
+                "apply_patch",
+                "PATCH",
+            ),
+            (
+                "apply_patch",
+                "*** Begin Patch",
+                "custom_tool_call",
+                "apply_patch",
+                "*** Begin Patch",
+            ),
+            (
+                "apply_patch",
+                r#"{"a":1,"b":2}"#,
+                "custom_tool_call",
+                "apply_patch",
+                r#"{"a":1,"b":2}"#,
+            ),
+            (
+                "unknown_tool",
+                r#"{"x":1}"#,
+                "function_call",
+                "unknown_tool",
+                r#"{"x":1}"#,
+            ),
+        ];
+        for (chat_name, arguments, item_type, name, payload) in cases {
+            let body = completion(
+                json!({"tool_calls": [{"id": "c1", "function": {"name": chat_name, "arguments": arguments}}]}),
+                json!("tool_calls"),
+                json!(null),
+            );
+            let items = done_items(&sse(&body));
+            assert_eq!(items[0]["type"], *item_type, "{chat_name} {arguments}");
+            assert_eq!(items[0]["name"], *name);
+            let field = if *item_type == "custom_tool_call" {
+                "input"
+            } else {
+                "arguments"
+            };
+            assert_eq!(items[0][field], *payload, "{chat_name} {arguments}");
+            assert!(items[0].get("namespace").is_none());
+        }
+    }
+
+    #[test]
+    fn finish_reasons_choose_the_terminal_event() {
+        let cases: &[(Value, &str, &str)] = &[
+            (json!("stop"), "response.completed", "completed"),
+            (json!(null), "response.completed", "completed"),
+            (json!("eos"), "response.completed", "completed"),
+            (json!("function_call"), "response.completed", "completed"),
+            (json!("length"), "response.incomplete", "incomplete"),
+            (json!("content_filter"), "response.failed", "incomplete"),
+            (json!("error"), "response.failed", "completed"),
+        ];
+        for (finish, terminal, item_status) in cases {
+            let body = completion(
+                json!({"content": "partial answer"}),
+                finish.clone(),
+                json!({"prompt_tokens": 1, "completion_tokens": 2}),
+            );
+            let events = sse(&body);
+            let (name, data) = events.last().expect("terminal");
+            assert_eq!(name, terminal, "{finish}");
+            assert_eq!(done_items(&events)[0]["status"], *item_status, "{finish}");
+            let response = &data["response"];
+            match *terminal {
+                "response.incomplete" => {
+                    assert_eq!(response["status"], "incomplete");
+                    assert_eq!(
+                        response["incomplete_details"]["reason"],
+                        "max_output_tokens"
+                    );
+                    assert_eq!(response["usage"]["total_tokens"], 3);
+                }
+                "response.failed" => {
+                    assert_eq!(response["status"], "failed");
+                    assert!(response["error"]["message"]
+                        .as_str()
+                        .is_some_and(|m| !m.is_empty()));
+                    let code = if finish == "content_filter" {
+                        "invalid_prompt"
+                    } else {
+                        "upstream_error"
+                    };
+                    assert_eq!(response["error"]["code"], code);
+                }
+                _ => assert_eq!(response["status"], "completed"),
+            }
+        }
+    }
+
+    #[test]
+    fn content_variants_are_read() {
+        let cases: &[(Value, Option<&str>)] = &[
+            (json!({"content": "plain"}), Some("plain")),
+            (json!({"content": null}), None),
+            (json!({}), None),
+            (
+                json!({"content": [{"type": "text", "text": "a"}, {"type": "image_url"}, "b",
+                                   {"type": "output_text", "text": "c"}]}),
+                Some("abc"),
+            ),
+            (
+                json!({"content": null, "refusal": "I can't help with that."}),
+                Some("I can't help with that."),
+            ),
+        ];
+        for (message, want) in cases {
+            let body = completion(message.clone(), json!("stop"), json!(null));
+            let output = completion_to_output(&body, &ToolMap::default()).expect("parse");
+            assert_eq!(output.text.as_deref(), *want, "{message}");
+        }
+        let legacy = br#"{"choices":[{"text":"old style","finish_reason":"stop"}]}"#;
+        let output = completion_to_output(legacy, &ToolMap::default()).expect("legacy");
+        assert_eq!(output.text.as_deref(), Some("old style"));
+        let delta = br#"{"choices":[{"delta":{"content":"chunk"},"finish_reason":"stop"}]}"#;
+        let output = completion_to_output(delta, &ToolMap::default()).expect("delta");
+        assert_eq!(output.text.as_deref(), Some("chunk"));
+        let reasoning = completion(
+            json!({"content": "x", "reasoning_content": "thinking…"}),
+            json!("stop"),
+            json!(null),
+        );
+        let output = completion_to_output(&reasoning, &ToolMap::default()).expect("reasoning");
+        assert_eq!(output.reasoning.as_deref(), Some("thinking…"));
+    }
+
+    #[test]
+    fn usage_variants_map_to_responses_usage() {
+        let cases: &[(Value, Option<Usage>)] = &[
+            (
+                json!({"prompt_tokens": 10, "completion_tokens": 5}),
+                Some(Usage {
+                    input_tokens: 10,
+                    output_tokens: 5,
+                    total_tokens: 15,
+                    ..Usage::default()
+                }),
+            ),
+            (
+                json!({"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150,
+                       "prompt_tokens_details": {"cached_tokens": 64},
+                       "completion_tokens_details": {"reasoning_tokens": 12}}),
+                Some(Usage {
+                    input_tokens: 100,
+                    cached_tokens: 64,
+                    output_tokens: 50,
+                    reasoning_tokens: 12,
+                    total_tokens: 150,
+                }),
+            ),
+            (
+                json!({"prompt_tokens": 100, "completion_tokens": 1, "total_tokens": 101,
+                       "prompt_cache_hit_tokens": 80, "prompt_cache_miss_tokens": 20}),
+                Some(Usage {
+                    input_tokens: 100,
+                    cached_tokens: 80,
+                    output_tokens: 1,
+                    total_tokens: 101,
+                    ..Usage::default()
+                }),
+            ),
+            (
+                json!({"prompt_tokens": 7.0, "completion_tokens": "3", "prompt_tokens_details": null}),
+                Some(Usage {
+                    input_tokens: 7,
+                    output_tokens: 3,
+                    total_tokens: 10,
+                    ..Usage::default()
+                }),
+            ),
+            (json!({}), None),
+            (json!(null), None),
+            (json!("12"), None),
+            (json!({"prompt_tokens": -1}), None),
+        ];
+        for (chat, want) in cases {
+            assert_eq!(usage_from_chat(chat), *want, "{chat}");
+        }
+        let body = completion(json!({"content": "x"}), json!("stop"), json!({}));
+        let events = sse(&body);
+        assert!(events.last().expect("terminal").1["response"]["usage"].is_null());
+    }
+
+    #[test]
+    fn unusable_bodies_are_errors_quoting_the_body() {
+        let long = "x".repeat(1000);
+        let cases: &[(&[u8], &str)] = &[
+            (b"fetch failed", "fetch failed"),
+            (
+                b"All models in fallback chain failed",
+                "All models in fallback chain failed",
+            ),
+            (b"This operation was aborted", "This operation was aborted"),
+            (b"", ""),
+            (
+                b"<html><body>502 Bad Gateway</body></html>",
+                "<html><body>502 Bad Gateway</body></html>",
+            ),
+            (b"[]", "[]"),
+            (b"{}", "{}"),
+            (br#"{"choices":[]}"#, r#"{"choices":[]}"#),
+            (br#"{"choices":[1]}"#, r#"{"choices":[1]}"#),
+            (b"data: {\"choices\":[]}\n\n", "data: {\"choices\":[]}"),
+            (b"\xff\xfe\x00garbage", "garbage"),
+            (long.as_bytes(), "xxxxxxxxxx"),
+        ];
+        for (body, quoted) in cases {
+            let err = completion_to_output(body, &tools()).expect_err("must fail");
+            assert!(matches!(err, CompletionError::Malformed { .. }), "{err}");
+            let message = err.to_string();
+            assert!(message.contains(quoted), "{message}");
+            assert!(err.snippet().chars().count() <= SNIPPET_CHARS + 1);
+        }
+        assert!(completion_to_output(long.as_bytes(), &tools())
+            .expect_err("long")
+            .snippet()
+            .ends_with('…'));
+    }
+
+    #[test]
+    fn error_objects_are_upstream_errors() {
+        let payment = br#"{"error":{"message":"Insufficient USDC balance. Current: $0.000251, Required: ~$0.011463","type":"insufficient_funds","wallet":"0xabc","help":"Fund wallet"}}"#;
+        let err = completion_to_output(payment, &tools()).expect_err("payment");
+        match &err {
+            CompletionError::Upstream {
+                message,
+                error_type,
+                code,
+                ..
+            } => {
+                assert!(message.starts_with("Insufficient USDC balance"));
+                assert_eq!(error_type.as_deref(), Some("insufficient_funds"));
+                assert!(code.is_none());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(err.to_string().contains("Insufficient USDC"));
+        let wrapped =
+            br#"{"error":{"message":"fetch failed","type":"provider_error","status":500}}"#;
+        let err = completion_to_output(wrapped, &tools()).expect_err("wrapped");
+        assert!(err.to_string().contains("fetch failed"));
+        let context = br#"{"error":{"message":"maximum context length is 128000 tokens","type":"invalid_request_error","code":"context_length_exceeded"}}"#;
+        match completion_to_output(context, &tools()).expect_err("context") {
+            CompletionError::Upstream { code, .. } => {
+                assert_eq!(code.as_deref(), Some("context_length_exceeded"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let string_error = br#"{"error":"model not found"}"#;
+        assert!(completion_to_output(string_error, &tools())
+            .expect_err("string")
+            .to_string()
+            .contains("model not found"));
+    }
+
+    #[test]
+    fn leaked_calls_in_text_become_real_calls() {
+        let text = "I'll list the files.\n<tool_call>{\"name\":\"exec_command\",\"arguments\":{\"cmd\":\"ls\"}}</tool_call>";
+        let body = completion(json!({"content": text}), json!("stop"), json!(null));
+        let output = completion_to_output(&body, &tools()).expect("parse");
+        assert_eq!(output.text.as_deref(), Some("I'll list the files."));
+        assert_eq!(output.finish, Finish::ToolCalls);
+        assert_eq!(output.tool_calls.len(), 1);
+        assert!(output.tool_calls[0].call_id.starts_with("call_"));
+        let items = done_items(&sse(&body));
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0]["content"][0]["text"], "I'll list the files.");
+        assert_eq!(items[1]["name"], "exec_command");
+        assert_eq!(items[1]["arguments"], r#"{"cmd":"ls"}"#);
+
+        // A leaked apply_patch becomes a custom_tool_call with the raw patch.
+        let patch = json!({"name": "apply_patch", "arguments": {"input": "*** Begin Patch\n*** End Patch\n"}});
+        let body = completion(
+            json!({"content": patch.to_string()}),
+            json!("stop"),
+            json!(null),
+        );
+        let items = done_items(&sse(&body));
+        assert_eq!(items.len(), 1, "the whole text was the call");
+        assert_eq!(items[0]["type"], "custom_tool_call");
+        assert_eq!(items[0]["input"], "*** Begin Patch\n*** End Patch\n");
+    }
+
+    #[test]
+    fn leak_recovery_is_skipped_when_structured_calls_exist() {
+        let text = "{\"name\":\"exec_command\",\"arguments\":{\"cmd\":\"rm\"}}";
+        let body = completion(
+            json!({"content": text, "tool_calls": [
+                {"id": "c1", "function": {"name": "exec_command", "arguments": "{\"cmd\":\"ls\"}"}}]}),
+            json!("tool_calls"),
+            json!(null),
+        );
+        let output = completion_to_output(&body, &tools()).expect("parse");
+        assert_eq!(output.text.as_deref(), Some(text));
+        assert_eq!(output.tool_calls.len(), 1);
+        assert_eq!(output.tool_calls[0].arguments, r#"{"cmd":"ls"}"#);
+    }
+
+    #[test]
+    fn non_streaming_json_has_every_field_and_matches_the_stream() {
+        let body = completion(
+            json!({"content": "Hi", "tool_calls": [
+                {"id": "c1", "function": {"name": "exec_command", "arguments": "{}"}}]}),
+            json!("tool_calls"),
+            json!({"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}),
+        );
+        let meta = meta();
+        let echo = ResponseEcho::default();
+        let json_body =
+            completion_to_response_json(&body, &meta, &echo, &tools(), 5).expect("json");
+        let response: Value = serde_json::from_slice(&json_body).expect("valid JSON");
+        assert_response_object(&response);
+        assert_eq!(response["status"], "completed");
+        assert_eq!(response["id"], meta.id.as_str());
+        assert_eq!(response["output"].as_array().map(Vec::len), Some(2));
+        assert_eq!(response["usage"]["total_tokens"], 7);
+
+        let stream = completion_to_sse(&body, &meta, &echo, &tools(), 5).expect("sse");
+        let events = parse_sse(&stream);
+        let mut terminal = events.last().expect("terminal").1["response"].clone();
+        let mut response = response;
+        // Item ids are fresh per run; everything else is identical.
+        for value in [&mut terminal, &mut response] {
+            for item in value["output"].as_array_mut().expect("output") {
+                item["id"] = json!("x");
+            }
+        }
+        assert_eq!(terminal, response);
+    }
+
+    #[test]
+    fn failures_as_stream_and_json() {
+        let meta = meta();
+        let echo = ResponseEcho::default();
+        let stream = failure_sse(&meta, &echo, "insufficient_quota", "Fund wallet 0xabc");
+        let events = parse_sse(&stream);
+        assert_stream_invariants(&events);
+        assert_eq!(
+            names(&events),
+            [
+                "response.created",
+                "response.in_progress",
+                "response.failed"
+            ]
+        );
+        let response = &events[2].1["response"];
+        assert_response_object(response);
+        assert_eq!(response["status"], "failed");
+        assert_eq!(
+            response["error"],
+            json!({"code": "insufficient_quota", "message": "Fund wallet 0xabc"})
+        );
+        let body = failure_response_json(&meta, &echo, "invalid_prompt", "blocked");
+        let response: Value = serde_json::from_slice(&body).expect("json");
+        assert_response_object(&response);
+        assert_eq!(response["status"], "failed");
+        assert_eq!(response["error"]["code"], "invalid_prompt");
+        assert_eq!(response["output"], json!([]));
+    }
+
+    #[test]
+    fn blank_text_gives_no_message_item() {
+        let body = completion(json!({"content": "  \n "}), json!("stop"), json!(null));
+        let events = sse(&body);
+        assert!(done_items(&events).is_empty());
+        assert_eq!(events.last().expect("terminal").0, "response.completed");
+    }
+
+    #[test]
+    fn body_with_bom_and_whitespace_parses() {
+        let mut body = b"\xef\xbb\xbf\n  ".to_vec();
+        body.extend(completion(
+            json!({"content": "ok"}),
+            json!("stop"),
+            json!(null),
+        ));
+        let output = completion_to_output(&body, &ToolMap::default()).expect("parse");
+        assert_eq!(output.text.as_deref(), Some("ok"));
+    }
+
+    #[test]
+    fn snippet_is_one_line_and_bounded() {
+        assert_eq!(snippet(b"  a\nb\tc  "), "a b c");
+        let long = "é".repeat(500);
+        let cut = snippet(long.as_bytes());
+        assert_eq!(cut.chars().count(), SNIPPET_CHARS + 1);
+        assert!(cut.ends_with('…'));
+    }
+}

@@ -1,0 +1,409 @@
+//! What Codex must be told when the upstream fails.
+//!
+//! Codex 0.169 decides between "stop at once", "retry after a delay" and "retry with backoff"
+//! from the *shape* of a failure, not from its text (codex-wire.md §4, §5, §9). This module maps
+//! every way the upstream can fail — an HTTP error status with a JSON or plain-text body, a
+//! refused or reset connection, a time-out, a body that is not a chat completion — to a
+//! [`ClientFailure`]: a kind, a message for the user, and how to deliver it. The proxy layer
+//! only writes what this decides.
+//!
+//! | upstream | kind | to a streaming client (Codex) | to a `stream:false` client |
+//! |---|---|---|---|
+//! | 402, x402 payment errors | `Payment` | `response.failed` `invalid_prompt` (fatal, message shown) | 402 JSON |
+//! | 429 | `RateLimited` | HTTP 429 + `retry-after` (Codex waits, then retries) | same |
+//! | context length exceeded | `ContextLength` | `response.failed` `context_length_exceeded` (fatal, Codex's own context-window error) | 400 JSON |
+//! | other 4xx | `Rejected` | `response.failed` `invalid_prompt` (fatal, message shown) | same status, JSON |
+//! | 5xx, refused, reset, time-out, garbage | `Unavailable` | `response.failed` `server_error` (Codex retries a bounded number of times, then shows the message) | 502 / 504 JSON |
+
+use serde_json::{json, Value};
+
+/// Retry delay suggested to Codex for a 429 that came without `Retry-After`
+/// (Codex treats a 429 without one as fatal).
+pub const DEFAULT_RETRY_AFTER_SECS: u64 = 2;
+
+/// How much of an upstream body a message quotes.
+const BODY_EXCERPT_CHARS: usize = 300;
+
+/// The hint appended to payment failures.
+pub const FUNDING_HINT: &str = "Fund the wallet with USDC (address: `clawrouter-codex wallet`) \
+or pick a free model; `clawrouter-codex doctor` checks the whole setup.";
+
+/// The class of a failure, which decides what Codex does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Wallet empty, payment rejected: stop at once, show the upstream's message and a hint.
+    Payment,
+    /// Rate limited: retry after a delay.
+    RateLimited,
+    /// The conversation no longer fits the model: Codex's context-window error.
+    ContextLength,
+    /// The upstream refused the request (400, 401, 403, 404, …): stop at once.
+    Rejected,
+    /// The upstream is down, failing or answered garbage: bounded retries, then the message.
+    Unavailable,
+    /// The upstream did not answer in time.
+    TimedOut,
+}
+
+/// A failure as Codex (or another Responses client) will receive it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientFailure {
+    pub kind: FailureKind,
+    /// The upstream's HTTP status, if it answered at all.
+    pub upstream_status: Option<u16>,
+    /// One readable message: what failed, the upstream's own words, and a hint where useful.
+    pub message: String,
+    /// Seconds Codex should wait before retrying (rate limits only).
+    pub retry_after_secs: Option<u64>,
+}
+
+/// How a failure travels to a client that asked for a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamDelivery {
+    /// An HTTP error status (with `retry-after` where set).
+    HttpError,
+    /// HTTP 200, then `response.created`, `response.in_progress`, `response.failed`.
+    FailedEvent,
+}
+
+impl ClientFailure {
+    /// The `error.code` of a `response.failed` event (codex-wire.md §4 lists which are fatal).
+    pub fn responses_code(&self) -> &'static str {
+        match self.kind {
+            FailureKind::Payment | FailureKind::Rejected => "invalid_prompt",
+            FailureKind::ContextLength => "context_length_exceeded",
+            FailureKind::RateLimited => "rate_limit_exceeded",
+            FailureKind::Unavailable | FailureKind::TimedOut => "server_error",
+        }
+    }
+
+    /// The HTTP status for a non-streaming client (and for streaming rate limits).
+    pub fn http_status(&self) -> u16 {
+        match self.kind {
+            FailureKind::Payment => 402,
+            FailureKind::RateLimited => 429,
+            FailureKind::ContextLength => 400,
+            FailureKind::Rejected => self
+                .upstream_status
+                .filter(|status| (400..500).contains(status))
+                .unwrap_or(400),
+            FailureKind::Unavailable => 502,
+            FailureKind::TimedOut => 504,
+        }
+    }
+
+    /// How to deliver this failure to a streaming client.
+    pub fn stream_delivery(&self) -> StreamDelivery {
+        match self.kind {
+            FailureKind::RateLimited => StreamDelivery::HttpError,
+            _ => StreamDelivery::FailedEvent,
+        }
+    }
+
+    /// An OpenAI-style error body: `{"error":{"message","type","param","code"}}`.
+    pub fn error_body(&self) -> Vec<u8> {
+        let error_type = match self.kind {
+            FailureKind::Payment => "insufficient_funds",
+            FailureKind::RateLimited => "rate_limit_error",
+            FailureKind::ContextLength | FailureKind::Rejected => "invalid_request_error",
+            FailureKind::Unavailable | FailureKind::TimedOut => "upstream_error",
+        };
+        let code = match self.kind {
+            FailureKind::ContextLength => Value::from("context_length_exceeded"),
+            FailureKind::RateLimited => Value::from("rate_limit_exceeded"),
+            _ => Value::Null,
+        };
+        json!({"error": {"message": self.message, "type": error_type, "param": null, "code": code}})
+            .to_string()
+            .into_bytes()
+    }
+}
+
+/// Maps an upstream HTTP error answer (status ≥ 400) to what the client gets.
+/// `retry_after` is the upstream's `Retry-After` header, if any; `upstream` names the upstream
+/// in messages (its configured URL).
+pub fn classify_status(
+    status: u16,
+    retry_after: Option<&str>,
+    body: &[u8],
+    upstream: &str,
+) -> ClientFailure {
+    let parsed = ErrorBody::parse(body);
+    let upstream_words = parsed.message.clone();
+    let looks_like = |needles: &[&str]| {
+        let haystack = format!(
+            "{} {} {}",
+            parsed.message.to_ascii_lowercase(),
+            parsed.error_type.to_ascii_lowercase(),
+            parsed.code.to_ascii_lowercase()
+        );
+        needles.iter().any(|n| haystack.contains(n))
+    };
+    let payment_types = [
+        "insufficient_funds",
+        "invalid_payload",
+        "transaction_simulation_failed",
+        "payment_invalid",
+        "settlement_failed",
+        "payment_required",
+    ];
+    if status == 402 || payment_types.contains(&parsed.error_type.as_str()) {
+        let mut message = format!("Payment failed: {upstream_words}");
+        if let Some(help) = parsed.help.as_deref().filter(|h| !h.is_empty()) {
+            message.push_str(&format!(" ({help})"));
+        }
+        message.push_str(". ");
+        message.push_str(FUNDING_HINT);
+        return ClientFailure {
+            kind: FailureKind::Payment,
+            upstream_status: Some(status),
+            message,
+            retry_after_secs: None,
+        };
+    }
+    if status == 429 {
+        let retry_after_secs = retry_after
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| s.ceil() as u64)
+            .unwrap_or(DEFAULT_RETRY_AFTER_SECS);
+        return ClientFailure {
+            kind: FailureKind::RateLimited,
+            upstream_status: Some(status),
+            message: format!("Rate limited by the upstream ({upstream}): {upstream_words}"),
+            retry_after_secs: Some(retry_after_secs),
+        };
+    }
+    if (400..500).contains(&status)
+        && looks_like(&[
+            "context_length_exceeded",
+            "context_capacity_exceeded",
+            "maximum context length",
+            "context window",
+            "context length",
+            "too many tokens",
+            "prompt is too long",
+        ])
+    {
+        return ClientFailure {
+            kind: FailureKind::ContextLength,
+            upstream_status: Some(status),
+            message: format!(
+                "The conversation no longer fits the model's context window: {upstream_words}"
+            ),
+            retry_after_secs: None,
+        };
+    }
+    if (400..500).contains(&status) {
+        let hint = match status {
+            401 | 403 => {
+                " Check the upstream's API key (upstream.api_key_env in the bridge config)."
+            }
+            404 => {
+                " Check the model name (`codex --profile clawrouter` with a model from the picker)."
+            }
+            _ => "",
+        };
+        return ClientFailure {
+            kind: FailureKind::Rejected,
+            upstream_status: Some(status),
+            message: format!("The upstream ({upstream}) rejected the request with HTTP {status}: {upstream_words}{hint}"),
+            retry_after_secs: None,
+        };
+    }
+    ClientFailure {
+        kind: FailureKind::Unavailable,
+        upstream_status: Some(status),
+        message: format!("The upstream ({upstream}) failed with HTTP {status}: {upstream_words}"),
+        retry_after_secs: None,
+    }
+}
+
+/// The upstream could not be reached or broke the connection before answering.
+pub fn unreachable(upstream: &str, what: &str) -> ClientFailure {
+    ClientFailure {
+        kind: FailureKind::Unavailable,
+        upstream_status: None,
+        message: format!(
+            "Cannot reach the upstream at {upstream}: {what}. Is ClawRouter running? \
+             (`clawrouter-codex start`, then `clawrouter-codex doctor`)"
+        ),
+        retry_after_secs: None,
+    }
+}
+
+/// The upstream accepted the connection but did not answer within the read time-out.
+pub fn timed_out(upstream: &str, secs: u64) -> ClientFailure {
+    ClientFailure {
+        kind: FailureKind::TimedOut,
+        upstream_status: None,
+        message: format!("The upstream ({upstream}) sent nothing for {secs} s and was given up on"),
+        retry_after_secs: None,
+    }
+}
+
+/// The upstream answered 2xx with a body that is not a usable chat completion.
+pub fn garbage(upstream: &str, detail: &str) -> ClientFailure {
+    ClientFailure {
+        kind: FailureKind::Unavailable,
+        upstream_status: None,
+        message: format!("The upstream ({upstream}) answered with something that is not a chat completion: {detail}"),
+        retry_after_secs: None,
+    }
+}
+
+/// The readable parts of an upstream error body, which may be OpenAI-style JSON, a bare
+/// `{"error":"…"}`, or plain text labelled as JSON (ClawRouter does that).
+#[derive(Debug, Default)]
+struct ErrorBody {
+    message: String,
+    error_type: String,
+    code: String,
+    help: Option<String>,
+}
+
+impl ErrorBody {
+    fn parse(body: &[u8]) -> ErrorBody {
+        let text = String::from_utf8_lossy(body);
+        let Ok(value) = serde_json::from_slice::<Value>(body) else {
+            return ErrorBody {
+                message: excerpt(text.trim()),
+                ..ErrorBody::default()
+            };
+        };
+        let error = value.get("error").unwrap_or(&value);
+        let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let message = match error {
+            Value::String(s) => Some(s.clone()),
+            _ => field(error, "message")
+                .or_else(|| field(&value, "message"))
+                .or_else(|| field(error, "detail")),
+        };
+        ErrorBody {
+            message: excerpt(message.as_deref().unwrap_or(text.trim())),
+            error_type: field(error, "type").unwrap_or_default(),
+            code: match error.get("code") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => String::new(),
+            },
+            help: field(error, "help"),
+        }
+    }
+}
+
+/// The first few hundred characters of a text, cut on a character boundary.
+fn excerpt(text: &str) -> String {
+    if text.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    match text.char_indices().nth(BODY_EXCERPT_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UP: &str = "http://127.0.0.1:8404/v1";
+
+    #[test]
+    fn clawrouter_402_is_a_payment_failure_with_message_and_hint() {
+        let body = br#"{"error":{"message":"Insufficient USDC balance. Current: $0.000251, Required: ~$0.011463","type":"insufficient_funds","wallet":"0xabc","help":"Fund wallet 0x2c75...5c23 with USDC on Base, or use free model: /model free"}}"#;
+        let failure = classify_status(402, None, body, UP);
+        assert_eq!(failure.kind, FailureKind::Payment);
+        assert!(failure.message.contains("Insufficient USDC balance"));
+        assert!(failure.message.contains("Fund wallet 0x2c75"));
+        assert!(failure.message.contains("clawrouter-codex doctor"));
+        assert_eq!(failure.stream_delivery(), StreamDelivery::FailedEvent);
+        assert_eq!(failure.responses_code(), "invalid_prompt");
+        assert_eq!(failure.http_status(), 402);
+    }
+
+    #[test]
+    fn payment_types_under_other_statuses_are_payment_failures() {
+        let body = br#"{"error":{"message":"settlement failed","type":"settlement_failed","help":"retry later"}}"#;
+        assert_eq!(
+            classify_status(500, None, body, UP).kind,
+            FailureKind::Payment
+        );
+    }
+
+    #[test]
+    fn rate_limit_gets_a_retry_after_even_when_upstream_gave_none() {
+        let failure = classify_status(429, None, br#"{"error":{"message":"slow down"}}"#, UP);
+        assert_eq!(failure.kind, FailureKind::RateLimited);
+        assert_eq!(failure.retry_after_secs, Some(DEFAULT_RETRY_AFTER_SECS));
+        assert_eq!(failure.stream_delivery(), StreamDelivery::HttpError);
+        let failure = classify_status(429, Some("7"), b"", UP);
+        assert_eq!(failure.retry_after_secs, Some(7));
+        let failure = classify_status(429, Some("0.5"), b"", UP);
+        assert_eq!(failure.retry_after_secs, Some(1));
+    }
+
+    #[test]
+    fn context_overflow_is_recognised_in_its_common_shapes() {
+        let bodies: [&[u8]; 3] = [
+            br#"{"error":{"message":"This model's maximum context length is 128000 tokens.","type":"invalid_request_error","code":"context_length_exceeded"}}"#,
+            br#"{"error":{"message":"No routed model can satisfy the request","type":"invalid_request_error","code":"context_capacity_exceeded"}}"#,
+            b"prompt is too long: 210000 tokens > 200000 maximum",
+        ];
+        for body in bodies {
+            let failure = classify_status(400, None, body, UP);
+            assert_eq!(
+                failure.kind,
+                FailureKind::ContextLength,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            assert_eq!(failure.responses_code(), "context_length_exceeded");
+        }
+    }
+
+    #[test]
+    fn other_client_errors_stop_with_the_upstream_message() {
+        for status in [400, 401, 403, 404] {
+            let failure = classify_status(
+                status,
+                None,
+                br#"{"error":{"message":"model foo/bar not found"}}"#,
+                UP,
+            );
+            assert_eq!(failure.kind, FailureKind::Rejected);
+            assert!(failure.message.contains("model foo/bar not found"));
+            assert_eq!(failure.http_status(), status);
+            assert_eq!(failure.stream_delivery(), StreamDelivery::FailedEvent);
+        }
+    }
+
+    #[test]
+    fn plain_text_5xx_bodies_are_quoted() {
+        let failure = classify_status(500, None, b"fetch failed", UP);
+        assert_eq!(failure.kind, FailureKind::Unavailable);
+        assert!(
+            failure.message.contains("HTTP 500: fetch failed"),
+            "{}",
+            failure.message
+        );
+        assert_eq!(failure.http_status(), 502);
+        assert_eq!(failure.responses_code(), "server_error");
+    }
+
+    #[test]
+    fn long_bodies_are_cut() {
+        let body = "x".repeat(5000);
+        let failure = classify_status(502, None, body.as_bytes(), UP);
+        assert!(failure.message.len() < 600);
+        assert!(failure.message.ends_with('…'));
+    }
+
+    #[test]
+    fn error_body_is_openai_shaped() {
+        let failure = classify_status(429, None, b"{}", UP);
+        let body: Value = serde_json::from_slice(&failure.error_body()).expect("json");
+        assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+        assert!(body["error"]["message"].is_string());
+    }
+}

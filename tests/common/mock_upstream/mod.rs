@@ -1,0 +1,936 @@
+//! A mock ClawRouter: a **strict** OpenAI-compatible Chat Completions server on
+//! `127.0.0.1:0`, std threads only (one per connection, HTTP/1.1 keep-alive).
+//!
+//! ```ignore
+//! let mock = MockUpstream::start(|call: &ChatCall| match call.index {
+//!     0 => Reply::tool_calls(vec![("exec_command", json!({"cmd": "ls"}))]),
+//!     _ => Reply::text("done"),
+//! });
+//! // point the bridge at mock.base_url() (http://127.0.0.1:PORT/v1) …
+//! assert_eq!(mock.chat_calls().len(), 2);
+//! assert!(mock.rejections().is_empty());
+//! ```
+//!
+//! Routes:
+//! - `POST /v1/chat/completions`: validated like OpenAI does (see
+//!   [`validate`]); a violation gets 400 with
+//!   `{"error":{"message","type":"invalid_request_error","param","code"}}` and
+//!   never reaches the script. A valid request is handed to the script as a
+//!   [`ChatCall`] and answered with the returned [`Reply`]. A request body with
+//!   a `Content-Encoding` other than identity is rejected (the mock never
+//!   decodes, so a forwarded header would corrupt the body on a real server).
+//! - `GET /v1/models`: a ClawRouter-like list (`auto`, `eco`, …, `provider/model` ids).
+//! - `GET /health` (`?full=true` adds `balance`, `isLow`, `isEmpty`).
+//! - any other `/v1/*`: 200 with a JSON echo `{method, path, headers, body, json}`.
+//! - anything else: 404 `{"error":"Not found"}`.
+//!
+//! A script that panics (e.g. a failed `assert!` on the request) gets its
+//! request answered 500, and the panic is re-raised when the mock is dropped,
+//! so the test fails.
+#![allow(dead_code)]
+
+mod http;
+mod reply;
+pub mod validate;
+
+pub use reply::{Reply, StreamStyle};
+pub use validate::Rejection;
+
+use http::{Conn, RawRequest, ReadError};
+use reply::{is_profile, now_secs, sse_error_payload, Kind};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use validate::Strictness;
+
+/// A valid chat request as the script sees it.
+#[derive(Clone, Debug)]
+pub struct ChatCall {
+    /// 0-based index among the *accepted* chat calls of this mock.
+    pub index: usize,
+    /// The parsed request body.
+    pub body: Value,
+    /// Header names lower-cased, in arrival order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl ChatCall {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        http::header(&self.headers, name)
+    }
+
+    pub fn model(&self) -> &str {
+        self.body.get("model").and_then(Value::as_str).unwrap_or("")
+    }
+
+    pub fn is_stream(&self) -> bool {
+        self.body.get("stream").and_then(Value::as_bool) == Some(true)
+    }
+
+    pub fn messages(&self) -> &[Value] {
+        self.body
+            .get("messages")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn last_message(&self) -> Option<&Value> {
+        self.messages().last()
+    }
+
+    /// `function.name` of every tool offered.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.body
+            .get("tools")
+            .and_then(Value::as_array)
+            .map(|tools| {
+                tools
+                    .iter()
+                    .filter_map(|t| t.pointer("/function/name").and_then(Value::as_str))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The tool definition named `name`, if offered.
+    pub fn tool(&self, name: &str) -> Option<&Value> {
+        self.body
+            .get("tools")?
+            .as_array()?
+            .iter()
+            .find(|t| t.pointer("/function/name").and_then(Value::as_str) == Some(name))
+    }
+}
+
+/// Everything the mock received, in arrival order.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path with query string, as sent.
+    pub path: String,
+    /// Header names lower-cased, in arrival order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The body parsed as JSON, if it is JSON.
+    pub json: Option<Value>,
+    /// Why the request was refused (400 validation, script panic, bad HTTP …).
+    pub rejected: Option<Rejection>,
+    /// The status written, or `None` (hang-up, reset, garbage, still running).
+    pub status: Option<u16>,
+    /// Set for accepted chat calls.
+    pub chat_index: Option<usize>,
+    /// The client closed the connection before the reply was complete.
+    pub client_disconnected: bool,
+    /// The reply was written completely (or the scripted failure carried out).
+    pub finished: bool,
+    pub received_at: Instant,
+}
+
+impl RecordedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        http::header(&self.headers, name)
+    }
+
+    pub fn body_str(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Path without the query string.
+    pub fn route(&self) -> &str {
+        self.path.split('?').next().unwrap_or("")
+    }
+
+    pub fn is_chat(&self) -> bool {
+        self.route() == "/v1/chat/completions"
+    }
+}
+
+type Script = dyn Fn(&ChatCall) -> Reply + Send + Sync;
+type Route = dyn Fn(&RecordedRequest) -> Option<Reply> + Send + Sync;
+
+struct Shared {
+    stop: AtomicBool,
+    script: Box<Script>,
+    route: Option<Box<Route>>,
+    strict: Strictness,
+    balance_usd: Option<f64>,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<RecordedRequest>,
+    chat_calls: Vec<ChatCall>,
+    /// Clones of the open connections, to shut them down on drop.
+    conns: HashMap<u64, TcpStream>,
+    next_conn: u64,
+    panics: Vec<String>,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means another connection thread panicked.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, idx: usize, f: impl FnOnce(&mut RecordedRequest)) {
+        let mut st = self.state();
+        if let Some(r) = st.requests.get_mut(idx) {
+            f(r);
+        }
+        drop(st);
+        self.changed.notify_all();
+    }
+}
+
+/// Options for [`MockUpstream`]; start with [`MockUpstream::builder`].
+pub struct Builder {
+    strict: Strictness,
+    balance_usd: Option<f64>,
+    route: Option<Box<Route>>,
+}
+
+impl Builder {
+    /// Accept an extra top-level chat parameter (e.g. ClawRouter's `cache`).
+    pub fn allow_param(mut self, name: &str) -> Self {
+        self.strict.extra_params.push(name.to_string());
+        self
+    }
+
+    /// Accept `image_url` parts in `tool` messages (OpenAI rejects them).
+    pub fn images_in_tool_messages(mut self) -> Self {
+        self.strict.images_in_tool_messages = true;
+        self
+    }
+
+    /// Wallet balance for `/health?full=true`; `None` = `balanceError`. Default $5.00.
+    pub fn balance_usd(mut self, usd: Option<f64>) -> Self {
+        self.balance_usd = usd;
+        self
+    }
+
+    /// Answer non-chat requests yourself: return `Some(reply)` to override
+    /// the built-in `/v1/models`, `/health` and echo routes.
+    pub fn route(
+        mut self,
+        f: impl Fn(&RecordedRequest) -> Option<Reply> + Send + Sync + 'static,
+    ) -> Self {
+        self.route = Some(Box::new(f));
+        self
+    }
+
+    pub fn start(
+        self,
+        script: impl Fn(&ChatCall) -> Reply + Send + Sync + 'static,
+    ) -> MockUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local_addr");
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            script: Box::new(script),
+            route: self.route,
+            strict: self.strict,
+            balance_usd: self.balance_usd,
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        });
+        let sh = shared.clone();
+        let accept = std::thread::Builder::new()
+            .name(format!("mock-upstream-{}", addr.port()))
+            .spawn(move || accept_loop(listener, sh))
+            .expect("spawn accept thread");
+        MockUpstream {
+            addr,
+            shared,
+            accept: Some(accept),
+        }
+    }
+}
+
+/// The running mock; stops on drop.
+pub struct MockUpstream {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl MockUpstream {
+    pub fn builder() -> Builder {
+        Builder {
+            strict: Strictness::default(),
+            balance_usd: Some(5.0),
+            route: None,
+        }
+    }
+
+    /// Start with default options; `script` answers every valid chat call.
+    pub fn start(script: impl Fn(&ChatCall) -> Reply + Send + Sync + 'static) -> Self {
+        Self::builder().start(script)
+    }
+
+    /// Answer chat call `i` with `replies[i]`; one call too many panics the
+    /// script (answered 500, test fails on drop).
+    pub fn replies(replies: Vec<Reply>) -> Self {
+        Self::start(move |call| match replies.get(call.index) {
+            Some(r) => r.clone(),
+            None => panic!(
+                "mock upstream: no scripted reply for chat call #{} ({} scripted)",
+                call.index,
+                replies.len()
+            ),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT/v1`
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every request received so far (including rejected ones).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.state().requests.clone()
+    }
+
+    /// The accepted chat calls, in order (what the script saw).
+    pub fn chat_calls(&self) -> Vec<ChatCall> {
+        self.shared.state().chat_calls.clone()
+    }
+
+    /// Requests refused with a reason (validation 400s, script panics, bad HTTP).
+    pub fn rejections(&self) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.rejected.is_some())
+            .collect()
+    }
+
+    /// Panics with every rejection reason if any request was refused.
+    pub fn assert_no_rejections(&self) {
+        let rej = self.rejections();
+        assert!(
+            rej.is_empty(),
+            "mock upstream rejected {} request(s):\n{}",
+            rej.len(),
+            rej.iter()
+                .map(|r| format!(
+                    "  {} {} -> {}",
+                    r.method,
+                    r.path,
+                    r.rejected.as_ref().map_or("", |x| x.message.as_str())
+                ))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+
+    /// Blocks until `pred(requests)` holds or `timeout` passes; returns whether it held.
+    pub fn wait_until(&self, timeout: Duration, pred: impl Fn(&[RecordedRequest]) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.state();
+        loop {
+            if pred(&st.requests) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+
+    /// Blocks until at least `n` requests arrived (any route).
+    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, |r| r.len() >= n)
+    }
+
+    /// Blocks until at least `n` chat calls were accepted.
+    pub fn wait_for_chat_calls(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, |r| {
+            r.iter().filter(|x| x.chat_index.is_some()).count() >= n
+        })
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+        let (conns, panics) = {
+            let mut st = self.shared.state();
+            (std::mem::take(&mut st.conns), st.panics.clone())
+        };
+        for c in conns.into_values() {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+        if !panics.is_empty() && !std::thread::panicking() {
+            panic!("mock upstream script panicked:\n{}", panics.join("\n"));
+        }
+    }
+}
+
+// ---- server ---------------------------------------------------------------
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    for stream in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(stream) = stream else { continue };
+        let _ = stream.set_nodelay(true);
+        let id = {
+            let mut st = shared.state();
+            st.next_conn += 1;
+            let id = st.next_conn;
+            if let Ok(clone) = stream.try_clone() {
+                st.conns.insert(id, clone);
+            }
+            id
+        };
+        let sh = shared.clone();
+        let _ = std::thread::Builder::new()
+            .name("mock-upstream-conn".into())
+            .spawn(move || {
+                let conn = serve_conn(Conn::new(stream), &sh);
+                // Drop our clone first: a reset needs the last descriptor closed.
+                sh.state().conns.remove(&id);
+                match conn {
+                    Some((conn, After::Reset)) => conn.reset(),
+                    Some((conn, _)) => conn.close(),
+                    None => {}
+                }
+            });
+    }
+}
+
+/// What to do with the connection after a reply.
+enum After {
+    KeepAlive,
+    Close,
+    Reset,
+}
+
+/// Serves requests until the connection should end; returns it with how to end it.
+fn serve_conn(mut conn: Conn, shared: &Shared) -> Option<(Conn, After)> {
+    loop {
+        let req = match conn.read_request() {
+            Ok(r) => r,
+            Err(ReadError::Closed) => return None,
+            Err(ReadError::Bad(why)) => {
+                record_bad_http(shared, &why);
+                let body = json!({"error": {"message": why, "type": "invalid_request_error",
+                    "param": null, "code": null}});
+                let _ = conn.write_full(400, &json_ct(), body.to_string().as_bytes(), true);
+                return Some((conn, After::Close));
+            }
+        };
+        let close = req.wants_close();
+        match handle(&mut conn, req, shared) {
+            After::KeepAlive if !close => {}
+            After::KeepAlive => return Some((conn, After::Close)),
+            after => return Some((conn, after)),
+        }
+    }
+}
+
+fn record_bad_http(shared: &Shared, why: &str) {
+    shared.state().requests.push(RecordedRequest {
+        method: String::new(),
+        path: String::new(),
+        headers: Vec::new(),
+        body: Vec::new(),
+        json: None,
+        rejected: Some(Rejection::new(why, None)),
+        status: Some(400),
+        chat_index: None,
+        client_disconnected: false,
+        finished: true,
+        received_at: Instant::now(),
+    });
+    shared.changed.notify_all();
+}
+
+fn json_ct() -> Vec<(String, String)> {
+    vec![("content-type".into(), "application/json".into())]
+}
+
+fn handle(conn: &mut Conn, req: RawRequest, shared: &Shared) -> After {
+    let json = if req.body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice::<Value>(&req.body).ok()
+    };
+    let record = RecordedRequest {
+        method: req.method.clone(),
+        path: req.target.clone(),
+        headers: req.headers.clone(),
+        body: req.body.clone(),
+        json: json.clone(),
+        rejected: None,
+        status: None,
+        chat_index: None,
+        client_disconnected: false,
+        finished: false,
+        received_at: Instant::now(),
+    };
+    let idx = {
+        let mut st = shared.state();
+        st.requests.push(record.clone());
+        st.requests.len() - 1
+    };
+    shared.changed.notify_all();
+
+    let route = record.route().to_string();
+    if route == "/v1/chat/completions" {
+        return handle_chat(conn, &req, json, idx, shared);
+    }
+    let reply = shared.route.as_ref().and_then(|f| f(&record));
+    let reply = match reply {
+        Some(r) => r,
+        None => match (req.method.as_str(), route.as_str()) {
+            ("GET", "/v1/models") => Reply::json(200, models_list()),
+            ("GET", "/health") => Reply::json(200, health(shared, &record.path)),
+            (_, r) if r.starts_with("/v1/") => Reply::json(200, echo(&record)),
+            _ => Reply::json(404, json!({"error": "Not found"})),
+        },
+    };
+    run_reply(
+        conn,
+        reply,
+        &Value::Null,
+        req.body.len(),
+        false,
+        idx,
+        shared,
+    )
+}
+
+fn reject(conn: &mut Conn, idx: usize, shared: &Shared, status: u16, r: Rejection) -> After {
+    let body = r.body().to_string();
+    shared.update(idx, |rec| {
+        rec.rejected = Some(r);
+        rec.status = Some(status);
+    });
+    let ok = conn
+        .write_full(status, &json_ct(), body.as_bytes(), false)
+        .is_ok();
+    shared.update(idx, |rec| {
+        rec.finished = ok;
+        rec.client_disconnected = !ok;
+    });
+    if ok {
+        After::KeepAlive
+    } else {
+        After::Close
+    }
+}
+
+fn handle_chat(
+    conn: &mut Conn,
+    req: &RawRequest,
+    json: Option<Value>,
+    idx: usize,
+    shared: &Shared,
+) -> After {
+    if req.method != "POST" {
+        return reject(
+            conn,
+            idx,
+            shared,
+            405,
+            Rejection::new(
+                format!("Method {} not allowed; use POST.", req.method),
+                None,
+            ),
+        );
+    }
+    if let Some(enc) = req
+        .header("content-encoding")
+        .filter(|e| !e.trim().eq_ignore_ascii_case("identity"))
+    {
+        return reject(
+            conn,
+            idx,
+            shared,
+            400,
+            Rejection::new(format!("Unsupported content-encoding: {enc}"), None),
+        );
+    }
+    let Some(body) = json else {
+        return reject(
+            conn,
+            idx,
+            shared,
+            400,
+            Rejection::new(
+                "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
+                None,
+            ),
+        );
+    };
+    if let Err(r) = validate::validate_chat(&body, &shared.strict) {
+        return reject(conn, idx, shared, 400, r);
+    }
+    let call = {
+        let mut st = shared.state();
+        let call = ChatCall {
+            index: st.chat_calls.len(),
+            body: body.clone(),
+            headers: req.headers.clone(),
+        };
+        st.chat_calls.push(call.clone());
+        if let Some(r) = st.requests.get_mut(idx) {
+            r.chat_index = Some(call.index);
+        }
+        call
+    };
+    shared.changed.notify_all();
+    let reply = match catch_unwind(AssertUnwindSafe(|| (shared.script)(&call))) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "non-string panic".into());
+            let msg = format!("chat call #{}: {msg}", call.index);
+            shared.state().panics.push(msg.clone());
+            let r = Rejection::new(format!("mock script panicked: {msg}"), None);
+            let body = json!({"error": {"message": r.message, "type": "mock_script_panic",
+                "param": null, "code": null}});
+            shared.update(idx, |rec| rec.rejected = Some(r));
+            return run_reply(
+                conn,
+                Reply::json(500, body),
+                &Value::Null,
+                0,
+                false,
+                idx,
+                shared,
+            );
+        }
+    };
+    let stream = call.is_stream();
+    run_reply(conn, reply, &body, req.body.len(), stream, idx, shared)
+}
+
+/// Writes `reply`, records status / completion / disconnect, and says what
+/// to do with the connection.
+fn run_reply(
+    conn: &mut Conn,
+    reply: Reply,
+    body: &Value,
+    request_len: usize,
+    stream: bool,
+    idx: usize,
+    shared: &Shared,
+) -> After {
+    let gone = |shared: &Shared| {
+        shared.update(idx, |r| r.client_disconnected = true);
+        After::Close
+    };
+    if !reply.delay.is_zero() && !conn.wait_alive(reply.delay) {
+        return gone(shared);
+    }
+    let set_status = |s: u16| shared.update(idx, |r| r.status = Some(s));
+    let done = |after: After| {
+        shared.update(idx, |r| r.finished = true);
+        after
+    };
+    let ctx_headers = || {
+        vec![
+            (
+                "x-context-used-kb".to_string(),
+                request_len.div_ceil(1024).to_string(),
+            ),
+            ("x-context-limit-kb".to_string(), "5120".to_string()),
+        ]
+    };
+    let chat_id = format!("chatcmpl-mock{idx:06}");
+    match reply.kind {
+        Kind::Completion(c) => {
+            set_status(200);
+            let model = c.routed_model(body);
+            let profile = is_profile(body);
+            if !stream {
+                let mut headers = json_ct();
+                headers.extend(ctx_headers());
+                if profile {
+                    headers.extend(profile_headers(body, &model));
+                }
+                headers.extend(c.headers.iter().cloned());
+                let out = c.json_body(&chat_id, body, request_len).to_string();
+                return match conn.write_full(200, &headers, out.as_bytes(), false) {
+                    Ok(()) => done(After::KeepAlive),
+                    Err(_) => gone(shared),
+                };
+            }
+            let mut headers = sse_headers();
+            headers.extend(ctx_headers());
+            headers.extend(c.headers.iter().cloned());
+            let claw = c.style == StreamStyle::ClawRouter;
+            let mut sse = Sse { conn };
+            let mut ok = sse.head(&headers);
+            if claw {
+                ok = ok && sse.comment("heartbeat");
+                if profile {
+                    ok = ok
+                        && sse.comment(&format!(
+                            "x-clawrouter-debug profile={} tier=MEDIUM model={model}",
+                            reply::requested_model(body)
+                        ));
+                }
+            }
+            let start = Instant::now();
+            while ok && start.elapsed() < c.stream_wait {
+                let left = c.stream_wait.saturating_sub(start.elapsed());
+                ok = sse.conn.wait_alive(left.min(c.heartbeat_interval))
+                    && (start.elapsed() >= c.stream_wait || sse.comment("heartbeat"));
+            }
+            for (i, chunk) in c
+                .stream_chunks(&chat_id, body, request_len)
+                .iter()
+                .enumerate()
+            {
+                if !ok {
+                    break;
+                }
+                if i > 0 && !c.chunk_delay.is_zero() {
+                    ok = sse.conn.wait_alive(c.chunk_delay);
+                }
+                ok = ok && sse.data(&chunk.to_string());
+            }
+            if ok && claw && profile {
+                ok = sse.comment(&format!(
+                    "cost=$0.0036 savings=97% model={model} tier=MEDIUM"
+                ));
+            }
+            ok = ok && sse.data("[DONE]") && sse.end();
+            if ok {
+                done(After::KeepAlive)
+            } else {
+                gone(shared)
+            }
+        }
+        Kind::Http {
+            status,
+            headers,
+            body: out,
+        } => {
+            set_status(status);
+            match conn.write_full(status, &headers, &out, false) {
+                Ok(()) => done(After::KeepAlive),
+                Err(_) => gone(shared),
+            }
+        }
+        Kind::ClawError { status, body: out } if !stream => {
+            set_status(status);
+            let mut headers = json_ct();
+            headers.extend(ctx_headers());
+            match conn.write_full(status, &headers, &out, false) {
+                Ok(()) => done(After::KeepAlive),
+                Err(_) => gone(shared),
+            }
+        }
+        Kind::ClawError { body: out, .. } => {
+            set_status(200);
+            sse_error(conn, &sse_error_payload(&out), shared, idx)
+        }
+        Kind::SseError(payload) => {
+            set_status(200);
+            sse_error(conn, &payload, shared, idx)
+        }
+        Kind::CloseMidBody => {
+            set_status(200);
+            if stream {
+                let mut sse = Sse { conn };
+                let mut headers = sse_headers();
+                headers.extend(ctx_headers());
+                let role = json!({"id": chat_id, "object": "chat.completion.chunk",
+                    "created": now_secs(), "model": reply::requested_model(body),
+                    "system_fingerprint": null,
+                    "choices": [{"index": 0, "delta": {"role": "assistant"},
+                        "logprobs": null, "finish_reason": null}]});
+                let _ =
+                    sse.head(&headers) && sse.comment("heartbeat") && sse.data(&role.to_string());
+            } else {
+                let full = json!({"id": chat_id, "object": "chat.completion",
+                    "created": now_secs(), "model": reply::requested_model(body),
+                    "choices": [{"index": 0, "message": {"role": "assistant",
+                        "content": "This answer is cut off in the middle of the body."},
+                        "logprobs": null, "finish_reason": "stop"}]})
+                .to_string();
+                let mut headers = json_ct();
+                headers.push(("content-length".into(), full.len().to_string()));
+                let _ = conn.write_head(200, &headers).and_then(|_| {
+                    use std::io::Write;
+                    conn.stream.write_all(&full.as_bytes()[..full.len() / 2])?;
+                    conn.stream.flush()
+                });
+            }
+            done(After::Close)
+        }
+        Kind::HangUp => done(After::Close),
+        Kind::Reset => done(After::Reset),
+        Kind::Raw(bytes) => {
+            use std::io::Write;
+            let _ = conn
+                .stream
+                .write_all(&bytes)
+                .and_then(|_| conn.stream.flush());
+            done(After::Close)
+        }
+    }
+}
+
+fn sse_headers() -> Vec<(String, String)> {
+    vec![
+        ("content-type".into(), "text/event-stream".into()),
+        ("cache-control".into(), "no-cache".into()),
+        ("connection".into(), "keep-alive".into()),
+        ("transfer-encoding".into(), "chunked".into()),
+    ]
+}
+
+fn sse_error(conn: &mut Conn, payload: &Value, shared: &Shared, idx: usize) -> After {
+    let mut sse = Sse { conn };
+    let ok = sse.head(&sse_headers())
+        && sse.comment("heartbeat")
+        && sse.data(&payload.to_string())
+        && sse.data("[DONE]")
+        && sse.end();
+    shared.update(idx, |r| {
+        r.finished = ok;
+        r.client_disconnected = !ok;
+    });
+    if ok {
+        After::KeepAlive
+    } else {
+        After::Close
+    }
+}
+
+/// Chunked SSE writer; every method returns false once the client is gone.
+struct Sse<'a> {
+    conn: &'a mut Conn,
+}
+
+impl Sse<'_> {
+    fn head(&mut self, headers: &[(String, String)]) -> bool {
+        self.conn.write_head(200, headers).is_ok()
+    }
+    fn comment(&mut self, text: &str) -> bool {
+        self.conn
+            .write_chunk(format!(": {text}\n\n").as_bytes())
+            .is_ok()
+    }
+    fn data(&mut self, data: &str) -> bool {
+        self.conn
+            .write_chunk(format!("data: {data}\n\n").as_bytes())
+            .is_ok()
+    }
+    fn end(&mut self) -> bool {
+        self.conn.end_chunks().is_ok()
+    }
+}
+
+fn profile_headers(body: &Value, model: &str) -> Vec<(String, String)> {
+    [
+        ("x-clawrouter-profile", reply::requested_model(body)),
+        ("x-clawrouter-tier", "MEDIUM".to_string()),
+        ("x-clawrouter-model", model.to_string()),
+        ("x-clawrouter-confidence", "0.82".to_string()),
+        ("x-clawrouter-reasoning", "false".to_string()),
+        ("x-clawrouter-agentic-score", "0.61".to_string()),
+        ("x-clawrouter-cost", "0.003566".to_string()),
+        ("x-clawrouter-savings", "97%".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// The ids `GET /v1/models` lists (a small sample of ClawRouter's 252).
+pub const MODEL_IDS: &[(&str, &str)] = &[
+    ("auto", "blockrun"),
+    ("eco", "blockrun"),
+    ("premium", "blockrun"),
+    ("free", "blockrun"),
+    ("claude", "blockrun"),
+    ("openai/gpt-5.2", "openai"),
+    ("anthropic/claude-sonnet-4.6", "anthropic"),
+    ("google/gemini-3-flash", "google"),
+    ("deepseek/deepseek-v4-pro", "deepseek"),
+    ("xai/grok-4-fast", "xai"),
+    ("free/gpt-oss-120b", "free"),
+];
+
+fn models_list() -> Value {
+    let created = now_secs();
+    json!({
+        "object": "list",
+        "data": MODEL_IDS.iter().map(|(id, owner)| json!({
+            "id": id, "object": "model", "created": created, "owned_by": owner,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The wallet `/health` reports.
+pub const WALLET: &str = "0x2c75a0E2C5Bb3a1c0dD0e2f8B7aC4D1e5F6a5c23";
+
+fn health(shared: &Shared, path: &str) -> Value {
+    let mut v = json!({"status": "ok", "wallet": WALLET, "paymentChain": "base"});
+    let full = path
+        .split_once('?')
+        .is_some_and(|(_, q)| q.split('&').any(|kv| kv == "full=true"));
+    if full {
+        match shared.balance_usd {
+            Some(usd) => {
+                v["balance"] = json!(format!("${usd:.2}"));
+                v["isLow"] = json!(usd < 1.0);
+                v["isEmpty"] = json!(usd < 0.0001);
+            }
+            None => v["balanceError"] = json!("Could not fetch balance"),
+        }
+    }
+    v
+}
+
+fn echo(r: &RecordedRequest) -> Value {
+    let headers: serde_json::Map<String, Value> = r
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    json!({
+        "method": r.method,
+        "path": r.path,
+        "headers": headers,
+        "body": r.body_str(),
+        "json": r.json,
+    })
+}
