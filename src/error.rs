@@ -30,6 +30,8 @@ pub enum BridgeError {
     NotFound { method: String, path: String },
     #[error("WebSocket is not supported on /v1/responses: set supports_websockets = false on the provider (Codex then uses HTTP)")]
     WebSocketUnsupported,
+    #[error("internal error in the bridge: {0}")]
+    Internal(String),
     #[error("method {method} is not allowed on {path}")]
     MethodNotAllowed { method: String, path: String },
 }
@@ -47,6 +49,7 @@ impl BridgeError {
             BridgeError::UnsupportedEncoding(_) | BridgeError::UnsupportedMediaType(_) => 415,
             BridgeError::MisdirectedHost(_) => 421,
             BridgeError::WebSocketUnsupported => 426,
+            BridgeError::Internal(_) => 500,
         }
     }
 
@@ -63,6 +66,7 @@ impl BridgeError {
             BridgeError::NotFound { .. } => "not_found",
             BridgeError::WebSocketUnsupported => "websocket",
             BridgeError::MethodNotAllowed { .. } => "method_not_allowed",
+            BridgeError::Internal(_) => "internal",
         }
     }
 
@@ -72,6 +76,7 @@ impl BridgeError {
             401 => "authentication_error",
             403 | 421 => "permission_error",
             404 => "not_found_error",
+            500 => "server_error",
             _ => "invalid_request_error",
         };
         let param = match self {

@@ -346,7 +346,12 @@ fn gzip_and_zstd_bodies_are_decoded() {
 }
 
 /// A body, extra headers, the expected status, and a word the error message must contain.
-type BadBodyCase = (Vec<u8>, Vec<(&'static str, &'static str)>, u16, &'static str);
+type BadBodyCase = (
+    Vec<u8>,
+    Vec<(&'static str, &'static str)>,
+    u16,
+    &'static str,
+);
 
 #[test]
 fn bad_bodies_get_a_clear_4xx_and_never_reach_the_upstream() {

@@ -22,7 +22,7 @@ use super::Bridge;
 use crate::decode::decode_body;
 use crate::error::BridgeError;
 use crate::translate::ids::new_id;
-use crate::translate::request::{request_to_chat, ChatPlan};
+use crate::translate::request::{request_to_chat, ChatPlan, RequestError};
 use crate::translate::response::{
     completion_to_response_json, completion_to_sse, failure_sse, ResponseMeta,
 };

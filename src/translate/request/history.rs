@@ -199,7 +199,7 @@ pub(super) fn instructions<'a>(raw: &'a RawValue) -> Result<Option<TextJoin<'a>>
             _ => log::debug!("instructions[{index}]: not a message, skipped"),
         }
     }
-    Ok(Some(text))
+    Ok((!text.is_empty()).then_some(text))
 }
 
 /// The Chat `messages` for the request.

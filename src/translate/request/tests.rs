@@ -367,6 +367,10 @@ fn input_string_instructions_and_options() {
         json!([{"role": "system", "content": "one\n\ntwo"}, {"role": "user", "content": "u"}])
     );
 
+    // An empty instructions array adds no system message.
+    let chat = self::chat(json!({"model": "m", "input": "u", "instructions": []}));
+    assert_eq!(chat["messages"], json!([{"role": "user", "content": "u"}]));
+
     // No input at all, only instructions.
     let chat = self::chat(json!({"model": "m", "instructions": "sys", "input": null}));
     assert_eq!(

@@ -1,0 +1,298 @@
+//! The real Codex CLI (0.169.0) through the real bridge against the scripted strict mock
+//! upstream: whole agent turns with tools, and the failures a user must see handled right.
+//! The only stand-in is the paid upstream.
+
+mod common;
+
+use std::time::Duration;
+
+use common::bridge::BridgeGuard;
+use common::codex::{run_codex, CodexHome, CodexOptions, CodexRun};
+use common::mock_upstream::{ChatCall, MockUpstream, Reply};
+use serde_json::{json, Value};
+
+const TURN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Replies with `first` to the first call of a turn, and `last` once tool results came back.
+fn two_step(first: Reply, last: &'static str) -> impl Fn(&ChatCall) -> Reply + Send + Sync {
+    move |call: &ChatCall| {
+        let answered = call.last_message().is_some_and(|m| m["role"] == "tool");
+        if answered {
+            Reply::text(last)
+        } else {
+            first.clone()
+        }
+    }
+}
+
+fn everything_said(run: &CodexRun) -> String {
+    format!(
+        "{}\n{}\n{}",
+        run.errors().join("\n"),
+        run.stdout,
+        run.stderr
+    )
+}
+
+/// The tool messages that follow the last assistant `tool_calls` message of a call.
+fn tool_results(call: &ChatCall) -> Vec<Value> {
+    let messages = call.messages();
+    let start = messages
+        .iter()
+        .rposition(|m| m.get("tool_calls").is_some())
+        .expect("an assistant tool_calls message");
+    messages[start + 1..]
+        .iter()
+        .take_while(|m| m["role"] == "tool")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn shell_tool_call_creates_a_file() {
+    let mock = MockUpstream::start(two_step(
+        Reply::tool_calls(vec![(
+            "exec_command",
+            json!({"cmd": "echo hello-from-shell > made-by-shell.txt"}),
+        )]),
+        "Created made-by-shell.txt.",
+    ));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let home = CodexHome::new(&bridge.base_url());
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(
+        &home,
+        work.path(),
+        "Create made-by-shell.txt containing hello-from-shell",
+        TURN_TIMEOUT,
+    );
+    run.assert_success();
+    let made = std::fs::read_to_string(work.path().join("made-by-shell.txt"))
+        .expect("file created by the shell tool");
+    assert_eq!(made.trim(), "hello-from-shell");
+    assert_eq!(
+        run.final_message.as_deref(),
+        Some("Created made-by-shell.txt.")
+    );
+    mock.assert_no_rejections();
+    let calls = mock.chat_calls();
+    assert_eq!(calls.len(), 2, "one call for the tool, one for the answer");
+    let results = tool_results(&calls[1]);
+    assert_eq!(results.len(), 1);
+    assert!(
+        results[0]["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("exited with code 0")),
+        "{results:?}"
+    );
+}
+
+#[test]
+fn freeform_apply_patch_adds_a_file() {
+    let patch =
+        "*** Begin Patch\n*** Add File: patched.txt\n+patched by apply_patch\n*** End Patch\n";
+    let mock = MockUpstream::start(two_step(
+        Reply::tool_calls(vec![("apply_patch", json!({"input": patch}))]),
+        "Patched.",
+    ));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let home = CodexHome::new(&bridge.base_url());
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(&home, work.path(), "Add patched.txt", TURN_TIMEOUT);
+    run.assert_success();
+    let patched = std::fs::read_to_string(work.path().join("patched.txt"))
+        .expect("file added by apply_patch");
+    assert_eq!(patched, "patched by apply_patch\n");
+    assert_eq!(run.final_message.as_deref(), Some("Patched."));
+    mock.assert_no_rejections();
+    let calls = mock.chat_calls();
+    let offered = calls[0]
+        .tool("apply_patch")
+        .expect("apply_patch offered to the model");
+    assert_eq!(
+        offered["function"]["parameters"]["required"],
+        json!(["input"])
+    );
+    // The history Codex sends back carries the patch as the call's single string argument.
+    let history_call = calls[1]
+        .messages()
+        .iter()
+        .filter_map(|m| m["tool_calls"].as_array())
+        .flatten()
+        .find(|c| c["function"]["name"] == "apply_patch")
+        .cloned()
+        .expect("apply_patch call in history");
+    let args: Value =
+        serde_json::from_str(history_call["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(args["input"], patch);
+}
+
+#[test]
+fn two_tool_calls_in_one_turn_both_run() {
+    let mock = MockUpstream::start(two_step(
+        Reply::tool_calls(vec![
+            ("exec_command", json!({"cmd": "echo one > first.txt"})),
+            ("exec_command", json!({"cmd": "echo two > second.txt"})),
+        ]),
+        "Both files exist.",
+    ));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let home = CodexHome::new(&bridge.base_url());
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(
+        &home,
+        work.path(),
+        "Create first.txt and second.txt",
+        TURN_TIMEOUT,
+    );
+    run.assert_success();
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("first.txt"))
+            .unwrap()
+            .trim(),
+        "one"
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("second.txt"))
+            .unwrap()
+            .trim(),
+        "two"
+    );
+    assert_eq!(run.final_message.as_deref(), Some("Both files exist."));
+    mock.assert_no_rejections();
+    let calls = mock.chat_calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        tool_results(&calls[1]).len(),
+        2,
+        "both outputs answer the one assistant message"
+    );
+}
+
+#[test]
+fn empty_wallet_ends_the_run_at_once_with_the_wallet_message() {
+    let mock = MockUpstream::start(|_| Reply::insufficient_funds());
+    let bridge = BridgeGuard::start(&mock.base_url());
+    // Codex's own defaults: retries would show up as more upstream calls.
+    let home = CodexHome::with_options(
+        &bridge.base_url(),
+        CodexOptions {
+            request_max_retries: 4,
+            stream_max_retries: 5,
+            ..CodexOptions::default()
+        },
+    );
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(&home, work.path(), "Say hello", TURN_TIMEOUT);
+    assert!(!run.success(), "{}", run.describe());
+    let said = everything_said(&run);
+    assert!(said.contains("Insufficient USDC balance"), "{said}");
+    assert!(said.contains("clawrouter-codex doctor"), "{said}");
+    assert_eq!(
+        mock.chat_calls().len(),
+        1,
+        "no retry storm against a payment failure"
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(20),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn rate_limit_is_retried_after_the_delay_and_succeeds() {
+    let mock = MockUpstream::start(|call| {
+        if call.index == 0 {
+            Reply::rate_limited()
+        } else {
+            Reply::text("Made it after the rate limit.")
+        }
+    });
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let home = CodexHome::with_options(
+        &bridge.base_url(),
+        CodexOptions {
+            stream_max_retries: 3,
+            ..CodexOptions::default()
+        },
+    );
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(&home, work.path(), "Say hello", TURN_TIMEOUT);
+    run.assert_success();
+    assert_eq!(
+        run.final_message.as_deref(),
+        Some("Made it after the rate limit.")
+    );
+    let calls = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_chat())
+        .collect::<Vec<_>>();
+    assert_eq!(calls.len(), 2);
+    let waited = calls[1].received_at - calls[0].received_at;
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "Codex retried after only {waited:?}"
+    );
+}
+
+#[test]
+fn context_overflow_reaches_codex_as_its_context_window_error() {
+    let mock = MockUpstream::start(|_| Reply::context_length_exceeded());
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let home = CodexHome::new(&bridge.base_url());
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(&home, work.path(), "Say hello", TURN_TIMEOUT);
+    assert!(!run.success());
+    let said = everything_said(&run);
+    assert!(said.contains("context window"), "{said}");
+    assert_eq!(mock.chat_calls().len(), 1);
+}
+
+#[test]
+fn upstream_rejection_stops_at_once_with_its_message() {
+    let mock = MockUpstream::start(|_| {
+        Reply::json(
+            404,
+            json!({"error": {"message": "Unknown model: blockrun/nope", "type": "invalid_request_error"}}),
+        )
+    });
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let home = CodexHome::with_options(
+        &bridge.base_url(),
+        CodexOptions {
+            request_max_retries: 4,
+            stream_max_retries: 5,
+            ..CodexOptions::default()
+        },
+    );
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(&home, work.path(), "Say hello", TURN_TIMEOUT);
+    assert!(!run.success());
+    assert!(everything_said(&run).contains("Unknown model: blockrun/nope"));
+    assert_eq!(mock.chat_calls().len(), 1);
+}
+
+#[test]
+fn failing_upstream_is_retried_a_bounded_number_of_times_then_explained() {
+    let mock = MockUpstream::start(|_| Reply::fetch_failed(500));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let home = CodexHome::with_options(
+        &bridge.base_url(),
+        CodexOptions {
+            stream_max_retries: 2,
+            ..CodexOptions::default()
+        },
+    );
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(&home, work.path(), "Say hello", TURN_TIMEOUT);
+    assert!(!run.success());
+    let said = everything_said(&run);
+    assert!(said.contains("fetch failed"), "{said}");
+    let calls = mock.chat_calls().len();
+    assert!(
+        (2..=3).contains(&calls),
+        "{calls} upstream calls for stream_max_retries = 2"
+    );
+}
