@@ -163,11 +163,12 @@ async fn read_plan(bridge: &Bridge, session: &mut Session) -> Result<ChatPlan, P
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let body = decode_body(encoding.as_deref(), raw, limit).map_err(PlanError::Refused)?;
-    request_to_chat(&body, &bridge.request_options).map_err(|e| {
-        PlanError::Refused(BridgeError::InvalidRequest(
+    request_to_chat(&body, &bridge.request_options).map_err(|e| match e {
+        RequestError::Internal(detail) => PlanError::Refused(BridgeError::Internal(detail)),
+        e => PlanError::Refused(BridgeError::InvalidRequest(
             e.to_string(),
             e.param().map(str::to_owned),
-        ))
+        )),
     })
 }
 
