@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Run OpenAI Codex on any Chat Completions model — first of all ClawRouter.
 #[derive(Debug, Parser)]
@@ -24,4 +24,55 @@ pub struct Cli {
 pub enum Command {
     /// Run only the bridge (the Pingora service) in the foreground (the default).
     Bridge,
+    /// Bring up the ClawRouter proxy and the bridge, and keep both up.
+    Start,
+    /// `start` + `setup`: the one-command quick start.
+    Up,
+    /// Write the Codex profile ($CODEX_HOME/clawrouter.config.toml) and generate the model catalog.
+    Setup,
+    /// Verify the link end to end: bridge, proxy, wallet, catalog, profile, Codex.
+    Doctor(DoctorArgs),
+    /// (Re)generate $CODEX_HOME/clawrouter-catalog.json from the live model list.
+    GenCatalog,
+    /// Switch Codex Desktop (and plain `codex`) between ClawRouter and the native default.
+    Desktop(SwitchArgs),
+    /// Switch live web search on or off.
+    Websearch(SwitchArgs),
+    /// Install, remove or inspect the login service that runs `start`.
+    Daemon(DaemonArgs),
+    /// Print the wallet address (derived offline; the key is never printed) and its balance.
+    Wallet,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchArgs {
+    #[arg(value_enum, default_value = "status")]
+    pub action: Switch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    #[arg(value_enum, default_value = "status")]
+    pub action: DaemonAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DaemonAction {
+    Install,
+    Uninstall,
+    Status,
 }

@@ -16,6 +16,12 @@ use serde::Deserialize;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8403";
 /// Default upstream: the local ClawRouter proxy.
 pub const DEFAULT_UPSTREAM_URL: &str = "http://127.0.0.1:8404/v1";
+/// Default seconds between keep-alive events to a client while the upstream is silent.
+pub const DEFAULT_KEEPALIVE_SECS: u64 = 15;
+/// Default port of the ClawRouter proxy that `start` launches.
+pub const DEFAULT_PROXY_PORT: u16 = 8404;
+/// Default command that launches the ClawRouter proxy.
+pub const DEFAULT_PROXY_COMMAND: &str = "npx -y @blockrun/clawrouter@latest";
 /// Default request body limit. Codex re-sends the whole history every turn, so this is generous.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
@@ -46,6 +52,11 @@ pub struct FileConfig {
     /// Bearer token clients must send; required when `listen` is not a loopback address.
     pub auth_token: Option<String>,
     pub upstream: Option<FileUpstream>,
+    pub proxy: Option<FileProxy>,
+    pub codex: Option<FileCodex>,
+    /// Seconds between keep-alive events while the upstream is silent (Codex's idle timer
+    /// counts only data events).
+    pub keepalive_secs: Option<u64>,
     pub limits: Option<FileLimits>,
     pub server: Option<FileServer>,
     pub log: Option<FileLog>,
@@ -64,6 +75,34 @@ pub struct FileUpstream {
     /// `system` (each developer/system message stays a system message where it stands) or
     /// `merge` (all merged into one leading system message, for strict chat templates).
     pub system_role: Option<String>,
+    /// `auto` | `always` | `never`: whether the upstream is asked to stream.
+    pub stream: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileProxy {
+    /// Port `start` launches the ClawRouter proxy on (env `PROXY_PORT`).
+    pub port: Option<u16>,
+    /// Command `start` launches the proxy with; `--port PORT` is appended (env `CLAWROUTER_CMD`).
+    pub command: Option<String>,
+    /// File holding the x402 wallet key handed to the proxy (env `WALLET_KEY_FILE`).
+    pub wallet_key_file: Option<PathBuf>,
+    /// Run the proxy under a fresh HOME so a saved wallet can't shadow the key (env `ISOLATE_HOME=1`).
+    pub isolate_home: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCodex {
+    /// Codex's config folder (env `CODEX_HOME`, default `~/.codex`).
+    pub home: Option<PathBuf>,
+    /// Profile name: `setup` writes `<home>/<profile>.config.toml`.
+    pub profile: Option<String>,
+    /// Model the profile selects.
+    pub default_model: Option<String>,
+    /// Model `desktop off` restores.
+    pub native_model: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -137,12 +176,44 @@ pub struct Config {
     pub auth_token: Option<String>,
     pub upstream: Upstream,
     pub system_role: SystemRole,
+    pub stream_mode: StreamMode,
+    pub keepalive: Duration,
+    pub proxy: ProxySettings,
+    pub codex: CodexSettings,
     pub max_body_bytes: usize,
     pub threads: usize,
     pub shutdown_grace: Duration,
     pub log_level: String,
     /// The file this came from, if any (for messages).
     pub source: Option<PathBuf>,
+}
+
+/// Whether the upstream is asked to stream (`upstream.stream`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamMode {
+    /// Decide per upstream: stream where that keeps reasoning, else non-streaming + keep-alive.
+    Auto,
+    Always,
+    Never,
+}
+
+/// How `start` runs the ClawRouter proxy.
+#[derive(Debug, Clone)]
+pub struct ProxySettings {
+    pub port: u16,
+    /// The launch command, split like a shell would; `--port PORT` is appended at launch.
+    pub command: String,
+    pub wallet_key_file: Option<PathBuf>,
+    pub isolate_home: bool,
+}
+
+/// Where Codex's configuration lives and what the profile selects.
+#[derive(Debug, Clone)]
+pub struct CodexSettings {
+    pub home: PathBuf,
+    pub profile: String,
+    pub default_model: String,
+    pub native_model: String,
 }
 
 /// Settings given on the command line (highest precedence).
@@ -158,6 +229,18 @@ pub struct EnvOverrides {
     pub port: Option<String>,
     /// `CLAWROUTER_PROXY_URL`: the upstream URL.
     pub proxy_url: Option<String>,
+    /// `PROXY_PORT`: port `start` launches the proxy on.
+    pub proxy_port: Option<String>,
+    /// `CLAWROUTER_CMD`: the proxy launch command.
+    pub proxy_command: Option<String>,
+    /// `WALLET_KEY_FILE`.
+    pub wallet_key_file: Option<String>,
+    /// `ISOLATE_HOME` (`1`/`true` = on).
+    pub isolate_home: Option<String>,
+    /// `CODEX_HOME`.
+    pub codex_home: Option<String>,
+    /// `HOME`, for `~` defaults.
+    pub home: Option<String>,
 }
 
 impl EnvOverrides {
@@ -167,6 +250,12 @@ impl EnvOverrides {
         EnvOverrides {
             port: get("PORT"),
             proxy_url: get("CLAWROUTER_PROXY_URL"),
+            proxy_port: get("PROXY_PORT"),
+            proxy_command: get("CLAWROUTER_CMD"),
+            wallet_key_file: get("WALLET_KEY_FILE"),
+            isolate_home: get("ISOLATE_HOME"),
+            codex_home: get("CODEX_HOME"),
+            home: get("HOME"),
         }
     }
 }
@@ -305,6 +394,82 @@ pub fn resolve(
         }
     };
 
+    let stream_mode = match up.stream.as_deref().unwrap_or("auto") {
+        "auto" => StreamMode::Auto,
+        "always" => StreamMode::Always,
+        "never" => StreamMode::Never,
+        other => {
+            return Err(ConfigError::Invalid {
+                key: "upstream.stream",
+                origin: file_origin,
+                message: format!("{other:?} is not one of \"auto\", \"always\", \"never\""),
+            })
+        }
+    };
+    let keepalive_secs = file.keepalive_secs.unwrap_or(DEFAULT_KEEPALIVE_SECS);
+    if !(1..=240).contains(&keepalive_secs) {
+        return Err(ConfigError::Invalid {
+            key: "keepalive_secs",
+            origin: file_origin,
+            message: format!("{keepalive_secs} is out of range; use 1 to 240 (Codex gives up after 300 s of silence)"),
+        });
+    }
+
+    let home_dir = env
+        .home
+        .as_ref()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let file_proxy = file.proxy.unwrap_or_default();
+    let proxy_port = match &env.proxy_port {
+        Some(port) => port
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| ConfigError::Invalid {
+                key: "proxy.port",
+                origin: origin(true, "PROXY_PORT"),
+                message: format!("PROXY_PORT={port:?} is not a port number (1-65535)"),
+            })?,
+        None => file_proxy.port.unwrap_or(DEFAULT_PROXY_PORT),
+    };
+    let proxy = ProxySettings {
+        port: proxy_port,
+        command: env
+            .proxy_command
+            .clone()
+            .or(file_proxy.command)
+            .unwrap_or_else(|| DEFAULT_PROXY_COMMAND.to_owned()),
+        wallet_key_file: env
+            .wallet_key_file
+            .as_ref()
+            .map(PathBuf::from)
+            .or(file_proxy.wallet_key_file)
+            .map(|p| expand_home(&p, &home_dir)),
+        isolate_home: match &env.isolate_home {
+            Some(v) => matches!(v.trim(), "1" | "true" | "yes" | "on"),
+            None => file_proxy.isolate_home.unwrap_or(false),
+        },
+    };
+    let file_codex = file.codex.unwrap_or_default();
+    let codex = CodexSettings {
+        home: env
+            .codex_home
+            .as_ref()
+            .map(PathBuf::from)
+            .or(file_codex.home)
+            .map(|p| expand_home(&p, &home_dir))
+            .unwrap_or_else(|| home_dir.join(".codex")),
+        profile: file_codex
+            .profile
+            .unwrap_or_else(|| "clawrouter".to_owned()),
+        default_model: file_codex
+            .default_model
+            .unwrap_or_else(|| "blockrun/auto".to_owned()),
+        native_model: file_codex
+            .native_model
+            .unwrap_or_else(|| "gpt-5.5".to_owned()),
+    };
+
     let limits = file.limits.unwrap_or_default();
     let max_body_bytes = limits.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
     if max_body_bytes < 1024 {
@@ -352,12 +517,24 @@ pub fn resolve(
         auth_token,
         upstream,
         system_role,
+        stream_mode,
+        keepalive: Duration::from_secs(keepalive_secs),
+        proxy,
+        codex,
         max_body_bytes,
         threads,
         shutdown_grace,
         log_level,
         source,
     })
+}
+
+/// `~/x` → `<home>/x`; other paths unchanged.
+fn expand_home(path: &Path, home: &Path) -> PathBuf {
+    match path.strip_prefix("~") {
+        Ok(rest) => home.join(rest),
+        Err(_) => path.to_path_buf(),
+    }
 }
 
 fn parse_listen(text: &str) -> Result<SocketAddr, String> {
@@ -447,6 +624,7 @@ mod tests {
         let env = EnvOverrides {
             port: Some("9000".into()),
             proxy_url: Some("https://127.0.0.1:9443/api/v1/".into()),
+            ..EnvOverrides::default()
         };
         let cfg = resolve_text(
             "listen: 127.0.0.1:7000\nupstream:\n  url: http://127.0.0.1:1/v1\n",
@@ -493,10 +671,51 @@ mod tests {
     fn bad_port_env_is_an_error() {
         let env = EnvOverrides {
             port: Some("eighty".into()),
-            proxy_url: None,
+            ..EnvOverrides::default()
         };
         let err = resolve_text("", env).unwrap_err().to_string();
         assert!(err.contains("PORT"), "{err}");
+    }
+
+    #[test]
+    fn proxy_and_codex_settings_layer_env_over_file() {
+        let env = EnvOverrides {
+            proxy_port: Some("9404".into()),
+            codex_home: Some("/tmp/ch".into()),
+            home: Some("/home/u".into()),
+            isolate_home: Some("1".into()),
+            ..EnvOverrides::default()
+        };
+        let cfg = resolve_text(
+            "proxy:\n  port: 1234\n  command: clawrouter --x\n  wallet_key_file: ~/key\ncodex:\n  native_model: gpt-x\n",
+            env,
+        )
+        .expect("valid");
+        assert_eq!(cfg.proxy.port, 9404);
+        assert_eq!(cfg.proxy.command, "clawrouter --x");
+        assert_eq!(
+            cfg.proxy.wallet_key_file,
+            Some(PathBuf::from("/home/u/key"))
+        );
+        assert!(cfg.proxy.isolate_home);
+        assert_eq!(cfg.codex.home, PathBuf::from("/tmp/ch"));
+        assert_eq!(cfg.codex.profile, "clawrouter");
+        assert_eq!(cfg.codex.native_model, "gpt-x");
+        let defaults = resolve_text(
+            "",
+            EnvOverrides {
+                home: Some("/home/u".into()),
+                ..EnvOverrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(defaults.codex.home, PathBuf::from("/home/u/.codex"));
+        assert_eq!(defaults.proxy.port, DEFAULT_PROXY_PORT);
+        assert_eq!(defaults.stream_mode, StreamMode::Auto);
+        assert_eq!(
+            defaults.keepalive,
+            Duration::from_secs(DEFAULT_KEEPALIVE_SECS)
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`config`], [`cli`], [`server`]: configuration, command line, server lifecycle.
 //! - [`error`], [`decode`]: the bridge's own errors; request body decoding.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod decode;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use clawrouter_codex::admin;
 use clawrouter_codex::cli::{Cli, Command};
 use clawrouter_codex::config::{self, CliOverrides};
 use clawrouter_codex::server::{self, StartError};
@@ -27,16 +28,29 @@ fn main() -> ExitCode {
     .format_timestamp_millis()
     .init();
     match cli.command.unwrap_or(Command::Bridge) {
-        Command::Bridge => match server::run(config) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e @ (StartError::PortInUse { .. } | StartError::Listen { .. })) => {
-                eprintln!("clawrouter-codex: {e}");
-                ExitCode::from(2)
-            }
-            Err(e) => {
-                eprintln!("clawrouter-codex: {e}");
-                ExitCode::from(1)
-            }
-        },
+        Command::Bridge => run_bridge(config),
+        Command::Start => admin::supervisor::start(config),
+        Command::Up => admin::supervisor::up(config),
+        Command::Setup => admin::setup::run(&config),
+        Command::Doctor(args) => admin::doctor::run(&config, args.json),
+        Command::GenCatalog => admin::catalog::run(&config),
+        Command::Desktop(args) => admin::toggles::desktop(&config, args.action),
+        Command::Websearch(args) => admin::toggles::websearch(&config, args.action),
+        Command::Daemon(args) => admin::daemon::run(&config, config.source.as_deref(), args.action),
+        Command::Wallet => admin::wallet::run(&config),
+    }
+}
+
+fn run_bridge(config: Arc<config::Config>) -> ExitCode {
+    match server::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ (StartError::PortInUse { .. } | StartError::Listen { .. })) => {
+            eprintln!("clawrouter-codex: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("clawrouter-codex: {e}");
+            ExitCode::from(1)
+        }
     }
 }

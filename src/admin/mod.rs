@@ -1,0 +1,30 @@
+//! Management commands (PRODUCT.md §2): everything besides running the bridge. Each command
+//! is one module with a `run` function that prints for a person and returns the exit code
+//! (0 success, 1 ran and found a problem, 2 bad usage or configuration).
+//!
+//! - [`codex_config`]: format-preserving, atomic edits of Codex's TOML files (one backup each).
+//! - [`setup`]: the Codex profile; [`toggles`]: `desktop` and `websearch`.
+//! - [`catalog`]: `gen-catalog`; [`doctor`]: the end-to-end check.
+//! - [`wallet`]: address derivation and balance; [`daemon`]: the login service.
+//! - [`supervisor`]: `start` / `up`.
+
+pub mod catalog;
+pub mod codex_config;
+pub mod daemon;
+pub mod doctor;
+pub mod setup;
+pub mod supervisor;
+pub mod toggles;
+pub mod wallet;
+
+use std::process::ExitCode;
+
+/// Exit code for "ran and found a problem".
+pub fn problem() -> ExitCode {
+    ExitCode::from(1)
+}
+
+/// Exit code for bad usage or configuration.
+pub fn bad_usage() -> ExitCode {
+    ExitCode::from(2)
+}
