@@ -296,3 +296,29 @@ fn failing_upstream_is_retried_a_bounded_number_of_times_then_explained() {
         "{calls} upstream calls for stream_max_retries = 2"
     );
 }
+
+#[test]
+fn slow_upstream_is_kept_alive_past_codexs_idle_timeout() {
+    // ClawRouter sends only SSE comments while it pays and waits; Codex gives up after
+    // `stream_idle_timeout_ms` without a data event. Here: 2 s idle limit, 5 s of thinking.
+    let mock =
+        MockUpstream::start(|_| Reply::text("Worth the wait.").delayed(Duration::from_secs(5)));
+    let bridge = BridgeGuard::start_with(&mock.base_url(), |file| file.keepalive_secs = Some(1));
+    let home = CodexHome::with_options(
+        &bridge.base_url(),
+        CodexOptions {
+            stream_idle_timeout_ms: Some(2000),
+            ..CodexOptions::default()
+        },
+    );
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(
+        &home,
+        work.path(),
+        "Think hard, then say something",
+        TURN_TIMEOUT,
+    );
+    run.assert_success();
+    assert_eq!(run.final_message.as_deref(), Some("Worth the wait."));
+    assert_eq!(mock.chat_calls().len(), 1, "no idle-timeout retry");
+}

@@ -458,10 +458,23 @@ fn payment_failure_is_fatal_with_the_wallet_message_and_a_hint() {
 }
 
 #[test]
-fn rate_limit_is_a_429_with_retry_after() {
-    let mock = MockUpstream::replies(vec![Reply::rate_limited()]);
+fn rate_limit_tells_codex_when_to_retry() {
+    let mock = MockUpstream::replies(vec![Reply::rate_limited(), Reply::rate_limited()]);
     let bridge = BridgeGuard::start(&mock.base_url());
-    let answer = post_json(&responses_url(&bridge), &fixture("first_turn"));
+    let error = failed_event(&post_json(&responses_url(&bridge), &fixture("first_turn")));
+    assert_eq!(error["code"], "rate_limit_exceeded");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("try again in 2s"),
+        "{error}"
+    );
+
+    let answer = post_json(
+        &responses_url(&bridge),
+        &json!({"model": "m", "input": "hi", "stream": false}),
+    );
     assert_eq!(answer.status, 429, "{}", answer.body);
     let retry_after: u64 = answer
         .header("retry-after")
@@ -470,6 +483,51 @@ fn rate_limit_is_a_429_with_retry_after() {
         .unwrap();
     assert!((1..=60).contains(&retry_after));
     assert_eq!(answer.json()["error"]["code"], "rate_limit_exceeded");
+}
+
+#[test]
+fn silent_upstream_gets_keepalive_events() {
+    let mock = MockUpstream::replies(vec![
+        Reply::text("finally").delayed(Duration::from_millis(3500))
+    ]);
+    let bridge = BridgeGuard::start_with(&mock.base_url(), |file| file.keepalive_secs = Some(1));
+    let answer = post_json(&responses_url(&bridge), &fixture("first_turn"));
+    let events = answer.events();
+    assert_well_formed(&events);
+    let keepalives = events
+        .iter()
+        .filter(|e| e["type"] == "response.in_progress")
+        .count();
+    assert!(
+        (3..=5).contains(&keepalives),
+        "{keepalives} in_progress events over 3.5 s at 1 s"
+    );
+    assert_eq!(terminal(&events)["type"], "response.completed");
+}
+
+#[test]
+fn first_byte_arrives_before_the_upstream_answers() {
+    use std::io::{Read, Write};
+    let mock = MockUpstream::replies(vec![Reply::text("slow").delayed(Duration::from_secs(2))]);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let body = fixture("first_turn").to_string();
+    let request = format!(
+        "POST /v1/responses HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        bridge.addr(),
+        body.len(),
+        body
+    );
+    let mut stream = std::net::TcpStream::connect(bridge.addr()).unwrap();
+    let sent = Instant::now();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = stream.read(&mut buf).unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_millis(1000),
+        "first byte after {:?}",
+        sent.elapsed()
+    );
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
 }
 
 #[test]

@@ -4,16 +4,19 @@
 //! from the *shape* of a failure, not from its text (codex-wire.md §4, §5, §9). This module maps
 //! every way the upstream can fail — an HTTP error status with a JSON or plain-text body, a
 //! refused or reset connection, a time-out, a body that is not a chat completion — to a
-//! [`ClientFailure`]: a kind, a message for the user, and how to deliver it. The proxy layer
-//! only writes what this decides.
+//! [`ClientFailure`]: a kind, a message for the user, and the code or status that carries it.
+//! The proxy layer only writes what this decides. A streaming answer has already started when
+//! the upstream fails (the bridge commits the stream at once so it can send keep-alives), so
+//! streaming clients always get `response.failed`; `stream:false` clients get an HTTP error.
 //!
-//! | upstream | kind | to a streaming client (Codex) | to a `stream:false` client |
+//! | upstream | kind | streaming client (Codex): `response.failed` code | `stream:false` client |
 //! |---|---|---|---|
-//! | 402, x402 payment errors | `Payment` | `response.failed` `invalid_prompt` (fatal, message shown) | 402 JSON |
-//! | 429 | `RateLimited` | HTTP 429 + `retry-after` (Codex waits, then retries) | same |
-//! | context length exceeded | `ContextLength` | `response.failed` `context_length_exceeded` (fatal, Codex's own context-window error) | 400 JSON |
-//! | other 4xx | `Rejected` | `response.failed` `invalid_prompt` (fatal, message shown) | same status, JSON |
-//! | 5xx, refused, reset, time-out, garbage | `Unavailable` | `response.failed` `server_error` (Codex retries a bounded number of times, then shows the message) | 502 / 504 JSON |
+//! | 402, x402 payment errors | `Payment` | `invalid_prompt` (fatal, message shown) | 402 JSON |
+//! | 429 | `RateLimited` | `rate_limit_exceeded`, message says "try again in Ns" (Codex waits that long, then retries) | 429 + `retry-after` |
+//! | context length exceeded | `ContextLength` | `context_length_exceeded` (fatal, Codex's own context-window error) | 400 JSON |
+//! | other 4xx | `Rejected` | `invalid_prompt` (fatal, message shown) | same status, JSON |
+//! | 5xx, refused, reset, garbage | `Unavailable` | `server_error` (Codex retries a bounded number of times, then shows the message) | 502 JSON |
+//! | time-out | `TimedOut` | `server_error` | 504 JSON |
 
 use serde_json::{json, Value};
 
@@ -57,15 +60,6 @@ pub struct ClientFailure {
     pub retry_after_secs: Option<u64>,
 }
 
-/// How a failure travels to a client that asked for a stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamDelivery {
-    /// An HTTP error status (with `retry-after` where set).
-    HttpError,
-    /// HTTP 200, then `response.created`, `response.in_progress`, `response.failed`.
-    FailedEvent,
-}
-
 impl ClientFailure {
     /// The `error.code` of a `response.failed` event (codex-wire.md §4 lists which are fatal).
     pub fn responses_code(&self) -> &'static str {
@@ -89,14 +83,6 @@ impl ClientFailure {
                 .unwrap_or(400),
             FailureKind::Unavailable => 502,
             FailureKind::TimedOut => 504,
-        }
-    }
-
-    /// How to deliver this failure to a streaming client.
-    pub fn stream_delivery(&self) -> StreamDelivery {
-        match self.kind {
-            FailureKind::RateLimited => StreamDelivery::HttpError,
-            _ => StreamDelivery::FailedEvent,
         }
     }
 
@@ -170,7 +156,10 @@ pub fn classify_status(
         return ClientFailure {
             kind: FailureKind::RateLimited,
             upstream_status: Some(status),
-            message: format!("Rate limited by the upstream ({upstream}): {upstream_words}"),
+            // Codex reads the delay of a `rate_limit_exceeded` failure from "try again in Ns".
+            message: format!(
+                "Rate limited by the upstream ({upstream}): {upstream_words}. Please try again in {retry_after_secs}s."
+            ),
             retry_after_secs: Some(retry_after_secs),
         };
     }
@@ -317,7 +306,6 @@ mod tests {
         assert!(failure.message.contains("Insufficient USDC balance"));
         assert!(failure.message.contains("Fund wallet 0x2c75"));
         assert!(failure.message.contains("clawrouter-codex doctor"));
-        assert_eq!(failure.stream_delivery(), StreamDelivery::FailedEvent);
         assert_eq!(failure.responses_code(), "invalid_prompt");
         assert_eq!(failure.http_status(), 402);
     }
@@ -336,7 +324,12 @@ mod tests {
         let failure = classify_status(429, None, br#"{"error":{"message":"slow down"}}"#, UP);
         assert_eq!(failure.kind, FailureKind::RateLimited);
         assert_eq!(failure.retry_after_secs, Some(DEFAULT_RETRY_AFTER_SECS));
-        assert_eq!(failure.stream_delivery(), StreamDelivery::HttpError);
+        assert!(
+            failure.message.ends_with("Please try again in 2s."),
+            "{}",
+            failure.message
+        );
+        assert_eq!(failure.responses_code(), "rate_limit_exceeded");
         let failure = classify_status(429, Some("7"), b"", UP);
         assert_eq!(failure.retry_after_secs, Some(7));
         let failure = classify_status(429, Some("0.5"), b"", UP);
@@ -374,7 +367,6 @@ mod tests {
             assert_eq!(failure.kind, FailureKind::Rejected);
             assert!(failure.message.contains("model foo/bar not found"));
             assert_eq!(failure.http_status(), status);
-            assert_eq!(failure.stream_delivery(), StreamDelivery::FailedEvent);
         }
     }
 
