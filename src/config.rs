@@ -356,14 +356,16 @@ pub fn resolve(
     }
 
     let up = file.upstream.unwrap_or_default();
+    // Without an explicit upstream, the bridge forwards to the proxy `start` launches.
+    let proxy_port_setting = file.proxy.as_ref().and_then(|p| p.port);
+    let default_upstream = match (&env.proxy_port, proxy_port_setting) {
+        (None, None) => DEFAULT_UPSTREAM_URL.to_owned(),
+        (Some(port), _) => format!("http://127.0.0.1:{}/v1", port.trim()),
+        (None, Some(port)) => format!("http://127.0.0.1:{port}/v1"),
+    };
     let (url, url_from_env) = match &env.proxy_url {
         Some(u) => (u.trim().to_owned(), true),
-        None => (
-            up.url
-                .clone()
-                .unwrap_or_else(|| DEFAULT_UPSTREAM_URL.to_owned()),
-            false,
-        ),
+        None => (up.url.clone().unwrap_or(default_upstream), false),
     };
     let url_origin = origin(url_from_env, "CLAWROUTER_PROXY_URL");
     let api_key = match &up.api_key_env {
@@ -716,6 +718,38 @@ mod tests {
             defaults.keepalive,
             Duration::from_secs(DEFAULT_KEEPALIVE_SECS)
         );
+    }
+
+    #[test]
+    fn default_upstream_follows_the_proxy_port() {
+        let env = EnvOverrides {
+            proxy_port: Some("9404".into()),
+            ..EnvOverrides::default()
+        };
+        let cfg = resolve_text("", env).expect("valid");
+        assert_eq!(cfg.upstream.url, "http://127.0.0.1:9404/v1");
+        let cfg = resolve_text("proxy:\n  port: 9405\n", EnvOverrides::default()).expect("valid");
+        assert_eq!(cfg.upstream.addr.port(), 9405);
+        let cfg = resolve_text(
+            "proxy:\n  port: 9405\nupstream:\n  url: http://127.0.0.1:1/v1\n",
+            EnvOverrides::default(),
+        )
+        .expect("valid");
+        assert_eq!(cfg.upstream.addr.port(), 1, "an explicit upstream wins");
+    }
+
+    #[test]
+    fn the_shipped_config_file_is_valid_and_matches_the_defaults() {
+        let shipped = include_str!("../conf/bridge.yaml");
+        let cfg =
+            resolve_text(shipped, EnvOverrides::default()).expect("conf/bridge.yaml is valid");
+        let defaults = resolve_text("", EnvOverrides::default()).expect("defaults");
+        assert_eq!(cfg.listen, defaults.listen);
+        assert_eq!(cfg.upstream.url, defaults.upstream.url);
+        assert_eq!(cfg.max_body_bytes, defaults.max_body_bytes);
+        assert_eq!(cfg.keepalive, defaults.keepalive);
+        assert_eq!(cfg.proxy.command, defaults.proxy.command);
+        assert_eq!(cfg.codex.native_model, defaults.codex.native_model);
     }
 
     #[test]
