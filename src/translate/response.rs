@@ -24,8 +24,9 @@
 //! event, sent before the upstream answers, can only carry the requested model, and the
 //! terminal event must agree with it. The upstream's model is in [`ChatOutput::model`].
 //!
-//! Convenience wrappers for the buffered path: [`completion_to_sse`],
-//! [`completion_to_response_json`], [`failure_sse`], [`failure_response_json`].
+//! The proxy drives [`ResponseEventWriter`] itself for streams (it sends `created` before the
+//! upstream answers); [`completion_to_response_json`] is the whole `stream:false` answer. The
+//! whole-stream wrappers `completion_to_sse` and `failure_sse` exist for tests.
 
 use serde_json::{Map, Value};
 
@@ -353,6 +354,7 @@ pub fn custom_input(arguments: &str) -> String {
     }
 }
 
+#[cfg(test)]
 /// The whole SSE stream for a buffered upstream answer: `created`, `in_progress`, the items,
 /// the terminal event. `completed_at`: Unix seconds when the upstream answer arrived.
 pub fn completion_to_sse(
@@ -372,7 +374,7 @@ pub fn completion_to_sse(
 }
 
 /// The final Response object for a `stream:false` client: the same object as the `response`
-/// of [`completion_to_sse`]'s terminal event.
+/// of the terminal event of the stream for the same answer.
 pub fn completion_to_response_json(
     body: &[u8],
     meta: &ResponseMeta,
@@ -387,6 +389,7 @@ pub fn completion_to_response_json(
     Ok(writer.response_json())
 }
 
+#[cfg(test)]
 /// A failed response as a whole SSE stream: `created`, `in_progress`, `failed` with
 /// `error:{code,message}`. Codex decides by `code` whether to retry (codex-wire §4).
 pub fn failure_sse(meta: &ResponseMeta, echo: &ResponseEcho, code: &str, message: &str) -> Vec<u8> {
@@ -398,6 +401,7 @@ pub fn failure_sse(meta: &ResponseMeta, echo: &ResponseEcho, code: &str, message
     out
 }
 
+#[cfg(test)]
 /// A failed Response object (status `failed`, `error:{code,message}`) for `stream:false`.
 pub fn failure_response_json(
     meta: &ResponseMeta,
