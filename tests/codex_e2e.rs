@@ -25,6 +25,18 @@ fn two_step(first: Reply, last: &'static str) -> impl Fn(&ChatCall) -> Reply + S
     }
 }
 
+/// A Codex home with Codex's own retry defaults, so any retry shows up as an upstream call.
+fn home_with_codex_default_retries(bridge: &BridgeGuard) -> CodexHome {
+    CodexHome::with_options(
+        &bridge.base_url(),
+        CodexOptions {
+            request_max_retries: 4,
+            stream_max_retries: 5,
+            ..CodexOptions::default()
+        },
+    )
+}
+
 fn everything_said(run: &CodexRun) -> String {
     format!(
         "{}\n{}\n{}",
@@ -173,15 +185,7 @@ fn two_tool_calls_in_one_turn_both_run() {
 fn empty_wallet_ends_the_run_at_once_with_the_wallet_message() {
     let mock = MockUpstream::start(|_| Reply::insufficient_funds());
     let bridge = BridgeGuard::start(&mock.base_url());
-    // Codex's own defaults: retries would show up as more upstream calls.
-    let home = CodexHome::with_options(
-        &bridge.base_url(),
-        CodexOptions {
-            request_max_retries: 4,
-            stream_max_retries: 5,
-            ..CodexOptions::default()
-        },
-    );
+    let home = home_with_codex_default_retries(&bridge);
     let work = tempfile::tempdir().unwrap();
     let run = run_codex(&home, work.path(), "Say hello", TURN_TIMEOUT);
     assert!(!run.success(), "{}", run.describe());
@@ -259,14 +263,7 @@ fn upstream_rejection_stops_at_once_with_its_message() {
         )
     });
     let bridge = BridgeGuard::start(&mock.base_url());
-    let home = CodexHome::with_options(
-        &bridge.base_url(),
-        CodexOptions {
-            request_max_retries: 4,
-            stream_max_retries: 5,
-            ..CodexOptions::default()
-        },
-    );
+    let home = home_with_codex_default_retries(&bridge);
     let work = tempfile::tempdir().unwrap();
     let run = run_codex(&home, work.path(), "Say hello", TURN_TIMEOUT);
     assert!(!run.success());
