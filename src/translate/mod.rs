@@ -9,11 +9,13 @@
 //! - [`events`]: the Responses event writer (sequence numbers, item ids, output indexes).
 //! - [`leaked`]: tool calls a model wrote into its text, recovered as real calls.
 //! - [`ids`]: unique ids for responses and items.
+//! - [`reasoning`]: reasoning text sealed into `encrypted_content` and opened again next turn.
 //! - [`upstream_error`]: an upstream failure → what Codex must be told.
 
 pub mod events;
 pub mod ids;
 pub mod leaked;
+pub mod reasoning;
 pub mod request;
 pub mod response;
 pub mod tools;
