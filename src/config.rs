@@ -160,6 +160,16 @@ impl Upstream {
         format!("{}{}", self.base_path, rest)
     }
 
+    /// Upstream path of an endpoint outside the API base (`/health` → `{base minus /v1}/health`):
+    /// ClawRouter serves `/health` at its root.
+    pub fn root_path(&self, path: &str) -> String {
+        let root = self
+            .base_path
+            .strip_suffix("/v1")
+            .unwrap_or(&self.base_path);
+        format!("{root}{path}")
+    }
+
     /// Upstream path of the Chat Completions endpoint.
     pub fn chat_path(&self) -> String {
         format!("{}/chat/completions", self.base_path)
@@ -180,6 +190,9 @@ pub struct Config {
     pub keepalive: Duration,
     pub proxy: ProxySettings,
     pub codex: CodexSettings,
+    /// The bridge's own folder (`~/.clawrouter-codex`): keys, logs, the proxy's isolated HOME.
+    /// `None` when HOME is unknown.
+    pub state_dir: Option<PathBuf>,
     pub max_body_bytes: usize,
     pub threads: usize,
     pub shutdown_grace: Duration,
@@ -523,6 +536,10 @@ pub fn resolve(
         keepalive: Duration::from_secs(keepalive_secs),
         proxy,
         codex,
+        state_dir: env
+            .home
+            .as_ref()
+            .map(|home| PathBuf::from(home).join(".clawrouter-codex")),
         max_body_bytes,
         threads,
         shutdown_grace,

@@ -6,6 +6,8 @@
 //! - [`handlers`]: endpoints answered locally (`/health`, Ollama-style `/api/*`).
 //! - [`config`], [`cli`], [`server`]: configuration, command line, server lifecycle.
 //! - [`error`], [`decode`]: the bridge's own errors; request body decoding.
+//! - [`secrets`]: the reasoning key kept on disk.
+//! - [`admin`]: the management commands (setup, doctor, toggles, wallet, daemon, start).
 
 pub mod admin;
 pub mod cli;
@@ -14,5 +16,6 @@ pub mod decode;
 pub mod error;
 pub mod handlers;
 pub mod proxy;
+pub mod secrets;
 pub mod server;
 pub mod translate;

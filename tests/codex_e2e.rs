@@ -319,3 +319,77 @@ fn slow_upstream_is_kept_alive_past_codexs_idle_timeout() {
     assert_eq!(run.final_message.as_deref(), Some("Worth the wait."));
     assert_eq!(mock.chat_calls().len(), 1, "no idle-timeout retry");
 }
+
+#[test]
+fn streaming_upstream_runs_a_tool_turn() {
+    let mock = MockUpstream::start(|call| {
+        let answered = call.last_message().is_some_and(|m| m["role"] == "tool");
+        let reply = if answered {
+            Reply::text("Streamed and done.")
+        } else {
+            Reply::tool_calls(vec![(
+                "exec_command",
+                json!({"cmd": "echo streamed > streamed.txt"}),
+            )])
+        };
+        reply.incremental(6).chunk_delay(Duration::from_millis(20))
+    });
+    let bridge = BridgeGuard::start_with(&mock.base_url(), |file| {
+        file.upstream.get_or_insert_with(Default::default).stream = Some("always".into());
+    });
+    let home = CodexHome::new(&bridge.base_url());
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(&home, work.path(), "Create streamed.txt", TURN_TIMEOUT);
+    run.assert_success();
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("streamed.txt"))
+            .unwrap()
+            .trim(),
+        "streamed"
+    );
+    assert_eq!(run.final_message.as_deref(), Some("Streamed and done."));
+    assert!(mock.chat_calls().iter().all(|c| c.is_stream()));
+    mock.assert_no_rejections();
+}
+
+#[test]
+fn thinking_model_gets_its_reasoning_back_on_the_tool_turn() {
+    const THOUGHT: &str = "The user wants proof; I will write a file first.";
+    // Like DeepSeek: the tool turn is refused unless the assistant message carries its
+    // reasoning_content.
+    let mock = MockUpstream::start(|call| {
+        let assistant = call
+            .messages()
+            .iter()
+            .rev()
+            .find(|m| m["role"] == "assistant")
+            .cloned();
+        match assistant {
+            None => Reply::tool_calls(vec![(
+                "exec_command",
+                json!({"cmd": "echo thought > thought.txt"}),
+            )])
+            .reasoning(THOUGHT),
+            Some(message) if message["reasoning_content"] == THOUGHT => {
+                Reply::text("Thought it through.")
+            }
+            Some(_) => Reply::json(
+                400,
+                json!({"error": {"message": "The reasoning_content in the thinking mode must be passed back to the API.", "type": "invalid_request_error"}}),
+            ),
+        }
+    });
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let home = CodexHome::new(&bridge.base_url());
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(
+        &home,
+        work.path(),
+        "Think, then create thought.txt",
+        TURN_TIMEOUT,
+    );
+    run.assert_success();
+    assert_eq!(run.final_message.as_deref(), Some("Thought it through."));
+    assert!(work.path().join("thought.txt").exists());
+    assert_eq!(mock.chat_calls().len(), 2);
+}

@@ -7,9 +7,11 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use clawrouter_codex::translate::reasoning::ReasoningKey;
 use clawrouter_codex::translate::request::{request_to_chat, RequestOptions};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/codex")
@@ -90,4 +92,62 @@ fn codex_captures_translate_to_goldens() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// With a reasoning key every capture translates byte for byte as without one (no capture
+/// holds a blob of ours: `reasoning_followup` has `"opaque"`); the same capture with its blob
+/// sealed by us gets the reasoning text back as the call message's `reasoning_content`, and
+/// nothing else changes.
+#[test]
+fn reasoning_key_restores_only_our_blobs() {
+    let key = Arc::new(ReasoningKey::from_secret(&[9; 32]));
+    let opts = RequestOptions {
+        reasoning_key: Some(key.clone()),
+        ..RequestOptions::default()
+    };
+    for name in captures() {
+        let body = fs::read(fixtures().join(format!("{name}.json"))).expect("read capture");
+        let plain = request_to_chat(&body, &RequestOptions::default()).expect("translates");
+        let keyed = request_to_chat(&body, &opts).expect("translates with a key");
+        assert!(
+            plain.body == keyed.body,
+            "{name}: a key changed the translation"
+        );
+    }
+
+    let bytes = fs::read(fixtures().join("reasoning_followup.json")).expect("read capture");
+    let mut body: Value = serde_json::from_slice(&bytes).expect("capture is JSON");
+    let item = body["input"]
+        .as_array_mut()
+        .and_then(|items| items.iter_mut().find(|i| i["type"] == "reasoning"))
+        .expect("a reasoning item");
+    let text = item["content"][0]["text"]
+        .as_str()
+        .expect("reasoning text")
+        .to_owned();
+    item["encrypted_content"] = json!(key.seal(&text));
+    let plan = request_to_chat(&serde_json::to_vec(&body).expect("JSON"), &opts)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut chat: Value = serde_json::from_slice(&plan.body).expect("chat body is JSON");
+    let messages = chat["messages"].as_array_mut().expect("messages");
+    assert_strict("reasoning_followup (sealed)", messages);
+    let carriers: Vec<usize> = (0..messages.len())
+        .filter(|&i| messages[i].get("reasoning_content").is_some())
+        .collect();
+    assert_eq!(carriers.len(), 1, "one message carries the reasoning");
+    let carrier = &mut messages[carriers[0]];
+    assert_eq!(carrier["tool_calls"][0]["function"]["name"], "exec_command");
+    assert_eq!(carrier["reasoning_content"], json!(text));
+    carrier
+        .as_object_mut()
+        .expect("message object")
+        .remove("reasoning_content");
+    let golden: Value = serde_json::from_slice(
+        &fs::read(fixtures().join("reasoning_followup.chat.json")).expect("read golden"),
+    )
+    .expect("golden is JSON");
+    assert!(
+        golden == chat,
+        "only reasoning_content differs from the golden"
+    );
 }

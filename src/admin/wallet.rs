@@ -1,13 +1,1221 @@
-//! `wallet`: the wallet address (derived offline) and balance.
+//! `wallet`: the x402 wallet address (derived offline) and, when the proxy is up, its balance.
 //!
-//! Not built yet: the command says so and exits 1.
+//! Also the library side of wallet handling that `start` and `daemon` use:
+//!
+//! - [`discover`] finds the key in the documented order (PRODUCT.md §3):
+//!   1. `BLOCKRUN_WALLET_KEY` (0x + 64 hex digits);
+//!   2. `WALLET_KEY_FILE`, else the config's `proxy.wallet_key_file`;
+//!   3. `~/.blockrun/.session` (the BlockRun SDK's wallet: a raw 0x key on one line); the proxy
+//!      then runs with HOME = `~/.clawrouter-codex/proxy-home` so a wallet ClawRouter saved
+//!      under `~/.openclaw` cannot shadow it (ClawRouter prefers its saved `wallet.key` over
+//!      `BLOCKRUN_WALLET_KEY`);
+//!   4. else nothing: ClawRouter finds or makes its own wallet.
+//!
+//!   A source that is present but unusable (bad key, unreadable file) is an error, never
+//!   skipped: falling through would silently pay from a different wallet.
+//! - [`SecretKey`] holds a validated secp256k1 key. It has no `Display`, no `Serialize`, and
+//!   its `Debug` prints `SecretKey(<redacted>)`; the key bytes leave it only through
+//!   [`WalletDiscovery::proxy_env`], the environment of the proxy child.
+//! - [`address_from_key`]: public key → Keccak-256 → last 20 bytes → EIP-55 checksum.
+//!
+//! Errors name the variable or file and what is wrong with it, never the value or content.
 
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use k256::elliptic_curve::sec1::ToEncodedPoint;
+use tiny_keccak::{Hasher, Keccak};
 
 use crate::config::Config;
 
-/// Runs `wallet`.
-pub fn run(_config: &Config) -> ExitCode {
-    eprintln!("clawrouter-codex: wallet is not available in this build yet");
-    super::problem()
+/// Environment variable holding a raw key (highest precedence).
+pub const ENV_KEY: &str = "BLOCKRUN_WALLET_KEY";
+/// Environment variable naming a key file.
+pub const ENV_KEY_FILE: &str = "WALLET_KEY_FILE";
+/// Environment variable asking for an isolated proxy HOME.
+pub const ENV_ISOLATE_HOME: &str = "ISOLATE_HOME";
+/// Largest key file read; a key file is well under 1 KiB.
+const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+/// How long `wallet` waits for the proxy's `/health?full=true`.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A validated secp256k1 private key. Never printed: `Debug` redacts, there is no `Display`
+/// and no `Serialize`. The inner key is zeroized on drop (by `k256`).
+#[derive(Clone)]
+pub struct SecretKey(k256::SecretKey);
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+impl SecretKey {
+    /// Parses `0x` + 64 hex digits (the `0x` is optional; surrounding whitespace is ignored).
+    /// The error describes the problem without repeating the text.
+    pub fn parse(text: &str) -> Result<SecretKey, KeyProblem> {
+        let text = text.trim().trim_start_matches('\u{feff}').trim();
+        if text.is_empty() {
+            return Err(KeyProblem::Empty);
+        }
+        let hex = text
+            .strip_prefix("0x")
+            .or_else(|| text.strip_prefix("0X"))
+            .unwrap_or(text);
+        if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(KeyProblem::NotHex);
+        }
+        if hex.len() != 64 {
+            return Err(KeyProblem::WrongLength(hex.len()));
+        }
+        let mut bytes = [0u8; 32];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            let pair = hex.get(2 * i..2 * i + 2).ok_or(KeyProblem::NotHex)?;
+            *byte = u8::from_str_radix(pair, 16).map_err(|_| KeyProblem::NotHex)?;
+        }
+        let key = k256::SecretKey::from_slice(&bytes).map_err(|_| KeyProblem::OutOfRange);
+        bytes.iter_mut().for_each(|b| *b = 0);
+        key.map(SecretKey)
+    }
+
+    /// `0x` + 64 lowercase hex digits, for the proxy's environment only.
+    fn to_env_value(&self) -> String {
+        let bytes = self.0.to_bytes();
+        let mut out = String::with_capacity(66);
+        out.push_str("0x");
+        for b in bytes.iter() {
+            out.push_str(&format!("{b:02x}"));
+        }
+        out
+    }
+}
+
+/// What is wrong with a key's text (the text itself is never shown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyProblem {
+    Empty,
+    NotHex,
+    WrongLength(usize),
+    OutOfRange,
+    NoKeyFound,
+    SeveralKeys,
+    TooLarge(u64),
+}
+
+impl fmt::Display for KeyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyProblem::Empty => f.write_str("is empty"),
+            KeyProblem::NotHex => f.write_str("contains characters that are not hex digits"),
+            KeyProblem::WrongLength(n) => write!(f, "has {n} hex digits instead of 64"),
+            KeyProblem::OutOfRange => f.write_str(
+                "is not a valid secp256k1 private key (zero or not below the curve order)",
+            ),
+            KeyProblem::NoKeyFound => f.write_str("holds no private key"),
+            KeyProblem::SeveralKeys => f.write_str("holds more than one private key"),
+            KeyProblem::TooLarge(n) => write!(f, "is {n} bytes, too large to be a key file"),
+        }
+    }
+}
+
+/// Why no usable wallet key could be determined. Messages name the variable or file, never
+/// the key or the file's content.
+#[derive(Debug, thiserror::Error)]
+pub enum WalletError {
+    #[error("{var} is set but {problem}; expected 0x followed by 64 hex digits (the value is not shown)")]
+    EnvKey {
+        var: &'static str,
+        problem: KeyProblem,
+    },
+    #[error("cannot read the wallet key file {path} (from {origin}): {source}")]
+    ReadKeyFile {
+        path: PathBuf,
+        origin: String,
+        source: std::io::Error,
+    },
+    #[error("the wallet key file {path} (from {origin}) {problem}; it must hold one private key, 0x followed by 64 hex digits (the content is not shown)")]
+    BadKeyFile {
+        path: PathBuf,
+        origin: String,
+        problem: KeyProblem,
+    },
+    #[error("HOME is not set, so the proxy's isolated home (~/.clawrouter-codex/proxy-home) has no place; set HOME")]
+    NoHome,
+    #[error("cannot derive the wallet address: {0}")]
+    Derive(String),
+}
+
+/// Where the wallet key came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalletSource {
+    /// `BLOCKRUN_WALLET_KEY`.
+    EnvKey,
+    /// `WALLET_KEY_FILE` or `proxy.wallet_key_file`.
+    KeyFile(PathBuf),
+    /// `~/.blockrun/.session` (HOME is isolated for the proxy).
+    BlockrunSession(PathBuf),
+    /// No key here: ClawRouter finds or makes its own wallet.
+    ClawRouterOwn,
+}
+
+impl WalletSource {
+    /// A description for people (never contains the key).
+    pub fn describe(&self) -> String {
+        match self {
+            WalletSource::EnvKey => format!("the {ENV_KEY} environment variable"),
+            WalletSource::KeyFile(p) => format!("the key file {}", p.display()),
+            WalletSource::BlockrunSession(p) => format!("the BlockRun session {}", p.display()),
+            WalletSource::ClawRouterOwn => {
+                "none here: ClawRouter uses the wallet it finds or creates itself".to_owned()
+            }
+        }
+    }
+}
+
+/// The outcome of [`discover`]: where the key came from, the key, and how the proxy must run.
+#[derive(Debug, Clone)]
+pub struct WalletDiscovery {
+    pub source: WalletSource,
+    pub key: Option<SecretKey>,
+    /// Run the proxy with HOME = [`WalletDiscovery::proxy_home`].
+    pub isolate_home: bool,
+    /// `~/.clawrouter-codex/proxy-home` (when HOME is known).
+    pub proxy_home: Option<PathBuf>,
+}
+
+/// Environment entries for the proxy child only. `Debug` redacts the key.
+pub struct ProxyEnv {
+    vars: Vec<(&'static str, OsString)>,
+}
+
+impl fmt::Debug for ProxyEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (name, value) in &self.vars {
+            if *name == ENV_KEY {
+                map.entry(name, &"<redacted>");
+            } else {
+                map.entry(name, value);
+            }
+        }
+        map.finish()
+    }
+}
+
+impl ProxyEnv {
+    /// The pairs to set on the proxy child (`BLOCKRUN_WALLET_KEY`, `HOME` when isolated).
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &OsStr)> {
+        self.vars.iter().map(|(k, v)| (*k, v.as_os_str()))
+    }
+
+    /// Names only, for log lines.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.vars.iter().map(|(k, _)| *k).collect()
+    }
+
+    /// Sets the pairs on a `std` command.
+    pub fn apply(&self, cmd: &mut std::process::Command) {
+        for (k, v) in &self.vars {
+            cmd.env(k, v);
+        }
+    }
+}
+
+impl WalletDiscovery {
+    /// The environment for the proxy child: `BLOCKRUN_WALLET_KEY=<key>` when a key was found,
+    /// `HOME=<proxy_home>` when isolated. Set these on the proxy child and nowhere else.
+    pub fn proxy_env(&self) -> ProxyEnv {
+        let mut vars = Vec::new();
+        if let Some(key) = &self.key {
+            vars.push((ENV_KEY, OsString::from(key.to_env_value())));
+        }
+        if self.isolate_home {
+            if let Some(home) = &self.proxy_home {
+                vars.push(("HOME", home.clone().into_os_string()));
+            }
+        }
+        ProxyEnv { vars }
+    }
+
+    /// Creates the isolated home (mode 0700) when the proxy needs one.
+    pub fn prepare_proxy_home(&self) -> std::io::Result<()> {
+        match (&self.proxy_home, self.isolate_home) {
+            (Some(home), true) => create_private_dir(home),
+            _ => Ok(()),
+        }
+    }
+
+    /// ClawRouter prefers its saved `~/.openclaw/blockrun/wallet.key` over
+    /// `BLOCKRUN_WALLET_KEY`: when a key was found, HOME is not isolated, and that file exists
+    /// under `home`, the proxy would pay from the saved wallet instead. Returns its path, so
+    /// callers can warn (or isolate HOME).
+    pub fn shadowed_by(&self, home: Option<&Path>) -> Option<PathBuf> {
+        if self.key.is_none() || self.isolate_home {
+            return None;
+        }
+        let saved = home?.join(".openclaw/blockrun/wallet.key");
+        saved.exists().then_some(saved)
+    }
+
+    /// The address of the found key, if any.
+    pub fn address(&self) -> Option<Result<String, WalletError>> {
+        self.key.as_ref().map(address_from_key)
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Finds the wallet key in the documented order (see the module docs). `env` reads an
+/// environment variable (blank counts as unset); `config` supplies `proxy.wallet_key_file`
+/// and `proxy.isolate_home`.
+pub fn discover(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<WalletDiscovery, WalletError> {
+    let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let home = get("HOME").map(PathBuf::from);
+    let proxy_home = home
+        .as_ref()
+        .map(|h| h.join(".clawrouter-codex").join("proxy-home"));
+    let isolate_setting = match get(ENV_ISOLATE_HOME) {
+        Some(v) => matches!(v.trim(), "1" | "true" | "yes" | "on"),
+        None => config.proxy.isolate_home,
+    };
+    let done = |source, key, isolate: bool| {
+        if isolate && proxy_home.is_none() {
+            return Err(WalletError::NoHome);
+        }
+        Ok(WalletDiscovery {
+            source,
+            key,
+            isolate_home: isolate,
+            proxy_home: proxy_home.clone(),
+        })
+    };
+
+    if let Some(raw) = get(ENV_KEY) {
+        let key = SecretKey::parse(&raw).map_err(|problem| WalletError::EnvKey {
+            var: ENV_KEY,
+            problem,
+        })?;
+        return done(WalletSource::EnvKey, Some(key), isolate_setting);
+    }
+
+    let key_file = match get(ENV_KEY_FILE) {
+        Some(p) => Some((
+            expand_tilde(p.trim(), home.as_deref()),
+            ENV_KEY_FILE.to_owned(),
+        )),
+        None => config.proxy.wallet_key_file.as_ref().map(|p| {
+            let origin = match &config.source {
+                Some(src) => format!("proxy.wallet_key_file in {}", src.display()),
+                None => "proxy.wallet_key_file".to_owned(),
+            };
+            (expand_tilde(&p.to_string_lossy(), home.as_deref()), origin)
+        }),
+    };
+    if let Some((path, origin)) = key_file {
+        let key = read_key_file(&path, &origin)?;
+        return done(WalletSource::KeyFile(path), Some(key), isolate_setting);
+    }
+
+    if let Some(home) = &home {
+        let session = home.join(".blockrun").join(".session");
+        if session.exists() {
+            let key = read_key_file(&session, "the BlockRun session (~/.blockrun/.session)")?;
+            return done(WalletSource::BlockrunSession(session), Some(key), true);
+        }
+    }
+
+    done(WalletSource::ClawRouterOwn, None, isolate_setting)
+}
+
+fn expand_tilde(path: &str, home: Option<&Path>) -> PathBuf {
+    match (path.strip_prefix('~'), home) {
+        (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
+            home.join(rest.trim_start_matches('/'))
+        }
+        _ => PathBuf::from(path),
+    }
+}
+
+/// Reads one private key from a file: the whole file as a key, else a JSON object with a
+/// key-like string field, else the single `0x` + 64-hex token in it.
+pub fn read_key_file(path: &Path, origin: &str) -> Result<SecretKey, WalletError> {
+    let read_err = |source| WalletError::ReadKeyFile {
+        path: path.to_path_buf(),
+        origin: origin.to_owned(),
+        source,
+    };
+    let bad = |problem| WalletError::BadKeyFile {
+        path: path.to_path_buf(),
+        origin: origin.to_owned(),
+        problem,
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let len = file.metadata().map_err(read_err)?.len();
+    if len > MAX_KEY_FILE_BYTES {
+        return Err(bad(KeyProblem::TooLarge(len)));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_KEY_FILE_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    bytes.iter_mut().for_each(|b| *b = 0);
+    key_from_text(&text).map_err(bad)
+}
+
+/// Extracts the key from a key file's text (see [`read_key_file`]).
+pub fn key_from_text(text: &str) -> Result<SecretKey, KeyProblem> {
+    let trimmed = text.trim().trim_start_matches('\u{feff}').trim();
+    if trimmed.is_empty() {
+        return Err(KeyProblem::Empty);
+    }
+    let whole = match SecretKey::parse(trimmed) {
+        Ok(key) => return Ok(key),
+        Err(problem) => problem,
+    };
+    if trimmed.starts_with('{') {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(trimmed) {
+            for field in [
+                "privateKey",
+                "private_key",
+                "walletKey",
+                "wallet_key",
+                "key",
+            ] {
+                if let Some(serde_json::Value::String(s)) = map.get(field) {
+                    return SecretKey::parse(s);
+                }
+            }
+        }
+    }
+    // Any `0x` + 64 hex token standing on its own (tokens are split at non-alphanumerics).
+    let mut found: Option<(String, SecretKey)> = None;
+    for token in trimmed.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let Some(hex) = token
+            .strip_prefix("0x")
+            .or_else(|| token.strip_prefix("0X"))
+        else {
+            continue;
+        };
+        if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            continue;
+        }
+        let hex = hex.to_ascii_lowercase();
+        let key = SecretKey::parse(&hex)?;
+        match &found {
+            Some((seen, _)) if *seen != hex => return Err(KeyProblem::SeveralKeys),
+            Some(_) => {}
+            None => found = Some((hex, key)),
+        }
+    }
+    match found {
+        Some((_, key)) => Ok(key),
+        // A single word: say what is wrong with it as a key.
+        None if !trimmed.contains(char::is_whitespace) && !trimmed.starts_with('{') => Err(whole),
+        None => Err(KeyProblem::NoKeyFound),
+    }
+}
+
+/// The EIP-55 checksummed Ethereum address of a key: the uncompressed public key without its
+/// `0x04` prefix → Keccak-256 → last 20 bytes.
+pub fn address_from_key(key: &SecretKey) -> Result<String, WalletError> {
+    let point = key.0.public_key().to_encoded_point(false);
+    let bytes = point.as_bytes();
+    let body = bytes
+        .get(1..65)
+        .filter(|_| bytes.len() == 65)
+        .ok_or_else(|| WalletError::Derive("unexpected public key encoding".to_owned()))?;
+    let hash = keccak256(body);
+    let tail = hash
+        .get(12..32)
+        .ok_or_else(|| WalletError::Derive("short hash".to_owned()))?;
+    Ok(to_checksum_address(tail))
+}
+
+fn keccak256(data: &[u8]) -> [u8; 32] {
+    let mut hasher = Keccak::v256();
+    hasher.update(data);
+    let mut out = [0u8; 32];
+    hasher.finalize(&mut out);
+    out
+}
+
+/// EIP-55: a hex letter is upper case when the matching nibble of keccak(lowercase hex) ≥ 8.
+pub fn to_checksum_address(address: &[u8]) -> String {
+    let lower: String = address.iter().map(|b| format!("{b:02x}")).collect();
+    let hash = keccak256(lower.as_bytes());
+    let mut out = String::with_capacity(2 + lower.len());
+    out.push_str("0x");
+    for (i, c) in lower.chars().enumerate() {
+        let byte = hash.get(i / 2).copied().unwrap_or(0);
+        let nibble = if i % 2 == 0 { byte >> 4 } else { byte & 0x0f };
+        if c.is_ascii_alphabetic() && nibble >= 8 {
+            out.push(c.to_ascii_uppercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The wallet fields of the proxy's `GET /health?full=true`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProxyHealth {
+    pub wallet: Option<String>,
+    pub payment_chain: Option<String>,
+    pub balance: Option<String>,
+    pub is_low: Option<bool>,
+    pub is_empty: Option<bool>,
+    pub balance_error: Option<String>,
+}
+
+impl ProxyHealth {
+    /// Reads the fields from the JSON body (unknown or missing fields are fine).
+    pub fn from_json(body: &str) -> Option<ProxyHealth> {
+        let value: serde_json::Value = serde_json::from_str(body).ok()?;
+        let obj = value.as_object()?;
+        let text = |k: &str| match obj.get(k) {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let flag = |k: &str| obj.get(k).and_then(|v| v.as_bool());
+        Some(ProxyHealth {
+            wallet: text("wallet"),
+            payment_chain: text("paymentChain"),
+            balance: text("balance"),
+            is_low: flag("isLow"),
+            is_empty: flag("isEmpty"),
+            balance_error: text("balanceError"),
+        })
+    }
+}
+
+/// Why the proxy's health could not be read.
+#[derive(Debug)]
+pub enum HealthError {
+    /// Nothing listening (connection refused or timed out).
+    Down(std::io::Error),
+    /// Something answered, but not as the proxy would.
+    Unexpected(String),
+}
+
+impl fmt::Display for HealthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HealthError::Down(e) => write!(f, "not reachable ({e})"),
+            HealthError::Unexpected(m) => f.write_str(m),
+        }
+    }
+}
+
+/// `GET http://127.0.0.1:<port>/health?full=true` with a short overall timeout.
+pub fn fetch_proxy_health(port: u16, timeout: Duration) -> Result<ProxyHealth, HealthError> {
+    let (status, body) = loopback_get(port, "/health?full=true", timeout)?;
+    if status != 200 {
+        return Err(HealthError::Unexpected(format!(
+            "answered HTTP {status} instead of 200"
+        )));
+    }
+    ProxyHealth::from_json(&body)
+        .ok_or_else(|| HealthError::Unexpected("answered with something that is not JSON".into()))
+}
+
+/// A minimal HTTP/1.1 GET to 127.0.0.1 (loopback only): status and body (chunked decoded).
+pub fn loopback_get(
+    port: u16,
+    path: &str,
+    timeout: Duration,
+) -> Result<(u16, String), HealthError> {
+    let deadline = Instant::now() + timeout;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(HealthError::Down)?;
+    let io = |e: std::io::Error| HealthError::Unexpected(format!("connection failed: {e}"));
+    stream.set_write_timeout(Some(timeout)).map_err(io)?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\nConnection: close\r\nUser-Agent: clawrouter-codex\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).map_err(io)?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(HealthError::Unexpected(format!(
+                "did not answer within {} s",
+                timeout.as_secs()
+            )));
+        }
+        stream.set_read_timeout(Some(left)).map_err(io)?;
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                raw.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+                if raw.len() > 1024 * 1024 {
+                    return Err(HealthError::Unexpected("answer too large".into()));
+                }
+                if response_complete(&raw) {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(HealthError::Unexpected(format!(
+                    "did not answer within {} s",
+                    timeout.as_secs()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e)),
+        }
+    }
+    parse_response(&raw)
+        .ok_or_else(|| HealthError::Unexpected("answered with something that is not HTTP".into()))
+}
+
+fn split_head(raw: &[u8]) -> Option<(&str, &[u8])> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(raw.get(..end)?).ok()?;
+    Some((head, raw.get(end + 4..)?))
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn response_complete(raw: &[u8]) -> bool {
+    let Some((head, body)) = split_head(raw) else {
+        return false;
+    };
+    if let Some(len) = header(head, "content-length").and_then(|v| v.parse::<usize>().ok()) {
+        return body.len() >= len;
+    }
+    if header(head, "transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+    {
+        return dechunk(body).is_some();
+    }
+    false
+}
+
+fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(body.get(..line_end)?).ok()?;
+        let size_text = size_text.split(';').next()?.trim();
+        let size = usize::from_str_radix(size_text, 16).ok()?;
+        body = body.get(line_end + 2..)?;
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(body.get(..size)?);
+        body = body.get(size + 2..)?;
+    }
+}
+
+fn parse_response(raw: &[u8]) -> Option<(u16, String)> {
+    let (head, body) = split_head(raw)?;
+    let status_line = head.lines().next()?;
+    let mut parts = status_line.split_whitespace();
+    if !parts.next()?.starts_with("HTTP/1.") {
+        return None;
+    }
+    let status = parts.next()?.parse::<u16>().ok()?;
+    let body = if header(head, "transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+    {
+        dechunk(body)?
+    } else if let Some(len) = header(head, "content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.get(..len.min(body.len()))?.to_vec()
+    } else {
+        body.to_vec()
+    };
+    Some((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// A warning when a key file can be read by other users (unix), else `None`.
+pub fn key_file_permission_warning(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Some(format!(
+                "{} is readable by other users (mode {:o}); run: chmod 600 {}",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    None
+}
+
+/// Runs `wallet`: address (offline), key source, and the proxy's balance when it is up.
+/// Exit 0 when an address was shown, 1 otherwise.
+pub fn run(config: &Config) -> ExitCode {
+    let env = |name: &str| std::env::var(name).ok();
+    report(config, &env, &mut std::io::stdout(), &mut std::io::stderr())
+}
+
+fn report(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode {
+    // Output errors (a closed pipe) are ignored: nothing better can be done with them.
+    let discovery = match discover(config, env) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = writeln!(err, "clawrouter-codex: wallet: {e}");
+            return super::problem();
+        }
+    };
+    let derived = match discovery.address() {
+        Some(Ok(address)) => Some(address),
+        Some(Err(e)) => {
+            let _ = writeln!(err, "clawrouter-codex: wallet: {e}");
+            return super::problem();
+        }
+        None => None,
+    };
+    let port = config.proxy.port;
+    let health = fetch_proxy_health(port, HEALTH_TIMEOUT);
+    let proxy_wallet = health.as_ref().ok().and_then(|h| h.wallet.clone());
+
+    let mut shown = false;
+    if let Some(address) = &derived {
+        let _ = writeln!(out, "Address: {address}");
+        let _ = writeln!(out, "Key from: {}", discovery.source.describe());
+        shown = true;
+    } else {
+        let _ = writeln!(
+            out,
+            "Key from: none found ({ENV_KEY}, {ENV_KEY_FILE} / proxy.wallet_key_file, ~/.blockrun/.session); ClawRouter uses the wallet it finds or creates itself"
+        );
+        if let Some(w) = &proxy_wallet {
+            let _ = writeln!(out, "Address: {w} (reported by the proxy)");
+            shown = true;
+        } else if let Some((address, path)) = clawrouter_saved_wallet(env) {
+            let _ = writeln!(
+                out,
+                "Address: {address} (ClawRouter's saved wallet {})",
+                path.display()
+            );
+            shown = true;
+        }
+    }
+    if discovery.isolate_home {
+        if let Some(h) = &discovery.proxy_home {
+            let _ = writeln!(
+                out,
+                "Proxy HOME: {} (isolated, so a saved ClawRouter wallet cannot shadow this key)",
+                h.display()
+            );
+        }
+    }
+    if let WalletSource::KeyFile(p) | WalletSource::BlockrunSession(p) = &discovery.source {
+        if let Some(w) = key_file_permission_warning(p) {
+            let _ = writeln!(err, "warning: {w}");
+        }
+    }
+    let home = env("HOME")
+        .filter(|h| !h.trim().is_empty())
+        .map(PathBuf::from);
+    if let Some(saved) = discovery.shadowed_by(home.as_deref()) {
+        let _ = writeln!(
+            err,
+            "warning: ClawRouter prefers its saved wallet {} over {ENV_KEY}; set {ENV_ISOLATE_HOME}=1 (or proxy.isolate_home: true) so the proxy uses this key",
+            saved.display()
+        );
+    }
+
+    match &health {
+        Ok(h) => {
+            let _ = writeln!(out, "Proxy: up on 127.0.0.1:{port}");
+            if let (Some(derived), Some(w)) = (&derived, &h.wallet) {
+                if !derived.eq_ignore_ascii_case(w) {
+                    let _ = writeln!(
+                        err,
+                        "warning: the running proxy pays from {w}, not from {derived}; restart it with `clawrouter-codex start` (and {ENV_ISOLATE_HOME}=1 if ClawRouter has a saved wallet)"
+                    );
+                }
+            }
+            let chain = h.payment_chain.as_deref().unwrap_or("unknown");
+            let _ = writeln!(out, "Chain: {chain}");
+            match (&h.balance, &h.balance_error) {
+                (Some(b), _) => {
+                    let mut line = format!("Balance: {b} USDC");
+                    if h.is_empty == Some(true) {
+                        line.push_str(" (empty)");
+                    } else if h.is_low == Some(true) {
+                        line.push_str(" (low: under $1)");
+                    }
+                    let _ = writeln!(out, "{line}");
+                }
+                (None, Some(e)) => {
+                    let _ = writeln!(out, "Balance: unavailable (the proxy says: {e})");
+                }
+                (None, None) => {
+                    let _ = writeln!(out, "Balance: not reported by the proxy");
+                }
+            }
+            if h.is_empty == Some(true) || h.is_low == Some(true) {
+                let to = derived
+                    .clone()
+                    .or_else(|| h.wallet.clone())
+                    .unwrap_or_else(|| "the address above".to_owned());
+                let _ = writeln!(
+                    out,
+                    "Hint: send USDC on {} to {to} to use paid models; free models still work meanwhile.",
+                    if chain.eq_ignore_ascii_case("solana") { "Solana" } else { "Base" }
+                );
+            }
+        }
+        Err(HealthError::Down(_)) => {
+            let _ = writeln!(
+                out,
+                "Proxy: not running on 127.0.0.1:{port}; run `clawrouter-codex start` to see the balance"
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(out, "Proxy: 127.0.0.1:{port} {e}; balance unknown");
+        }
+    }
+
+    if shown {
+        ExitCode::SUCCESS
+    } else {
+        let _ = writeln!(
+            err,
+            "clawrouter-codex: wallet: no wallet address to show: no key is configured and the proxy is not up on 127.0.0.1:{port}. Run `clawrouter-codex start` (ClawRouter then creates or finds its wallet), or set {ENV_KEY_FILE} to a file holding your key."
+        );
+        super::problem()
+    }
+}
+
+/// ClawRouter's own saved wallet (`~/.openclaw/blockrun/wallet.key`), shown for information
+/// when no key is configured here; never handed to the proxy by us.
+fn clawrouter_saved_wallet(env: &dyn Fn(&str) -> Option<String>) -> Option<(String, PathBuf)> {
+    let home = env("HOME").filter(|h| !h.trim().is_empty())?;
+    let path = Path::new(&home).join(".openclaw/blockrun/wallet.key");
+    let key = read_key_file(&path, "ClawRouter's saved wallet").ok()?;
+    let address = address_from_key(&key).ok()?;
+    Some((address, path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{resolve, CliOverrides, EnvOverrides, FileConfig};
+    use std::collections::HashMap;
+
+    const KEY_A: &str = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
+    const ADDR_A: &str = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23";
+    const KEY_1: &str = "0x0000000000000000000000000000000000000000000000000000000000000001";
+    const ADDR_1: &str = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf";
+    const KEY_B: &str = "0x8da4ef21b864d2cc526dbdb2a120bd2874c36c9d0a1fb7f8c63d7f7a8b41de8f";
+
+    fn config_with(file_key: Option<&Path>, isolate: bool) -> Config {
+        let mut cfg = resolve(
+            FileConfig::default(),
+            None,
+            &EnvOverrides::default(),
+            &CliOverrides::default(),
+        )
+        .unwrap();
+        cfg.proxy.wallet_key_file = file_key.map(Path::to_path_buf);
+        cfg.proxy.isolate_home = isolate;
+        cfg
+    }
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name: &str| map.get(name).cloned()
+    }
+
+    fn addr(key: &str) -> String {
+        address_from_key(&SecretKey::parse(key).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn known_vectors() {
+        assert_eq!(addr(KEY_A), ADDR_A);
+        assert_eq!(addr(KEY_1), ADDR_1);
+        // key 2 → 0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF (well-known)
+        assert_eq!(
+            addr("0x0000000000000000000000000000000000000000000000000000000000000002"),
+            "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF"
+        );
+        // without 0x and upper case
+        assert_eq!(addr(&KEY_A[2..].to_uppercase()), ADDR_A);
+    }
+
+    #[test]
+    fn eip55_spec_examples() {
+        for expected in [
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+            "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+            "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+            "0x52908400098527886E0F7030069857D2E4169EE7",
+            "0x8617E340B3D01FA5F11F306F4090FD50E238070D",
+            "0xde709f2102306220921060314715629080e2fb77",
+            "0x27b1fdb04752bbc536007a920d24acb045561c26",
+        ] {
+            let lower = expected[2..].to_lowercase();
+            let bytes: Vec<u8> = (0..20)
+                .map(|i| u8::from_str_radix(&lower[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
+            assert_eq!(to_checksum_address(&bytes), expected);
+        }
+    }
+
+    #[test]
+    fn bad_keys_are_described_not_echoed() {
+        let cases = [
+            ("", KeyProblem::Empty),
+            ("0x12", KeyProblem::WrongLength(2)),
+            ("0xzz", KeyProblem::NotHex),
+            (
+                "0x0000000000000000000000000000000000000000000000000000000000000000",
+                KeyProblem::OutOfRange,
+            ),
+            (
+                "0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+                KeyProblem::OutOfRange,
+            ),
+        ];
+        for (text, problem) in cases {
+            assert_eq!(SecretKey::parse(text).unwrap_err(), problem, "{text}");
+        }
+        let secret = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f36231";
+        let err = WalletError::EnvKey {
+            var: ENV_KEY,
+            problem: SecretKey::parse(secret).unwrap_err(),
+        };
+        assert!(!err.to_string().contains(&secret[2..20]), "{err}");
+    }
+
+    #[test]
+    fn key_files_in_several_shapes() {
+        let ok = [
+            format!("{KEY_A}\n"),
+            format!("  {KEY_A}  \r\n"),
+            format!("\u{feff}{KEY_A}"),
+            KEY_A[2..].to_owned(),
+            format!("{{\"privateKey\":\"{KEY_A}\",\"address\":\"{ADDR_A}\"}}"),
+            format!("{{\"key\":\"{KEY_A}\"}}"),
+            format!("# wallet\nkey = {KEY_A}\n"),
+            format!("{KEY_A}\n{KEY_A}\n"),
+        ];
+        for text in ok {
+            let key = key_from_text(&text).unwrap();
+            assert_eq!(address_from_key(&key).unwrap(), ADDR_A);
+        }
+        assert_eq!(key_from_text("\n").unwrap_err(), KeyProblem::Empty);
+        assert_eq!(key_from_text("hello").unwrap_err(), KeyProblem::NotHex);
+        assert_eq!(
+            key_from_text("hello world").unwrap_err(),
+            KeyProblem::NoKeyFound
+        );
+        assert_eq!(
+            key_from_text(&format!("{KEY_A}\n{KEY_B}")).unwrap_err(),
+            KeyProblem::SeveralKeys
+        );
+        // a 0x token longer than 64 digits is not a key
+        assert_eq!(
+            key_from_text(&format!("{KEY_A}00")).unwrap_err(),
+            KeyProblem::WrongLength(66)
+        );
+        assert_eq!(
+            key_from_text(&format!("key: {KEY_A}00\n")).unwrap_err(),
+            KeyProblem::NoKeyFound
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let env = env_of(&[
+            ("BLOCKRUN_WALLET_KEY", KEY_A),
+            ("HOME", tmp.path().to_str().unwrap()),
+        ]);
+        let d = discover(&config_with(None, true), &env).unwrap();
+        let shown = format!("{d:?} {:?} {:?}", d.proxy_env(), d.key);
+        let hex = &KEY_A[2..];
+        assert!(!shown.to_lowercase().contains(hex), "{shown}");
+        assert!(!shown.contains(&hex[..16]), "{shown}");
+        assert!(shown.contains("<redacted>"));
+        // the bytes are not in the Debug as a byte list either
+        assert!(!shown.contains("76, 8, 131"));
+    }
+
+    #[test]
+    fn discovery_precedence() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        std::fs::create_dir_all(home.join(".blockrun")).unwrap();
+        let session = home.join(".blockrun/.session");
+        let file = tmp.path().join("key.txt");
+        let conf_file = tmp.path().join("conf-key.txt");
+        std::fs::write(&file, format!("{KEY_B}\n")).unwrap();
+        std::fs::write(&conf_file, format!("{KEY_1}\n")).unwrap();
+        let h = home.to_str().unwrap();
+        let f = file.to_str().unwrap();
+
+        // 1. env key beats everything
+        std::fs::write(&session, KEY_A).unwrap();
+        let d = discover(
+            &config_with(Some(&conf_file), false),
+            &env_of(&[
+                ("HOME", h),
+                ("BLOCKRUN_WALLET_KEY", KEY_1),
+                ("WALLET_KEY_FILE", f),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(d.source, WalletSource::EnvKey);
+        assert!(!d.isolate_home);
+        assert_eq!(d.address().unwrap().unwrap(), ADDR_1);
+
+        // 2. WALLET_KEY_FILE beats the config file and the session
+        let d = discover(
+            &config_with(Some(&conf_file), false),
+            &env_of(&[("HOME", h), ("WALLET_KEY_FILE", f)]),
+        )
+        .unwrap();
+        assert_eq!(d.source, WalletSource::KeyFile(file.clone()));
+        assert_eq!(d.address().unwrap().unwrap(), addr(KEY_B));
+
+        // 2b. config proxy.wallet_key_file
+        let d = discover(
+            &config_with(Some(&conf_file), true),
+            &env_of(&[("HOME", h)]),
+        )
+        .unwrap();
+        assert_eq!(d.source, WalletSource::KeyFile(conf_file.clone()));
+        assert!(d.isolate_home);
+
+        // 3. the session, with isolation forced on
+        let d = discover(&config_with(None, false), &env_of(&[("HOME", h)])).unwrap();
+        assert_eq!(d.source, WalletSource::BlockrunSession(session.clone()));
+        assert!(d.isolate_home);
+        assert_eq!(d.address().unwrap().unwrap(), ADDR_A);
+        let env: Vec<(&str, String)> = d
+            .proxy_env()
+            .iter()
+            .map(|(k, v)| (k, v.to_string_lossy().into_owned()))
+            .collect();
+        assert_eq!(
+            env,
+            vec![
+                ("BLOCKRUN_WALLET_KEY", KEY_A.to_owned()),
+                (
+                    "HOME",
+                    home.join(".clawrouter-codex/proxy-home")
+                        .to_string_lossy()
+                        .into_owned()
+                )
+            ]
+        );
+        d.prepare_proxy_home().unwrap();
+        assert!(home.join(".clawrouter-codex/proxy-home").is_dir());
+
+        // 4. nothing: ClawRouter's own; ISOLATE_HOME from env honoured
+        std::fs::remove_file(&session).unwrap();
+        let d = discover(&config_with(None, false), &env_of(&[("HOME", h)])).unwrap();
+        assert_eq!(d.source, WalletSource::ClawRouterOwn);
+        assert!(d.key.is_none() && !d.isolate_home);
+        assert!(d.proxy_env().names().is_empty());
+        let d = discover(
+            &config_with(None, false),
+            &env_of(&[("HOME", h), ("ISOLATE_HOME", "1")]),
+        )
+        .unwrap();
+        assert_eq!(d.proxy_env().names(), vec!["HOME"]);
+
+        // blank values count as unset
+        let d = discover(
+            &config_with(None, false),
+            &env_of(&[
+                ("HOME", h),
+                ("BLOCKRUN_WALLET_KEY", "  "),
+                ("WALLET_KEY_FILE", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(d.source, WalletSource::ClawRouterOwn);
+    }
+
+    #[test]
+    fn broken_sources_are_errors_not_fallthrough() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = tmp.path().to_str().unwrap();
+        std::fs::create_dir_all(tmp.path().join(".blockrun")).unwrap();
+        let session = tmp.path().join(".blockrun/.session");
+        std::fs::write(&session, format!("{}\n", &KEY_A[..40])).unwrap();
+
+        let e = discover(
+            &config_with(None, false),
+            &env_of(&[("HOME", h), ("BLOCKRUN_WALLET_KEY", "0xnope")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("BLOCKRUN_WALLET_KEY"), "{e}");
+        assert!(!e.to_string().contains("nope"), "{e}");
+
+        let missing = tmp.path().join("missing.key");
+        let e = discover(
+            &config_with(None, false),
+            &env_of(&[("HOME", h), ("WALLET_KEY_FILE", missing.to_str().unwrap())]),
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("missing.key") && msg.contains("WALLET_KEY_FILE"),
+            "{msg}"
+        );
+
+        let e = discover(&config_with(None, false), &env_of(&[("HOME", h)])).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains(".session") && msg.contains("38 hex digits"),
+            "{msg}"
+        );
+        assert!(!msg.contains(&KEY_A[2..12]), "{msg}");
+
+        // ~ in WALLET_KEY_FILE is expanded with HOME
+        std::fs::write(tmp.path().join("k"), KEY_1).unwrap();
+        let d = discover(
+            &config_with(None, false),
+            &env_of(&[("HOME", h), ("WALLET_KEY_FILE", "~/k")]),
+        )
+        .unwrap();
+        assert_eq!(d.source, WalletSource::KeyFile(tmp.path().join("k")));
+
+        // isolation without HOME has nowhere to go
+        let e = discover(&config_with(None, true), &env_of(&[])).unwrap_err();
+        assert!(matches!(e, WalletError::NoHome));
+    }
+
+    #[test]
+    fn health_parsing() {
+        let h = ProxyHealth::from_json(
+            r#"{"status":"ok","wallet":"0xabc","paymentChain":"base","balance":"$5.00","isLow":false,"isEmpty":false}"#,
+        )
+        .unwrap();
+        assert_eq!(h.balance.as_deref(), Some("$5.00"));
+        assert_eq!(h.is_empty, Some(false));
+        let h = ProxyHealth::from_json(
+            r#"{"status":"ok","wallet":"0xabc","paymentChain":"base","balanceError":"Could not fetch balance"}"#,
+        )
+        .unwrap();
+        assert!(h.balance.is_none());
+        assert_eq!(h.balance_error.as_deref(), Some("Could not fetch balance"));
+        assert!(ProxyHealth::from_json("nope").is_none());
+    }
+
+    #[test]
+    fn http_parsing() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+        assert!(response_complete(raw));
+        assert_eq!(
+            parse_response(raw).unwrap(),
+            (200, "hello world".to_owned())
+        );
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+        assert!(response_complete(raw));
+        assert_eq!(parse_response(raw).unwrap(), (200, "{}".to_owned()));
+        assert!(!response_complete(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{}"
+        ));
+        assert!(parse_response(b"garbage").is_none());
+    }
+
+    fn serve_once(body: &'static str) -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = listener.accept() {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf);
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn report_with_empty_wallet_hints_funding() {
+        let tmp = tempfile::tempdir().unwrap();
+        let port = serve_once(
+            r#"{"status":"ok","wallet":"0x2c7536E3605D9C16a7a3D7b1898e529396a65c23","paymentChain":"base","balance":"$0.00","isLow":true,"isEmpty":true}"#,
+        );
+        let mut cfg = config_with(None, false);
+        cfg.proxy.port = port;
+        let env = env_of(&[
+            ("HOME", tmp.path().to_str().unwrap()),
+            ("BLOCKRUN_WALLET_KEY", KEY_A),
+        ]);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = report(&cfg, &env, &mut out, &mut err);
+        let (out, err) = (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        );
+        assert_eq!(code, ExitCode::SUCCESS, "{out}{err}");
+        assert!(out.contains(ADDR_A), "{out}");
+        assert!(out.contains("Balance: $0.00 USDC (empty)"), "{out}");
+        assert!(out.contains("send USDC on Base"), "{out}");
+        assert!(!format!("{out}{err}").contains(&KEY_A[2..]));
+    }
+
+    #[test]
+    fn report_without_key_or_proxy_fails() {
+        let tmp = tempfile::tempdir().unwrap();
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut cfg = config_with(None, false);
+        cfg.proxy.port = free.local_addr().unwrap().port();
+        drop(free);
+        let env = env_of(&[("HOME", tmp.path().to_str().unwrap())]);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = report(&cfg, &env, &mut out, &mut err);
+        assert_eq!(code, ExitCode::from(1));
+        let err = String::from_utf8(err).unwrap();
+        assert!(err.contains("no wallet address to show"), "{err}");
+    }
 }

@@ -31,11 +31,7 @@ pub fn basic(upstream_url: &str) -> Value {
 pub async fn full(client: &UpstreamClient) -> Value {
     let upstream = client.upstream();
     let mut answer = basic(&upstream.url);
-    let base = upstream
-        .base_path
-        .strip_suffix("/v1")
-        .unwrap_or(&upstream.base_path);
-    let health_path = format!("{base}/health?full=true");
+    let health_path = upstream.root_path("/health?full=true");
     let probe = client
         .send("GET", &health_path, &[("accept", "application/json")], None)
         .await;

@@ -14,6 +14,7 @@ pub mod local;
 pub mod passthrough;
 pub mod responses;
 pub mod routes;
+pub mod stream_policy;
 pub mod upstream;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use pingora::{Error, ErrorType};
 use crate::config::Config;
 use crate::error::BridgeError;
 use crate::handlers::{health, ollama};
+use crate::translate::reasoning::ReasoningKey;
 use crate::translate::request::RequestOptions;
 use ctx::RequestCtx;
 use hygiene::Gate;
@@ -40,17 +42,25 @@ pub struct Bridge {
     pub gate: Gate,
     pub upstream: UpstreamClient,
     pub request_options: RequestOptions,
+    /// Whether the upstream is asked to stream.
+    pub stream_policy: stream_policy::StreamPolicy,
+    /// Seals reasoning into `encrypted_content` (responses) and opens it (requests).
+    pub reasoning_key: Arc<ReasoningKey>,
     peer: HttpPeer,
 }
 
 impl Bridge {
     pub fn new(config: Arc<Config>) -> Self {
+        let reasoning_key = Arc::new(crate::secrets::reasoning_key(config.state_dir.as_deref()));
         Bridge {
             gate: Gate::new(config.listen, config.auth_token.clone()),
             upstream: UpstreamClient::new(&config.upstream),
             request_options: RequestOptions {
                 system_role: config.system_role,
+                reasoning_key: Some(reasoning_key.clone()),
             },
+            reasoning_key,
+            stream_policy: stream_policy::StreamPolicy::new(config.stream_mode),
             peer: upstream::build_peer(&config.upstream),
             config,
         }

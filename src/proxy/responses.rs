@@ -11,7 +11,7 @@
 //! A streaming answer is committed (status 200, first events) before the upstream is called,
 //! so the client sees its first byte at once and keep-alive events while the model works.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use pingora::proxy::Session;
@@ -23,13 +23,12 @@ use super::upstream::TransportError;
 use super::Bridge;
 use crate::decode::decode_body;
 use crate::error::BridgeError;
-use crate::translate::events::ResponseEventWriter;
 use crate::translate::ids::new_id;
 use crate::translate::request::{request_to_chat, ChatPlan, RequestError};
 use crate::translate::response::{
-    completion_to_output, completion_to_response_json, write_output, ChatOutput, CompletionError,
-    ResponseMeta,
+    completion_to_response_json_sealed, CompletionError, ResponseMeta,
 };
+use crate::translate::stream::StreamTranslator;
 use crate::translate::upstream_error::{self, ClientFailure};
 
 /// Client headers whose value identifies the Codex thread (newest spelling first).
@@ -41,7 +40,7 @@ pub async fn handle(
     session: &mut Session,
     ctx: &mut RequestCtx,
 ) -> pingora::Result<()> {
-    let plan = match read_plan(bridge, session).await {
+    let mut plan = match read_plan(bridge, session).await {
         Ok(plan) => plan,
         Err(PlanError::Refused(error)) => {
             ctx.outcome = error.label();
@@ -59,67 +58,189 @@ pub async fn handle(
         model: plan.model.clone(),
     };
     let session_id = thread_id(session);
+    if plan.client_stream
+        && bridge
+            .stream_policy
+            .upstream_streams(&bridge.upstream)
+            .await
+    {
+        plan.ask_upstream_to_stream();
+    }
     if plan.client_stream {
-        stream_answer(bridge, session, ctx, &plan, meta, session_id.as_deref()).await
+        stream_answer(bridge, session, ctx, plan, meta, session_id.as_deref()).await
     } else {
-        json_answer(bridge, session, ctx, &plan, meta, session_id.as_deref()).await
+        json_answer(bridge, session, ctx, plan, meta, session_id.as_deref()).await
     }
 }
 
-/// `stream:true`: the event stream starts at once (`response.created`, `response.in_progress`),
-/// and while the upstream works a `response.in_progress` event goes out every
-/// `keepalive_secs` — Codex's idle timer counts only data events, and ClawRouter sends nothing
-/// but comments while it pays and waits. Every failure then arrives as `response.failed`
-/// with the code that makes Codex stop, wait or retry (see `translate::upstream_error`).
+/// `stream:true`. The event stream starts at once (`response.created`, `response.in_progress`),
+/// before the upstream is called. While the upstream is silent a `response.in_progress` event
+/// goes out every `keepalive_secs` — Codex's idle timer counts only data events, and ClawRouter
+/// sends nothing but comments while it pays and waits. Upstream bytes are translated as they
+/// arrive ([`StreamTranslator`]), whether the upstream streams or answers one JSON body. Every
+/// failure arrives as `response.failed` with the code that makes Codex stop, wait or retry
+/// (`translate::upstream_error`). A client that goes away ends the upstream request at once.
 async fn stream_answer(
     bridge: &Bridge,
     session: &mut Session,
     ctx: &mut RequestCtx,
-    plan: &ChatPlan,
+    plan: ChatPlan,
     meta: ResponseMeta,
     session_id: Option<&str>,
 ) -> pingora::Result<()> {
-    let mut writer = ResponseEventWriter::new(meta, &plan.echo);
-    let mut out = Vec::new();
-    writer.created(&mut out);
-    writer.in_progress(&mut out);
+    let upstream_url = bridge.upstream.upstream().url.clone();
+    let mut translator = StreamTranslator::new(
+        meta,
+        &plan.echo,
+        plan.tools,
+        Some(bridge.reasoning_key.clone()),
+        upstream_url.clone(),
+    );
+    let mut out = Vec::with_capacity(8 * 1024);
+    translator.start(&mut out);
     start_sse(session).await?;
     send_sse_bytes(session, std::mem::take(&mut out), false).await?;
 
-    let keepalive = bridge.config.keepalive;
-    let upstream = call_upstream(bridge, plan, session_id);
-    tokio::pin!(upstream);
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
-    let result = loop {
-        tokio::select! {
-            result = &mut upstream => break result,
-            _ = ticks.tick() => {
-                writer.in_progress(&mut out);
-                if let Err(e) = send_sse_bytes(session, std::mem::take(&mut out), false).await {
-                    // The client is gone: returning drops the upstream request at once.
-                    ctx.outcome = "client_gone";
-                    return Err(e);
+    let mut pump = Pump {
+        session,
+        ticks: keepalive_ticks(bridge.config.keepalive),
+    };
+    let headers = upstream_headers(session_id);
+    let chat_path = bridge.upstream.upstream().chat_path();
+    let opening = bridge
+        .upstream
+        .open("POST", &chat_path, &headers, Some(Bytes::from(plan.body)));
+    let opened = match pump.wait(opening, &mut translator).await? {
+        Some(opened) => opened,
+        None => return client_gone(ctx),
+    };
+    let mut open = match opened {
+        Ok(open) => open,
+        Err(e) => {
+            translator.fail(&transport_failure(bridge, e), &mut out);
+            return finish(pump.session, ctx, &translator, out).await;
+        }
+    };
+    if !(200..300).contains(&open.status) {
+        let (status, retry_after) = (open.status, open.retry_after.take());
+        let failure = match pump
+            .wait(bridge.upstream.read_all(open), &mut translator)
+            .await?
+        {
+            None => return client_gone(ctx),
+            Some(Ok(body)) => upstream_error::classify_status(
+                status,
+                retry_after.as_deref(),
+                &body,
+                &upstream_url,
+            ),
+            Some(Err(e)) => transport_failure(bridge, e),
+        };
+        translator.fail(&failure, &mut out);
+        return finish(pump.session, ctx, &translator, out).await;
+    }
+    if !open.is_event_stream() {
+        // A JSON answer: the non-streaming upstream call, or an upstream that ignored `stream`.
+        match pump
+            .wait(bridge.upstream.read_all(open), &mut translator)
+            .await?
+        {
+            None => return client_gone(ctx),
+            Some(Ok(body)) => translator.feed_completion(&body, unix_now(), &mut out),
+            Some(Err(e)) => translator.fail(&transport_failure(bridge, e), &mut out),
+        }
+        return finish(pump.session, ctx, &translator, out).await;
+    }
+    loop {
+        match pump
+            .wait(bridge.upstream.next_chunk(&mut open), &mut translator)
+            .await?
+        {
+            None => return client_gone(ctx),
+            Some(Ok(Some(bytes))) => translator.feed(&bytes, unix_now(), &mut out),
+            Some(Ok(None)) => {
+                translator.upstream_ended(unix_now(), &mut out);
+                bridge.upstream.release(open).await;
+                break;
+            }
+            Some(Err(e)) => {
+                translator.fail(&transport_failure(bridge, e), &mut out);
+                break;
+            }
+        }
+        if translator.is_finished() {
+            // `[DONE]` or the terminal event: the rest of the body does not matter.
+            break;
+        }
+        if !out.is_empty() {
+            send_sse_bytes(pump.session, std::mem::take(&mut out), false).await?;
+        }
+    }
+    finish(pump.session, ctx, &translator, out).await
+}
+
+/// Waits for upstream progress while keeping the client alive and watching for its departure.
+struct Pump<'a> {
+    session: &'a mut Session,
+    ticks: tokio::time::Interval,
+}
+
+impl Pump<'_> {
+    /// Runs `work` to completion, writing a keep-alive event at every tick. `None` when the
+    /// client went away (then `work` is dropped: an upstream request ends with it).
+    async fn wait<T>(
+        &mut self,
+        work: impl std::future::Future<Output = T>,
+        translator: &mut StreamTranslator,
+    ) -> pingora::Result<Option<T>> {
+        tokio::pin!(work);
+        loop {
+            let wake = tokio::select! {
+                result = &mut work => Wake::Done(result),
+                _ = self.ticks.tick() => Wake::Tick,
+                _ = self.session.read_body_or_idle(true) => Wake::ClientGone,
+            };
+            match wake {
+                Wake::Done(result) => return Ok(Some(result)),
+                Wake::ClientGone => return Ok(None),
+                Wake::Tick => {
+                    let mut out = Vec::new();
+                    translator.keepalive(&mut out);
+                    if send_sse_bytes(self.session, out, false).await.is_err() {
+                        return Ok(None);
+                    }
                 }
             }
         }
-    };
-    let output = result.and_then(|body| translate_completion(bridge, &body, plan));
-    match output {
-        Ok(output) => {
-            ctx.outcome = "ok";
-            write_output(&mut writer, &output, &plan.tools, unix_now(), &mut out);
-        }
-        Err(failure) => {
-            log::warn!(
-                "/v1/responses failed ({:?}): {}",
-                failure.kind,
-                failure.message
-            );
-            ctx.outcome = outcome_label(&failure);
-            writer.failed(failure.responses_code(), &failure.message, &mut out);
-        }
     }
+}
+
+enum Wake<T> {
+    Done(T),
+    Tick,
+    ClientGone,
+}
+
+fn keepalive_ticks(every: Duration) -> tokio::time::Interval {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
+}
+
+/// Writes the last events and ends the stream.
+async fn finish(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    translator: &StreamTranslator,
+    out: Vec<u8>,
+) -> pingora::Result<()> {
+    ctx.outcome = translator.outcome();
     send_sse_bytes(session, out, true).await
+}
+
+fn client_gone(ctx: &mut RequestCtx) -> pingora::Result<()> {
+    ctx.outcome = "client_gone";
+    Ok(())
 }
 
 /// `stream:false`: one Response object, or an HTTP error with an OpenAI-style body.
@@ -127,15 +248,39 @@ async fn json_answer(
     bridge: &Bridge,
     session: &mut Session,
     ctx: &mut RequestCtx,
-    plan: &ChatPlan,
+    plan: ChatPlan,
     meta: ResponseMeta,
     session_id: Option<&str>,
 ) -> pingora::Result<()> {
-    let result = call_upstream(bridge, plan, session_id).await;
-    let translated = result.and_then(|body| {
-        completion_to_response_json(&body, &meta, &plan.echo, &plan.tools, unix_now())
-            .map_err(|e| completion_failure(bridge, &body, e))
-    });
+    let headers = upstream_headers(session_id);
+    let upstream = bridge.upstream.upstream();
+    let reply = bridge
+        .upstream
+        .send(
+            "POST",
+            &upstream.chat_path(),
+            &headers,
+            Some(Bytes::from(plan.body)),
+        )
+        .await;
+    let translated = match reply {
+        Ok(reply) if (200..300).contains(&reply.status) => completion_to_response_json_sealed(
+            &reply.body,
+            &meta,
+            &plan.echo,
+            &plan.tools,
+            Some(&bridge.reasoning_key),
+            unix_now(),
+        )
+        .map_err(|e| completion_failure(&upstream.url, &reply.body, e)),
+        Ok(reply) => Err(upstream_error::classify_status(
+            reply.status,
+            reply.retry_after.as_deref(),
+            &reply.body,
+            &upstream.url,
+        )),
+        Err(e) => Err(transport_failure(bridge, e)),
+    };
     match translated {
         Ok(json) => {
             ctx.outcome = "ok";
@@ -147,7 +292,7 @@ async fn json_answer(
                 failure.kind,
                 failure.message
             );
-            ctx.outcome = outcome_label(&failure);
+            ctx.outcome = failure.label();
             let mut extra = Vec::new();
             if let Some(secs) = failure.retry_after_secs {
                 extra.push(("retry-after", secs.to_string()));
@@ -157,15 +302,11 @@ async fn json_answer(
     }
 }
 
-/// Sends the translated request upstream; a 2xx body, or what the client must be told.
-async fn call_upstream(
-    bridge: &Bridge,
-    plan: &ChatPlan,
-    session_id: Option<&str>,
-) -> Result<Bytes, ClientFailure> {
+/// The headers of the translated request.
+fn upstream_headers(session_id: Option<&str>) -> Vec<(&str, &str)> {
     let mut headers: Vec<(&str, &str)> = vec![
         ("content-type", "application/json"),
-        ("accept", "application/json"),
+        ("accept", "application/json, text/event-stream"),
         // ClawRouter replays identical requests for 30 s (errors included): Codex's retries
         // must reach the upstream.
         ("cache-control", "no-cache"),
@@ -179,54 +320,32 @@ async fn call_upstream(
         // which Codex makes identical for every thread in a folder.
         headers.push(("x-session-id", id));
     }
-    let upstream = bridge.upstream.upstream();
-    let reply = bridge
-        .upstream
-        .send(
-            "POST",
-            &upstream.chat_path(),
-            &headers,
-            Some(Bytes::from(plan.body.clone())),
-        )
-        .await;
-    match reply {
-        Ok(reply) if (200..300).contains(&reply.status) => Ok(reply.body),
-        Ok(reply) => Err(upstream_error::classify_status(
-            reply.status,
-            reply.retry_after.as_deref(),
-            &reply.body,
-            &upstream.url,
-        )),
-        Err(TransportError::TimedOut) => Err(upstream_error::timed_out(
-            &upstream.url,
-            upstream.read_timeout.as_secs(),
-        )),
-        Err(TransportError::Connect(what)) | Err(TransportError::Broken(what)) => {
-            Err(upstream_error::unreachable(&upstream.url, &what))
-        }
-        Err(TransportError::TooLarge) => Err(upstream_error::garbage(
-            &upstream.url,
-            "the answer was too large",
-        )),
-    }
+    headers
 }
 
-/// Parses a 2xx upstream body into output items, or says why it is not usable.
-fn translate_completion(
-    bridge: &Bridge,
-    body: &[u8],
-    plan: &ChatPlan,
-) -> Result<ChatOutput, ClientFailure> {
-    completion_to_output(body, &plan.tools).map_err(|e| completion_failure(bridge, body, e))
+fn transport_failure(bridge: &Bridge, error: TransportError) -> ClientFailure {
+    let upstream = bridge.upstream.upstream();
+    match error {
+        TransportError::TimedOut => {
+            upstream_error::timed_out(&upstream.url, upstream.read_timeout.as_secs())
+        }
+        TransportError::Connect(what) | TransportError::Broken(what) => {
+            upstream_error::unreachable(&upstream.url, &what)
+        }
+        TransportError::TooLarge => {
+            upstream_error::garbage(&upstream.url, "the answer was too large")
+        }
+    }
 }
 
 /// A 2xx body that is not a completion: an error object (ClawRouter sends some under 200) is
 /// classified like an error status; anything else is garbage.
-fn completion_failure(bridge: &Bridge, body: &[u8], error: CompletionError) -> ClientFailure {
-    let url = &bridge.upstream.upstream().url;
+fn completion_failure(upstream_url: &str, body: &[u8], error: CompletionError) -> ClientFailure {
     match error {
-        CompletionError::Upstream { .. } => upstream_error::classify_status(502, None, body, url),
-        other => upstream_error::garbage(url, &other.to_string()),
+        CompletionError::Upstream { .. } => {
+            upstream_error::classify_status(502, None, body, upstream_url)
+        }
+        other => upstream_error::garbage(upstream_url, &other.to_string()),
     }
 }
 
@@ -268,18 +387,6 @@ async fn read_plan(bridge: &Bridge, session: &mut Session) -> Result<ChatPlan, P
             e.param().map(str::to_owned),
         )),
     })
-}
-
-fn outcome_label(failure: &ClientFailure) -> &'static str {
-    use crate::translate::upstream_error::FailureKind::*;
-    match failure.kind {
-        Payment => "payment",
-        RateLimited => "rate_limited",
-        ContextLength => "context_length",
-        Rejected => "upstream_rejected",
-        Unavailable => "upstream_unavailable",
-        TimedOut => "upstream_timeout",
-    }
 }
 
 /// Codex's thread id, from the first session header that holds a sane value.

@@ -45,6 +45,28 @@ pub enum TransportError {
     TooLarge,
 }
 
+/// An upstream answer whose header has arrived and whose body is still to be read.
+pub struct OpenResponse {
+    pub status: u16,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    received: usize,
+    session: HttpSession,
+}
+
+impl OpenResponse {
+    /// True when the upstream answered a Server-Sent Events stream.
+    pub fn is_event_stream(&self) -> bool {
+        self.content_type.as_deref().is_some_and(|c| {
+            c.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        })
+    }
+}
+
 /// Pooled HTTP client for the configured upstream.
 pub struct UpstreamClient {
     connector: Connector,
@@ -66,8 +88,7 @@ impl UpstreamClient {
         &self.upstream
     }
 
-    /// Sends one request and reads the whole answer. A pooled connection that turns out to be
-    /// dead before anything was read is retried once on a fresh connection.
+    /// Sends one request and reads the whole answer.
     pub async fn send(
         &self,
         method: &str,
@@ -75,16 +96,40 @@ impl UpstreamClient {
         headers: &[(&str, &str)],
         body: Option<Bytes>,
     ) -> Result<UpstreamReply, TransportError> {
+        let open = self.open(method, path, headers, body).await?;
+        let status = open.status;
+        let retry_after = open.retry_after.clone();
+        let body = self.read_all(open).await?;
+        Ok(UpstreamReply {
+            status,
+            retry_after,
+            body,
+        })
+    }
+
+    /// Sends one request and reads the answer's header; the body is then read with
+    /// [`Self::next_chunk`] (streaming) or [`Self::read_all`]. A GET on a pooled connection that
+    /// turns out to be dead before any answer is retried once on a fresh connection.
+    pub async fn open(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Bytes>,
+    ) -> Result<OpenResponse, TransportError> {
         let (session, reused) = self
             .connector
             .get_http_session(&self.peer)
             .await
             .map_err(|e| map_error(&e))?;
         match self
-            .exchange(session, method, path, headers, body.clone())
+            .start_exchange(session, method, path, headers, body.clone())
             .await
         {
-            Err(Attempt::BeforeAnswer(e)) if reused => {
+            // Only idempotent requests are sent twice: a model call that died before its answer
+            // may still have been paid for. (The pool already drops connections the upstream
+            // closed while they were idle.)
+            Err(e) if reused && matches!(method, "GET" | "HEAD") => {
                 log::debug!(
                     "pooled upstream connection was dead ({}), retrying on a fresh one",
                     e.etype().as_str()
@@ -94,77 +139,84 @@ impl UpstreamClient {
                     .get_http_session(&self.peer)
                     .await
                     .map_err(|e| map_error(&e))?;
-                self.exchange(session, method, path, headers, body)
+                self.start_exchange(session, method, path, headers, body)
                     .await
-                    .map_err(Attempt::into_transport)
+                    .map_err(|e| map_error(&e))
             }
-            other => other.map_err(Attempt::into_transport),
+            other => other.map_err(|e| map_error(&e)),
         }
     }
 
-    async fn exchange(
+    /// The next piece of the answer's body as it arrives; `None` at its end.
+    pub async fn next_chunk(
+        &self,
+        open: &mut OpenResponse,
+    ) -> Result<Option<Bytes>, TransportError> {
+        let chunk = open
+            .session
+            .read_response_body()
+            .await
+            .map_err(|e| map_error(&e))?;
+        if let Some(chunk) = &chunk {
+            open.received += chunk.len();
+            if open.received > MAX_REPLY_BYTES {
+                return Err(TransportError::TooLarge);
+            }
+        }
+        Ok(chunk)
+    }
+
+    /// Reads the rest of the answer's body and returns the connection to the pool.
+    pub async fn read_all(&self, mut open: OpenResponse) -> Result<Bytes, TransportError> {
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = self.next_chunk(&mut open).await? {
+            buf.extend_from_slice(&chunk);
+        }
+        self.release(open).await;
+        Ok(buf.freeze())
+    }
+
+    /// Returns a connection whose answer was read to its end to the pool (if reusable).
+    pub async fn release(&self, open: OpenResponse) {
+        self.connector
+            .release_http_session(open.session, &self.peer, Some(POOL_IDLE))
+            .await;
+    }
+
+    async fn start_exchange(
         &self,
         mut session: HttpSession,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: Option<Bytes>,
-    ) -> Result<UpstreamReply, Attempt> {
+    ) -> pingora::Result<OpenResponse> {
         // The connector does not apply the peer's I/O time-outs to a client session: set them.
         session.set_read_timeout(Some(self.upstream.read_timeout));
         session.set_write_timeout(Some(WRITE_TIMEOUT));
         let request = self.request_header(method, path, headers, body.as_ref().map(Bytes::len))?;
-        session
-            .write_request_header(Box::new(request))
-            .await
-            .map_err(Attempt::BeforeAnswer)?;
+        session.write_request_header(Box::new(request)).await?;
         if let Some(body) = body {
-            session
-                .write_request_body(body, true)
-                .await
-                .map_err(Attempt::BeforeAnswer)?;
+            session.write_request_body(body, true).await?;
         }
-        session
-            .finish_request_body()
-            .await
-            .map_err(Attempt::BeforeAnswer)?;
-        session
-            .read_response_header()
-            .await
-            .map_err(Attempt::BeforeAnswer)?;
-        let (status, retry_after) = match session.response_header() {
-            Some(h) => (
-                h.status.as_u16(),
-                h.headers
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
-            ),
-            None => {
-                return Err(Attempt::AfterAnswer(Error::explain(
-                    ErrorType::H1Error,
-                    "no response header",
-                )))
-            }
+        session.finish_request_body().await?;
+        session.read_response_header().await?;
+        let header = session
+            .response_header()
+            .ok_or_else(|| Error::explain(ErrorType::H1Error, "no response header"))?;
+        let text = |name: &str| {
+            header
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
         };
-        let mut buf = BytesMut::new();
-        while let Some(chunk) = session
-            .read_response_body()
-            .await
-            .map_err(Attempt::AfterAnswer)?
-        {
-            if buf.len() + chunk.len() > MAX_REPLY_BYTES {
-                return Err(Attempt::TooLarge);
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        self.connector
-            .release_http_session(session, &self.peer, Some(POOL_IDLE))
-            .await;
-        Ok(UpstreamReply {
-            status,
-            retry_after,
-            body: buf.freeze(),
+        Ok(OpenResponse {
+            status: header.status.as_u16(),
+            retry_after: text("retry-after"),
+            content_type: text("content-type"),
+            received: 0,
+            session,
         })
     }
 
@@ -174,7 +226,7 @@ impl UpstreamClient {
         path: &str,
         headers: &[(&str, &str)],
         body_len: Option<usize>,
-    ) -> Result<RequestHeader, Attempt> {
+    ) -> pingora::Result<RequestHeader> {
         let build = || -> pingora::Result<RequestHeader> {
             let mut req = RequestHeader::build(method, path.as_bytes(), None)?;
             req.insert_header("host", self.upstream.host_header())?;
@@ -189,7 +241,7 @@ impl UpstreamClient {
             }
             Ok(req)
         };
-        build().map_err(Attempt::BeforeAnswer)
+        build()
     }
 }
 
@@ -202,22 +254,6 @@ pub fn build_peer(upstream: &Upstream) -> HttpPeer {
     peer.options.write_timeout = Some(WRITE_TIMEOUT);
     peer.options.idle_timeout = Some(POOL_IDLE);
     peer
-}
-
-/// Where in the exchange an attempt failed: only failures before any answer may be retried.
-enum Attempt {
-    BeforeAnswer(Box<Error>),
-    AfterAnswer(Box<Error>),
-    TooLarge,
-}
-
-impl Attempt {
-    fn into_transport(self) -> TransportError {
-        match self {
-            Attempt::BeforeAnswer(e) | Attempt::AfterAnswer(e) => map_error(&e),
-            Attempt::TooLarge => TransportError::TooLarge,
-        }
-    }
 }
 
 fn map_error(e: &Error) -> TransportError {

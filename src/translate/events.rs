@@ -4,7 +4,7 @@
 //! [`ResponseEventWriter`] owns everything that must stay consistent over one response:
 //! - `sequence_number` on every event, from 0, strictly increasing;
 //! - one `output_index` per output item (0, 1, 2… in the order items are *started*) and a unique
-//!   item id (`msg_…`, `fc_…`, `ctc_…`) used by the item's `added`, delta, `done` events alike;
+//!   item id (`msg_…`, `fc_…`, `ctc_…`, `rs_…`) used by the item's `added`, delta, `done` events alike;
 //! - the finished items, so the terminal event's `response.output` lists them all, in
 //!   `output_index` order;
 //! - the complete Response object (every spec field, nullable ones as `null`, the request's
@@ -21,10 +21,11 @@
 //!   finishes each item at once;
 //! - streaming (chat.completion.chunk deltas arriving one by one): start an item when its first
 //!   delta arrives, feed deltas as they come ([`ResponseEventWriter::text_delta`],
-//!   [`ResponseEventWriter::tool_call_delta`]), finish items when `finish_reason` arrives. Several
-//!   items may be open at once (Chat interleaves text and tool-call fragments); each handle
-//!   ([`OpenMessage`], [`OpenToolCall`]) is owned by the caller and consumed when finished, so an
-//!   item cannot be finished twice. [`ResponseEventWriter::in_progress`] may be repeated as a
+//!   [`ResponseEventWriter::tool_call_delta`], [`ResponseEventWriter::reasoning_delta`]), finish
+//!   items when `finish_reason` arrives. Several items may be open at once (Chat interleaves
+//!   text and tool-call fragments); each handle ([`OpenMessage`], [`OpenToolCall`],
+//!   [`OpenReasoning`]) is owned by the caller and consumed when finished, so an item cannot be
+//!   finished twice. [`ResponseEventWriter::in_progress`] may be repeated as a
 //!   keep-alive data event (SSE comments do not reset Codex's idle timer).
 //!
 //! After a terminal event (`completed`, `incomplete`, `failed`) the writer is closed: further
@@ -196,6 +197,30 @@ impl OpenToolCall {
     /// `arguments` (function) or `input` (custom) sent so far.
     pub fn payload(&self) -> &str {
         &self.payload
+    }
+}
+
+/// A reasoning item that has been started (`output_item.added` sent) and not yet finished.
+/// Owned by the caller; give it back to [`ResponseEventWriter::finish_reasoning`].
+#[derive(Debug)]
+pub struct OpenReasoning {
+    item_id: String,
+    output_index: usize,
+    text: String,
+}
+
+impl OpenReasoning {
+    /// The item id used by all of this item's events.
+    pub fn item_id(&self) -> &str {
+        &self.item_id
+    }
+    /// The item's `output_index`.
+    pub fn output_index(&self) -> usize {
+        self.output_index
+    }
+    /// The reasoning text sent so far.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 }
 
@@ -648,6 +673,119 @@ impl ResponseEventWriter {
         self.finish_tool_call(call, status, out);
     }
 
+    /// Starts a `reasoning` item: `output_item.added` with `summary: []` and `content: []`.
+    pub fn start_reasoning(&mut self, out: &mut Vec<u8>) -> OpenReasoning {
+        let reasoning = OpenReasoning {
+            item_id: new_id("rs"),
+            output_index: self.take_output_index(),
+            text: String::new(),
+        };
+        if self.writable() {
+            let item = ReasoningItem {
+                kind: "reasoning",
+                id: &reasoning.item_id,
+                status: "in_progress",
+                summary: EmptyList,
+                content: &[],
+                encrypted_content: None,
+            };
+            self.encode_item_event(
+                "response.output_item.added",
+                reasoning.output_index,
+                &item,
+                out,
+            );
+        }
+        reasoning
+    }
+
+    /// `response.reasoning_text.delta` (content_index 0) for an open reasoning item. Empty
+    /// deltas are skipped.
+    pub fn reasoning_delta(
+        &mut self,
+        reasoning: &mut OpenReasoning,
+        delta: &str,
+        out: &mut Vec<u8>,
+    ) {
+        if delta.is_empty() || !self.writable() {
+            return;
+        }
+        reasoning.text.push_str(delta);
+        let seq = self.take_sequence();
+        self.encode(
+            "response.reasoning_text.delta",
+            &ReasoningDeltaEvent {
+                kind: "response.reasoning_text.delta",
+                sequence_number: seq,
+                item_id: &reasoning.item_id,
+                output_index: reasoning.output_index,
+                content_index: 0,
+                delta,
+            },
+            out,
+        );
+    }
+
+    /// Finishes a reasoning item: `response.reasoning_text.done` (full text), then
+    /// `output_item.done` with `content: [{type: reasoning_text, text}]` and, when given,
+    /// `encrypted_content` (the sealed text the bridge reads back next turn; see
+    /// `super::reasoning`).
+    pub fn finish_reasoning(
+        &mut self,
+        reasoning: OpenReasoning,
+        status: ItemStatus,
+        encrypted_content: Option<&str>,
+        out: &mut Vec<u8>,
+    ) {
+        if !self.writable() {
+            return;
+        }
+        let OpenReasoning {
+            item_id,
+            output_index,
+            text,
+        } = reasoning;
+        let seq = self.take_sequence();
+        self.encode(
+            "response.reasoning_text.done",
+            &ReasoningDoneEvent {
+                kind: "response.reasoning_text.done",
+                sequence_number: seq,
+                item_id: &item_id,
+                output_index,
+                content_index: 0,
+                text: &text,
+            },
+            out,
+        );
+        let content = [ReasoningText {
+            kind: "reasoning_text",
+            text: &text,
+        }];
+        let item = ReasoningItem {
+            kind: "reasoning",
+            id: &item_id,
+            status: status.as_str(),
+            summary: EmptyList,
+            content: &content,
+            encrypted_content,
+        };
+        self.finish_item(output_index, &item, out);
+    }
+
+    /// A whole reasoning item at once: start, one delta with all the text, finish.
+    pub fn reasoning(
+        &mut self,
+        text: &str,
+        status: ItemStatus,
+        encrypted_content: Option<&str>,
+        out: &mut Vec<u8>,
+    ) {
+        let mut reasoning = self.start_reasoning(out);
+        self.reasoning_delta(&mut reasoning, text, out);
+        self.finish_reasoning(reasoning, status, encrypted_content, out);
+    }
+
     /// `response.completed`: status `completed`, all finished items, `usage` (null when the
     /// upstream gave none), `completed_at` (Unix seconds, from the caller).
     pub fn completed(&mut self, usage: Option<Usage>, completed_at: u64, out: &mut Vec<u8>) {
@@ -911,6 +1049,47 @@ struct ToolCallItem<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     input: Option<&'a str>,
     status: &'static str,
+}
+
+#[derive(Serialize)]
+struct ReasoningText<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct ReasoningItem<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    status: &'static str,
+    summary: EmptyList,
+    content: &'a [ReasoningText<'a>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encrypted_content: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ReasoningDeltaEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    content_index: usize,
+    delta: &'a str,
+}
+
+#[derive(Serialize)]
+struct ReasoningDoneEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    content_index: usize,
+    text: &'a str,
 }
 
 #[derive(Serialize)]
@@ -1205,7 +1384,8 @@ pub(crate) mod tests {
                 n if n.starts_with("response.output_text.")
                     || n.starts_with("response.content_part.")
                     || n.starts_with("response.function_call_arguments.")
-                    || n.starts_with("response.custom_tool_call_input.") =>
+                    || n.starts_with("response.custom_tool_call_input.")
+                    || n.starts_with("response.reasoning_text.") =>
                 {
                     let index = data["output_index"].as_u64().expect("output_index");
                     let (_, id) = added
@@ -1550,6 +1730,63 @@ pub(crate) mod tests {
         assert_eq!(output[0]["type"], "message");
         assert_eq!(output[1]["type"], "function_call");
         assert_eq!(output[1]["arguments"], r#"{"cmd":"ls"}"#);
+    }
+
+    #[test]
+    fn reasoning_events_have_the_required_shapes() {
+        let mut writer = ResponseEventWriter::new(meta(), &ResponseEcho::default());
+        let mut out = Vec::new();
+        let mut reasoning = writer.start_reasoning(&mut out);
+        writer.reasoning_delta(&mut reasoning, "Think", &mut out);
+        writer.reasoning_delta(&mut reasoning, "", &mut out);
+        writer.reasoning_delta(&mut reasoning, "ing.", &mut out);
+        assert_eq!(reasoning.text(), "Thinking.");
+        writer.finish_reasoning(
+            reasoning,
+            ItemStatus::Completed,
+            Some("ccr1.blob"),
+            &mut out,
+        );
+        writer.reasoning("bare", ItemStatus::Incomplete, None, &mut out);
+        writer.completed(None, 3, &mut out);
+        let events = parse_sse(&out);
+        assert_stream_invariants(&events);
+        let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            &names[..5],
+            [
+                "response.output_item.added",
+                "response.reasoning_text.delta",
+                "response.reasoning_text.delta",
+                "response.reasoning_text.done",
+                "response.output_item.done",
+            ]
+        );
+        let added = &events[0].1["item"];
+        assert_eq!(
+            *added,
+            json!({"type": "reasoning", "id": added["id"], "status": "in_progress",
+                   "summary": [], "content": []})
+        );
+        assert!(added["id"].as_str().expect("id").starts_with("rs_"));
+        let delta = &events[1].1;
+        assert_eq!(delta["item_id"], added["id"]);
+        assert_eq!(delta["content_index"], 0);
+        assert_eq!(delta["delta"], "Think");
+        assert_eq!(events[3].1["text"], "Thinking.");
+        assert_eq!(events[3].1["content_index"], 0);
+        let done = &events[4].1["item"];
+        assert_eq!(
+            *done,
+            json!({"type": "reasoning", "id": added["id"], "status": "completed", "summary": [],
+                   "content": [{"type": "reasoning_text", "text": "Thinking."}],
+                   "encrypted_content": "ccr1.blob"})
+        );
+        let bare = &events[8].1["item"];
+        assert_eq!(bare["status"], "incomplete");
+        assert!(bare.get("encrypted_content").is_none());
+        let output = &events.last().expect("terminal").1["response"]["output"];
+        assert_eq!(output[0], *done);
     }
 
     #[test]

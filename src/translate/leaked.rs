@@ -25,18 +25,20 @@
 //! nesting limit bounds the work of a failed candidate, so real texts scan in linear time (a
 //! contrived 90 kB text of 10 000 unclosed nested objects takes ~0.15 s in release builds).
 //!
-//! **Streaming (issue 3).** The same recognisers work on a growing text if the stream holds back
-//! only the *suspect* span and forwards everything before it:
+//! **Streaming.** [`LeakHold`] runs the same recognisers on a growing text: it holds back only
+//! the *suspect* span and releases everything before it at once:
 //! - from a `<tool_call>` (or a prefix of it, `<`, `<tool`, … at the very end of the text) until
 //!   its `</tool_call>` arrives;
 //! - from a ```` ``` ```` fence opening until the fence's first non-blank character shows it
-//!   does not start with `{` / `[` (or until the fence closes);
-//! - from a `{` followed (after blanks) by `"`, or a `[` followed by `{`, until the JSON value
-//!   is complete (then decide: call → cut, else release) or proves not to be JSON (release).
+//!   does not start with `{"` / `[{`;
+//! - from a `{` followed (after blanks) by `"`, or a `[` followed by `{`, until a top-level key
+//!   no call shape has shows it is data (released at once, and the rest of that value streams
+//!   through unheld), or the value is complete (call → held to the end; else released);
+//! - blanks before a candidate, and trailing blanks, go with it (so a cut call leaves no
+//!   dangling blank line).
 //!
-//! Text before the earliest suspect offset can always be sent. A streaming caller would run the
-//! same `scan` on `held + new delta`, release the prefix before the first unfinished candidate,
-//! and call [`recover_leaked_calls`] on the rest at the end of the stream.
+//! A recognised call holds the rest of the text; at the end [`LeakHold::finish`] runs
+//! [`recover_leaked_calls`] once on the held span (only when the turn has no structured calls).
 
 use serde_json::{Map, Value};
 
@@ -391,6 +393,414 @@ fn cut(text: &str, spans: &[(usize, usize)]) -> String {
     out
 }
 
+/// Keys a call-shaped object may have at its top level (every shape [`call_from_object`] and
+/// [`calls_from_value`] accept). An object whose first keys include another one is data.
+const CALL_KEYS: &[&str] = &[
+    "name",
+    "arguments",
+    "parameters",
+    "type",
+    "id",
+    "call_id",
+    "index",
+    "tool_name",
+    "tool_args",
+    "function",
+    "tool_calls",
+    "role",
+    "content",
+];
+
+/// What the held span is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Hold {
+    /// No candidate open: `held` is trailing blanks or an undecided prefix (`<tool`, `{`, `` ` ``).
+    Free,
+    /// A JSON value that may be a call starts at `json_start`.
+    Json { json_start: usize, scan: JsonScan },
+    /// A JSON object that is not a call: released as it arrives until it closes.
+    Skip { scan: JsonScan },
+    /// `<tool_call>` at `tag_start`, its closing tag searched from `search_from`.
+    Tag {
+        tag_start: usize,
+        search_from: usize,
+    },
+    /// A call was recognised: everything from here to the end of the text is held.
+    Captured,
+}
+
+/// An incremental scan of one JSON value: nesting, strings, and the top-level keys of an
+/// object. Resumable at any byte, linear in the bytes seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct JsonScan {
+    /// Offset (in `held`) of the next byte to scan.
+    at: usize,
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+    /// The value is an object and its top-level keys are checked against [`CALL_KEYS`].
+    check_keys: bool,
+    /// At depth 1 the next string is a key.
+    expect_key: bool,
+    /// Start of the key string being read at depth 1.
+    key_start: Option<usize>,
+}
+
+/// The outcome of scanning further.
+enum Scanned {
+    /// The value is not finished yet.
+    Open,
+    /// The value ends just before this offset.
+    Closed(usize),
+    /// A top-level key shows the object is not a call.
+    NotACall,
+}
+
+impl JsonScan {
+    fn new(json_start: usize, object: bool) -> Self {
+        JsonScan {
+            at: json_start,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            check_keys: object,
+            expect_key: false,
+            key_start: None,
+        }
+    }
+
+    fn advance(&mut self, text: &str) -> Scanned {
+        let bytes = text.as_bytes();
+        while self.at < bytes.len() {
+            let i = self.at;
+            let b = bytes[i];
+            self.at += 1;
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                    if let Some(start) = self.key_start.take() {
+                        if self.check_keys && !CALL_KEYS.contains(&&text[start..i]) {
+                            return Scanned::NotACall;
+                        }
+                    }
+                }
+                continue;
+            }
+            match b {
+                b'"' => {
+                    self.in_string = true;
+                    if self.depth == 1 && self.expect_key {
+                        self.expect_key = false;
+                        self.key_start = Some(i + 1);
+                    }
+                }
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    if self.depth == 1 {
+                        self.expect_key = b == b'{';
+                    }
+                }
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Scanned::Closed(i + 1);
+                    }
+                }
+                b',' if self.depth == 1 => self.expect_key = true,
+                _ => {}
+            }
+        }
+        Scanned::Open
+    }
+}
+
+/// Leak recovery for a text that arrives in pieces: holds back only a span that may be a
+/// leaked call and releases everything else at once. See the module documentation.
+///
+/// Rule: the held span starts at a candidate — `<tool_call>` (or a prefix of it at the end of
+/// the text), a `{` followed by `"`, a `[` followed by `{`, a ```` ``` ```` fence whose first
+/// non-blank character is one of those (each also while the next character is unknown) — together
+/// with the blanks before it, and trailing blanks are held until something follows them.
+/// - A JSON candidate is scanned incrementally; it is released as soon as one of its top-level
+///   keys cannot belong to a call, or when it closes and is not a declared call.
+/// - A `<tool_call>` is held until its closing tag, then released unless it is a declared call.
+/// - A recognised call holds everything after it too, until [`LeakHold::finish`] decides: with
+///   no structured calls in the turn, [`recover_leaked_calls`] runs once on the held span.
+///
+/// Work is linear in the text (each byte is scanned once; a candidate is parsed once when it
+/// closes), and only the held span is kept.
+#[derive(Debug)]
+pub struct LeakHold {
+    held: String,
+    state: Hold,
+    /// Offset in `held` where the search for the next candidate resumes (state `Free`).
+    scan_from: usize,
+}
+
+impl Default for LeakHold {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LeakHold {
+    /// Nothing held.
+    pub fn new() -> Self {
+        LeakHold {
+            held: String::new(),
+            state: Hold::Free,
+            scan_from: 0,
+        }
+    }
+
+    /// True when nothing is held back.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// True once a held span was recognised as a call (the rest of the text is held).
+    pub fn captured(&self) -> bool {
+        self.state == Hold::Captured
+    }
+
+    /// Takes the next piece of text; appends to `release` what can be shown now.
+    pub fn push(&mut self, piece: &str, tools: &ToolMap, release: &mut String) {
+        self.held.push_str(piece);
+        loop {
+            match &mut self.state {
+                Hold::Captured => return,
+                Hold::Free => {
+                    if !self.find_candidate(release) {
+                        return;
+                    }
+                }
+                Hold::Skip { scan } => match scan.advance(&self.held) {
+                    Scanned::Closed(end) => {
+                        self.release_to(end, release);
+                        self.state = Hold::Free;
+                    }
+                    Scanned::Open | Scanned::NotACall => {
+                        let at = scan.at;
+                        self.release_to(at, release);
+                        return;
+                    }
+                },
+                Hold::Json { json_start, scan } => {
+                    let json_start = *json_start;
+                    match scan.advance(&self.held) {
+                        Scanned::Open => return,
+                        Scanned::NotACall => {
+                            let mut scan = scan.clone();
+                            scan.check_keys = false;
+                            self.state = Hold::Skip { scan };
+                        }
+                        Scanned::Closed(end) => match json_at(&self.held, json_start) {
+                            Some((parsed_end, value)) if parsed_end == end => {
+                                if calls_from_value(&value, tools, false).is_some() {
+                                    self.state = Hold::Captured;
+                                    return;
+                                }
+                                self.release_to(end, release);
+                                self.state = Hold::Free;
+                            }
+                            _ => {
+                                // Balanced but not JSON: look again just after its first byte.
+                                self.release_to(json_start + 1, release);
+                                self.state = Hold::Free;
+                            }
+                        },
+                    }
+                }
+                Hold::Tag {
+                    tag_start,
+                    search_from,
+                } => {
+                    let tag_start = *tag_start;
+                    let Some(found) = self.held[*search_from..].find(CLOSE_TAG) else {
+                        let mut from = self.held.len().saturating_sub(CLOSE_TAG.len() - 1);
+                        while !self.held.is_char_boundary(from) {
+                            from -= 1;
+                        }
+                        *search_from = from.max(*search_from);
+                        return;
+                    };
+                    let end = *search_from + found + CLOSE_TAG.len();
+                    let (_, calls) = recover_leaked_calls(&self.held[tag_start..end], tools);
+                    if !calls.is_empty() {
+                        self.state = Hold::Captured;
+                        return;
+                    }
+                    self.release_to(end, release);
+                    self.state = Hold::Free;
+                }
+            }
+        }
+    }
+
+    /// Releases everything held (the turn has structured calls, or the caller gives up).
+    pub fn flush(&mut self, release: &mut String) {
+        release.push_str(&self.held);
+        *self = Self::new();
+    }
+
+    /// The text ended: the held span is checked once with [`recover_leaked_calls`] (only when
+    /// `allow_calls`). Returns the text still to show and the recovered calls. `after_text`:
+    /// text was already shown before the held span; the returned text then starts with the
+    /// separator [`recover_leaked_calls`] would have put there (a blank line or a space).
+    pub fn finish(
+        &mut self,
+        tools: &ToolMap,
+        allow_calls: bool,
+        after_text: bool,
+    ) -> (String, Vec<LeakedCall>) {
+        let held = std::mem::take(&mut self.held);
+        *self = Self::new();
+        if !allow_calls || held.is_empty() {
+            return (held, Vec::new());
+        }
+        let (visible, calls) = recover_leaked_calls(&held, tools);
+        if calls.is_empty() {
+            return (held, calls);
+        }
+        if visible.is_empty() || !after_text {
+            return (visible, calls);
+        }
+        let lead = &held[..held.len() - held.trim_start().len()];
+        let separator = if lead.contains('\n') || held.trim_start().starts_with("```") {
+            "\n\n"
+        } else {
+            " "
+        };
+        (format!("{separator}{visible}"), calls)
+    }
+
+    /// Moves `held[..end]` to `release`; offsets in the state are relative to the new start.
+    fn release_to(&mut self, end: usize, release: &mut String) {
+        release.push_str(&self.held[..end]);
+        self.held.drain(..end);
+        self.scan_from = self.scan_from.saturating_sub(end);
+        if let Hold::Skip { scan } = &mut self.state {
+            scan.at -= end;
+            scan.key_start = None;
+        }
+    }
+
+    /// State `Free`: releases up to the next candidate (or undecided prefix, or trailing
+    /// blanks) and enters its state. False when the search must wait for more text.
+    fn find_candidate(&mut self, release: &mut String) -> bool {
+        let text = self.held.as_str();
+        let bytes = text.as_bytes();
+        let mut i = self.scan_from;
+        while let Some(offset) = text[i..].find(['{', '[', '<', '`']) {
+            let at = i + offset;
+            let blanks = at - text[..at].trim_end().len();
+            let start = at - blanks;
+            match classify(text, at, bytes[at]) {
+                Candidate::No(skip) => {
+                    i = at + skip;
+                    continue;
+                }
+                Candidate::Undecided => {
+                    self.release_to(start, release);
+                    self.scan_from = at - start;
+                    return false;
+                }
+                Candidate::Json { json_start, object } => {
+                    self.release_to(start, release);
+                    let json_start = json_start - start;
+                    self.state = Hold::Json {
+                        json_start,
+                        scan: JsonScan::new(json_start, object),
+                    };
+                    self.scan_from = 0;
+                    return true;
+                }
+                Candidate::Tag => {
+                    self.release_to(start, release);
+                    let tag_start = at - start;
+                    self.state = Hold::Tag {
+                        tag_start,
+                        search_from: tag_start + "<tool_call>".len(),
+                    };
+                    self.scan_from = 0;
+                    return true;
+                }
+            }
+        }
+        // No candidate: hold only the trailing blanks.
+        let keep = text.len() - text.trim_end().len();
+        let end = text.len() - keep;
+        self.release_to(end, release);
+        self.scan_from = self.held.len();
+        false
+    }
+}
+
+/// What a `{`, `[`, `<` or `` ` `` at `at` starts.
+enum Candidate {
+    /// Nothing: continue the search this many bytes further.
+    No(usize),
+    /// Cannot tell until more text arrives.
+    Undecided,
+    /// A JSON value that may be a call starts at `json_start`.
+    Json { json_start: usize, object: bool },
+    /// `<tool_call>`.
+    Tag,
+}
+
+fn classify(text: &str, at: usize, byte: u8) -> Candidate {
+    const OPEN_TAG: &str = "<tool_call>";
+    let rest = &text[at..];
+    match byte {
+        b'<' if rest.starts_with(OPEN_TAG) => Candidate::Tag,
+        b'<' if OPEN_TAG.starts_with(rest) => Candidate::Undecided,
+        b'{' | b'[' => json_candidate(text, at),
+        b'`' if rest.starts_with("```") => {
+            let after = &rest[3..];
+            let info = after
+                .find(|c: char| !is_info_char(c))
+                .unwrap_or(after.len());
+            let body = &after[info..];
+            let inner = body.trim_start();
+            if inner.is_empty() {
+                return Candidate::Undecided;
+            }
+            let brace = at + 3 + info + (body.len() - inner.len());
+            match inner.as_bytes()[0] {
+                b'{' | b'[' => match json_candidate(text, brace) {
+                    Candidate::No(_) => Candidate::No(3),
+                    other => other,
+                },
+                _ => Candidate::No(3),
+            }
+        }
+        b'`' if "```".starts_with(rest) => Candidate::Undecided,
+        _ => Candidate::No(1),
+    }
+}
+
+fn json_candidate(text: &str, at: usize) -> Candidate {
+    let after = text[at + 1..].trim_start();
+    let Some(next) = after.as_bytes().first() else {
+        return Candidate::Undecided;
+    };
+    match (text.as_bytes()[at], next) {
+        (b'{', b'"') => Candidate::Json {
+            json_start: at,
+            object: true,
+        },
+        (b'[', b'{') => Candidate::Json {
+            json_start: at,
+            object: false,
+        },
+        _ => Candidate::No(1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -552,6 +962,135 @@ mod tests {
         );
         assert!(calls.is_empty(), "no declared tools, nothing recovered");
         assert!(!visible.is_empty());
+    }
+
+    /// Streams `pieces` through a [`LeakHold`]: (text shown, calls).
+    fn stream(pieces: &[&str], tools: &ToolMap) -> (String, Vec<LeakedCall>) {
+        let mut hold = LeakHold::new();
+        let mut shown = String::new();
+        for piece in pieces {
+            hold.push(piece, tools, &mut shown);
+        }
+        let (rest, calls) = hold.finish(tools, true, !shown.is_empty());
+        shown.push_str(&rest);
+        (shown, calls)
+    }
+
+    #[test]
+    fn streaming_hold_matches_the_whole_text_at_every_split() {
+        let tools = tools();
+        let texts = [
+            "I'll list the files.\n<tool_call>{\"name\":\"exec_command\",\"arguments\":{\"cmd\":\"ls\"}}</tool_call>",
+            "Running {\"name\":\"exec_command\",\"arguments\":{\"cmd\":\"ls\"}} now",
+            "Step one.\n\n```json\n{\"name\": \"exec_command\", \"arguments\": {\"cmd\": \"ls\"}}\n```\nThen more.",
+            "[{\"name\":\"exec_command\",\"arguments\":{}},{\"name\":\"view_image\",\"arguments\":{\"path\":\"a\"}}]",
+            "{\"tool_calls\":[{\"type\":\"function\",\"function\":{\"name\":\"exec_command\",\"arguments\":\"{}\"}}]}",
+            "fn main() { let x = {\"name\"}; } and [1, 2] and <b>bold</b> `code` ``` plain ```",
+            "Use {\"name\": \"rm_rf\", \"arguments\": {}} to delete everything.",
+            "The config {\"result\": {\"name\": \"exec_command\", \"arguments\": {}}} is data.",
+            "<tool_call>{\"name\":\"undeclared\",\"arguments\":{}}</tool_call> after",
+            "Ünïcödé 🦀\n{\"name\":\"exec_command\",\"arguments\":{\"cmd\":\"échö\"}}\n終わり",
+            "unclosed <tool_call>{\"name\":\"exec_command\",\"arguments\":{\"cmd\":\"ls\"}}",
+            "text ending in blanks  \n",
+            "almost <tool_ca",
+            "{\"name\": \"exec_command\", \"arguments\": {\"cmd\": \"ls\"",
+        ];
+        for text in texts {
+            let want = recover_leaked_calls(text, &tools);
+            assert_eq!(stream(&[text], &tools), want, "{text}");
+            for cut in 1..text.len() {
+                if !text.is_char_boundary(cut) {
+                    continue;
+                }
+                let (a, b) = text.split_at(cut);
+                assert_eq!(stream(&[a, b], &tools), want, "{text} cut at {cut}");
+            }
+            let chars: Vec<String> = text.chars().map(String::from).collect();
+            let pieces: Vec<&str> = chars.iter().map(String::as_str).collect();
+            assert_eq!(stream(&pieces, &tools), want, "{text} char by char");
+        }
+    }
+
+    #[test]
+    fn streaming_hold_releases_ordinary_text_at_once() {
+        let tools = tools();
+        let mut hold = LeakHold::new();
+        let mut shown = String::new();
+        hold.push("Hello world.", &tools, &mut shown);
+        assert_eq!(shown, "Hello world.");
+        hold.push(" Next <", &tools, &mut shown);
+        assert_eq!(
+            shown, "Hello world. Next",
+            "blanks and a possible tag are held"
+        );
+        hold.push("b> {x} [1] ", &tools, &mut shown);
+        assert_eq!(shown, "Hello world. Next <b> {x} [1]");
+        hold.push("{\"path\": \"a\", ", &tools, &mut shown);
+        assert_eq!(shown, "Hello world. Next <b> {x} [1] {\"path\": \"a\", ");
+        hold.push("\"name\": \"exec_command\"}", &tools, &mut shown);
+        assert!(
+            shown.ends_with("\"exec_command\"}"),
+            "data, not a call: {shown}"
+        );
+        assert!(hold.is_empty());
+        hold.push(
+            " {\"name\": \"exec_command\", \"arguments\": {}}",
+            &tools,
+            &mut shown,
+        );
+        assert!(hold.captured());
+        hold.push(" trailing", &tools, &mut shown);
+        assert!(
+            shown.ends_with("\"exec_command\"}"),
+            "held after a call: {shown}"
+        );
+        let (rest, calls) = hold.finish(&tools, false, true);
+        assert!(calls.is_empty(), "calls not allowed");
+        assert_eq!(
+            rest,
+            " {\"name\": \"exec_command\", \"arguments\": {}} trailing"
+        );
+        let mut hold = LeakHold::new();
+        let mut shown = String::new();
+        hold.push("a <tool_call>{", &tools, &mut shown);
+        hold.flush(&mut shown);
+        assert_eq!(shown, "a <tool_call>{");
+    }
+
+    #[test]
+    fn streaming_hold_is_linear_on_long_and_adversarial_texts() {
+        let tools = tools();
+        let text =
+            "fn f() { if a { b } }\n\"name\" [x] {\"k\": [1, {\"a\": 2}]} <i>\n".repeat(4000);
+        let started = std::time::Instant::now();
+        let mut hold = LeakHold::new();
+        let mut shown = String::new();
+        for piece in text.as_bytes().chunks(7) {
+            hold.push(
+                std::str::from_utf8(piece).expect("ascii"),
+                &tools,
+                &mut shown,
+            );
+        }
+        let (rest, calls) = hold.finish(&tools, true, true);
+        shown.push_str(&rest);
+        assert!(calls.is_empty());
+        assert_eq!(shown, text);
+        let deep = "[{\"name\":".repeat(5_000);
+        let mut hold = LeakHold::new();
+        let mut shown = String::new();
+        for piece in deep.as_bytes().chunks(5) {
+            hold.push(
+                std::str::from_utf8(piece).expect("ascii"),
+                &tools,
+                &mut shown,
+            );
+        }
+        let (rest, calls) = hold.finish(&tools, true, false);
+        shown.push_str(&rest);
+        assert!(calls.is_empty());
+        assert_eq!(shown, deep);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]

@@ -7,7 +7,11 @@
 //! - [`response`]: a `chat.completion` → Responses output items, the Response object and the
 //!   full SSE event sequence.
 //! - [`events`]: the Responses event writer (sequence numbers, item ids, output indexes).
-//! - [`leaked`]: tool calls a model wrote into its text, recovered as real calls.
+//! - [`leaked`]: tool calls a model wrote into its text, recovered as real calls (also while
+//!   streaming: only the suspect span is held back).
+//! - [`sse`]: an incremental parser for the upstream's `text/event-stream` body.
+//! - [`stream`]: the one translation core for both upstream modes: chunks (or a whole
+//!   `chat.completion`) in, Responses events out, as the bytes arrive.
 //! - [`ids`]: unique ids for responses and items.
 //! - [`reasoning`]: reasoning text sealed into `encrypted_content` and opened again next turn.
 //! - [`upstream_error`]: an upstream failure → what Codex must be told.
@@ -18,5 +22,7 @@ pub mod leaked;
 pub mod reasoning;
 pub mod request;
 pub mod response;
+pub mod sse;
+pub mod stream;
 pub mod tools;
 pub mod upstream_error;

@@ -48,10 +48,19 @@
 //!   same call and a second call reusing a `call_id` (debug log each). The result satisfies
 //!   strict servers: every assistant `tool_calls` message is followed by exactly one tool
 //!   message per id before anything else.
-//! - `reasoning` items: skipped for now (issue 3 adds the round trip: see `Entry::Reasoning`
-//!   in `history.rs`). `web_search_call`, `image_generation_call`, `compaction`,
-//!   `tool_search_call`, `tool_search_output`, `additional_tools`, `item_reference` and any
-//!   unknown type are skipped with a debug log, never an error.
+//! - `reasoning` items (`PRODUCT.md` §7): when [`RequestOptions::reasoning_key`] opens the
+//!   item's `encrypted_content` ([`ReasoningKey::open`]), the text sealed there becomes the
+//!   `reasoning_content` of the assistant message that the next assistant text or call goes
+//!   into (Codex writes a turn as reasoning, then the message and/or calls). Several reasoning
+//!   items before that message are joined with a blank line. Reasoning that no assistant text
+//!   or call follows before the turn ends (a user or system message, a tool output, the end of
+//!   `input`) is dropped. A blob that does not open (no key, tampered, foreign such as
+//!   OpenAI's `gAAAA…`, not a string, missing) or opens to an empty text adds nothing (debug
+//!   log), never an error; `reasoning_content` is only sent when there is some, since strict
+//!   servers reject unknown message fields. Blobs are opened only when they will be used.
+//! - `web_search_call`, `image_generation_call`, `compaction`, `tool_search_call`,
+//!   `tool_search_output`, `additional_tools`, `item_reference` and any unknown type are
+//!   skipped with a debug log, never an error.
 //!
 //! # Tools
 //!
@@ -76,7 +85,8 @@
 //! `reasoning_effort` (`none|minimal|low|medium|high|xhigh`; other values are not sent);
 //! `text.format` `json_schema` → `response_format` `json_schema`, `json_object` → `json_object`,
 //! `text` → nothing; `user`, else `safety_identifier`, → `user`; `model` as sent; `stream` is
-//! always `false` in the Chat body for now. Responses-only fields are not sent; the ones the
+//! `false`, until [`ChatPlan::ask_upstream_to_stream`] turns it on (with
+//! `stream_options.include_usage`) for a streaming client. Responses-only fields are not sent; the ones the
 //! Response object must echo are returned in [`ResponseEcho`]. Unknown top-level fields are
 //! ignored. Wrong types for known fields are errors naming the JSON path ([`RequestError`]).
 //!
@@ -103,10 +113,12 @@ mod text;
 mod tests;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::reasoning::ReasoningKey;
 use super::tools::ToolMap;
 use chat::{ChatRequest, JsonSchema, ResponseFormat};
 use history::Input;
@@ -120,6 +132,9 @@ pub const MAX_DEPTH: usize = 128;
 pub struct RequestOptions {
     /// How `developer`/`system` messages are sent.
     pub system_role: SystemRole,
+    /// Opens the `encrypted_content` of reasoning items sent back by Codex, to restore their
+    /// text as the assistant message's `reasoning_content`. `None`: reasoning items are dropped.
+    pub reasoning_key: Option<Arc<ReasoningKey>>,
 }
 
 /// Where `developer`/`system` texts go in the Chat messages.
@@ -135,7 +150,8 @@ pub enum SystemRole {
 /// The Chat request to send, and what the response side needs to answer in Responses terms.
 #[derive(Debug)]
 pub struct ChatPlan {
-    /// Serialized Chat Completions request JSON, with `"stream": false`.
+    /// Serialized Chat Completions request JSON (`"stream": false` last, see
+    /// [`ChatPlan::ask_upstream_to_stream`]).
     pub body: Vec<u8>,
     /// Reverse map from offered Chat function names to Codex tools.
     pub tools: ToolMap,
@@ -145,6 +161,26 @@ pub struct ChatPlan {
     pub model: String,
     /// Request fields the Response object echoes back.
     pub echo: ResponseEcho,
+}
+
+/// The end of a serialized body: `stream` is the last field the translator writes.
+const NOT_STREAMING_TAIL: &[u8] = br#""stream":false}"#;
+const STREAMING_TAIL: &[u8] = br#""stream":true,"stream_options":{"include_usage":true}}"#;
+
+impl ChatPlan {
+    /// Asks the upstream to stream (with usage in the last chunk) when the client streams.
+    /// Decided after validation — the decision may need a network probe — and done in place on
+    /// the serialized body, whose last field the translator always writes as `"stream":false`.
+    /// Returns whether the body now asks for a stream.
+    pub fn ask_upstream_to_stream(&mut self) -> bool {
+        if !self.client_stream || !self.body.ends_with(NOT_STREAMING_TAIL) {
+            return false;
+        }
+        self.body
+            .truncate(self.body.len() - NOT_STREAMING_TAIL.len());
+        self.body.extend_from_slice(STREAMING_TAIL);
+        true
+    }
 }
 
 /// Request fields the Response object must echo back, raw where they are only echoed.
@@ -474,7 +510,7 @@ pub fn request_to_chat(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, R
         Some(raw) => history::instructions(raw)?,
         None => None,
     };
-    let messages = history::messages(instructions, req.input, opts.system_role)?;
+    let messages = history::messages(instructions, req.input, opts)?;
 
     let reasoning_effort = match req.reasoning {
         Some(raw) => {

@@ -7,8 +7,10 @@
 //!    leaked-in-text calls recovered when there are no structured ones, see [`super::leaked`]),
 //!    finish reason, usage. An error object or a body that is not a completion is a
 //!    [`CompletionError`] quoting the start of the body.
-//! 2. [`write_output`] drives a [`ResponseEventWriter`]: the message item (if there is visible
-//!    text), then one item per tool call — `custom_tool_call` for freeform tools, `function_call`
+//! 2. [`write_output`] drives a [`ResponseEventWriter`]: the reasoning item (if the upstream
+//!    reasoned: `reasoning_content`, `reasoning`, `reasoning_details`, or a `<think>` span at
+//!    the start of the text; sealed into `encrypted_content` by [`write_output_sealed`]), the
+//!    message item (if there is visible text), then one item per tool call — `custom_tool_call` for freeform tools, `function_call`
 //!    otherwise, with `namespace` + `name` restored from the [`ToolMap`] — then the terminal
 //!    event chosen by the finish reason:
 //!
@@ -24,8 +26,9 @@
 //! event, sent before the upstream answers, can only carry the requested model, and the
 //! terminal event must agree with it. The upstream's model is in [`ChatOutput::model`].
 //!
-//! The proxy drives [`ResponseEventWriter`] itself for streams (it sends `created` before the
-//! upstream answers); [`completion_to_response_json`] is the whole `stream:false` answer. The
+//! Streams go through `super::stream::StreamTranslator`, which emits exactly the items this
+//! module emits for the same content (tested there); [`completion_to_response_json`] (or
+//! [`completion_to_response_json_sealed`]) is the whole `stream:false` answer. The
 //! whole-stream wrappers `completion_to_sse` and `failure_sse` exist for tests.
 
 use serde_json::{Map, Value};
@@ -33,6 +36,7 @@ use serde_json::{Map, Value};
 use super::events::{ItemStatus, ResponseEventWriter, Usage};
 use super::ids::new_id;
 use super::leaked::recover_leaked_calls;
+use super::reasoning::ReasoningKey;
 use super::request::ResponseEcho;
 use super::tools::{ToolKind, ToolMap, CUSTOM_INPUT_PARAM};
 
@@ -96,7 +100,9 @@ pub struct ToolCallOut {
 pub struct ChatOutput {
     /// Visible text (leaked tool calls already cut out); `None` when the upstream sent none.
     pub text: Option<String>,
-    /// `reasoning_content` / `reasoning`, when the upstream sent it (not emitted yet: §7).
+    /// The model's reasoning: `reasoning_content`, `reasoning` or `reasoning_details` (see
+    /// [`reasoning_text`]), followed by a `<think>…</think>` span cut from the start of the text
+    /// (see [`split_think`]); emitted as a `reasoning` item before the other items.
     pub reasoning: Option<String>,
     /// Tool calls, structured or recovered from the text, in order.
     pub tool_calls: Vec<ToolCallOut>,
@@ -203,11 +209,14 @@ pub fn completion_to_output(body: &[u8], tools: &ToolMap) -> Result<ChatOutput, 
             text = Some(refusal.to_owned());
         }
     }
-    let reasoning = message
-        .and_then(|m| m.get("reasoning_content").or_else(|| m.get("reasoning")))
-        .and_then(Value::as_str)
-        .filter(|r| !r.is_empty())
-        .map(str::to_owned);
+    let mut reasoning = message.and_then(reasoning_text).map(String::from);
+    if let Some((thought, visible)) = text.as_deref().and_then(split_think) {
+        let thought = thought.to_owned();
+        text = Some(visible.to_owned());
+        if !thought.is_empty() {
+            reasoning.get_or_insert_with(String::new).push_str(&thought);
+        }
+    }
 
     let mut tool_calls = message.map(structured_calls).unwrap_or_default();
     let mut finish = Finish::from_chat(choice.get("finish_reason").and_then(Value::as_str));
@@ -276,9 +285,10 @@ pub fn usage_from_chat(usage: &Value) -> Option<Usage> {
     })
 }
 
-/// Emits `output` through `writer`: the message item (if the text is not blank), one item per
-/// tool call, then the terminal event (see the module documentation). Does not emit
-/// `created` / `in_progress`: the caller may have sent them already (keep-alive path).
+/// Emits `output` through `writer`: the reasoning item (if any, without `encrypted_content`),
+/// the message item (if the text is not blank), one item per tool call, then the terminal event
+/// (see the module documentation). Does not emit `created` / `in_progress`: the caller may have
+/// sent them already (keep-alive path). [`write_output_sealed`] adds `encrypted_content`.
 pub fn write_output(
     writer: &mut ResponseEventWriter,
     output: &ChatOutput,
@@ -286,11 +296,33 @@ pub fn write_output(
     completed_at: u64,
     out: &mut Vec<u8>,
 ) {
-    let status = match output.finish {
-        Finish::Length | Finish::ContentFilter => ItemStatus::Incomplete,
-        _ => ItemStatus::Completed,
-    };
-    if let Some(text) = output.text.as_deref().filter(|t| !t.trim().is_empty()) {
+    write_output_sealed(writer, output, tools, None, completed_at, out);
+}
+
+/// [`write_output`], with the reasoning item's `encrypted_content` sealed by `key` (omitted
+/// without a key). The items are exactly those the streaming path
+/// (`super::stream::StreamTranslator`) emits for the same content.
+pub fn write_output_sealed(
+    writer: &mut ResponseEventWriter,
+    output: &ChatOutput,
+    tools: &ToolMap,
+    key: Option<&ReasoningKey>,
+    completed_at: u64,
+    out: &mut Vec<u8>,
+) {
+    let status = finish_status(&output.finish);
+    let text = output.text.as_deref().filter(|t| !t.trim().is_empty());
+    if let Some(reasoning) = output.reasoning.as_deref().filter(|r| !r.is_empty()) {
+        // Reasoning followed by output was whole when the output started.
+        let reasoning_status = if text.is_some() || !output.tool_calls.is_empty() {
+            ItemStatus::Completed
+        } else {
+            status
+        };
+        let sealed = key.map(|key| key.seal(reasoning));
+        writer.reasoning(reasoning, reasoning_status, sealed.as_deref(), out);
+    }
+    if let Some(text) = text {
         writer.message(text, status, out);
     }
     for call in &output.tool_calls {
@@ -321,18 +353,85 @@ pub fn write_output(
             ),
         }
     }
-    match &output.finish {
-        Finish::Length => writer.incomplete("max_output_tokens", output.usage, out),
+    write_terminal(writer, &output.finish, output.usage, completed_at, out);
+}
+
+/// Message shown when the upstream stopped with `finish_reason: error`.
+pub const FINISH_ERROR_MESSAGE: &str =
+    "The upstream model stopped with an error (finish_reason: error).";
+
+/// The status of the items of an answer that ended with `finish`.
+pub(crate) fn finish_status(finish: &Finish) -> ItemStatus {
+    match finish {
+        Finish::Length | Finish::ContentFilter => ItemStatus::Incomplete,
+        _ => ItemStatus::Completed,
+    }
+}
+
+/// The terminal event for `finish` (see the table in the module documentation).
+pub(crate) fn write_terminal(
+    writer: &mut ResponseEventWriter,
+    finish: &Finish,
+    usage: Option<Usage>,
+    completed_at: u64,
+    out: &mut Vec<u8>,
+) {
+    match finish {
+        Finish::Length => writer.incomplete("max_output_tokens", usage, out),
         Finish::ContentFilter => writer.failed("invalid_prompt", CONTENT_FILTER_MESSAGE, out),
-        Finish::Error => writer.failed(
-            "upstream_error",
-            "The upstream model stopped with an error (finish_reason: error).",
-            out,
-        ),
+        Finish::Error => writer.failed("upstream_error", FINISH_ERROR_MESSAGE, out),
         Finish::Stop | Finish::ToolCalls | Finish::Missing | Finish::Other(_) => {
-            writer.completed(output.usage, completed_at, out)
+            writer.completed(usage, completed_at, out)
         }
     }
+}
+
+/// The reasoning of a Chat message or delta: `reasoning_content` (DeepSeek, Kimi, Qwen), else
+/// `reasoning` as a string (OpenRouter, vLLM), else the texts of `reasoning_details`
+/// (OpenRouter: `reasoning.text` → `text`, `reasoning.summary` → `summary`; encrypted entries
+/// skipped). Only the first present source is read: OpenRouter sends `reasoning` and
+/// `reasoning_details` with the same text. `None` when there is none (or it is empty).
+pub fn reasoning_text(message: &Map<String, Value>) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    for field in ["reasoning_content", "reasoning"] {
+        if let Some(text) = message.get(field).and_then(Value::as_str) {
+            if !text.is_empty() {
+                return Some(Cow::Borrowed(text));
+            }
+        }
+    }
+    let details = message.get("reasoning_details")?.as_array()?;
+    let mut joined = String::new();
+    for detail in details {
+        let field = match detail.get("type").and_then(Value::as_str) {
+            Some("reasoning.text") => "text",
+            Some("reasoning.summary") => "summary",
+            _ => continue,
+        };
+        if let Some(text) = detail.get(field).and_then(Value::as_str) {
+            joined.push_str(text);
+        }
+    }
+    (!joined.is_empty()).then_some(Cow::Owned(joined))
+}
+
+/// The opening tag of a reasoning span some models write at the start of their text.
+pub const THINK_OPEN: &str = "<think>";
+/// The closing tag of a reasoning span.
+pub const THINK_CLOSE: &str = "</think>";
+
+/// A `<think>…</think>` span at the start of `text` (after blanks): the reasoning inside
+/// (trimmed) and the text after it (leading blanks removed). A span without its closing tag is
+/// all reasoning. `None` when the text does not start with `<think>`.
+pub fn split_think(text: &str) -> Option<(&str, &str)> {
+    let inner = text.trim_start().strip_prefix(THINK_OPEN)?;
+    Some(match inner.find(THINK_CLOSE) {
+        Some(close) => (
+            inner[..close].trim(),
+            inner[close + THINK_CLOSE.len()..].trim_start(),
+        ),
+        None => (inner.trim(), ""),
+    })
 }
 
 /// The `input` of a freeform tool call from the Chat arguments: the `input` string field of
@@ -382,10 +481,23 @@ pub fn completion_to_response_json(
     tools: &ToolMap,
     completed_at: u64,
 ) -> Result<Vec<u8>, CompletionError> {
+    completion_to_response_json_sealed(body, meta, echo, tools, None, completed_at)
+}
+
+/// [`completion_to_response_json`] with the reasoning item's `encrypted_content` sealed by
+/// `key` (see [`write_output_sealed`]).
+pub fn completion_to_response_json_sealed(
+    body: &[u8],
+    meta: &ResponseMeta,
+    echo: &ResponseEcho,
+    tools: &ToolMap,
+    key: Option<&ReasoningKey>,
+    completed_at: u64,
+) -> Result<Vec<u8>, CompletionError> {
     let output = completion_to_output(body, tools)?;
     let mut writer = ResponseEventWriter::without_events(meta.clone(), echo);
     let mut unused = Vec::new();
-    write_output(&mut writer, &output, tools, completed_at, &mut unused);
+    write_output_sealed(&mut writer, &output, tools, key, completed_at, &mut unused);
     Ok(writer.response_json())
 }
 
@@ -466,7 +578,7 @@ fn structured_calls(message: &Map<String, Value>) -> Vec<ToolCallOut> {
 
 /// The upstream's id, or a fresh `call_…` when it is missing, blank or already used (Codex
 /// matches outputs to calls by `call_id`).
-fn unique_call_id(id: Option<&str>, earlier: &[ToolCallOut]) -> String {
+pub(crate) fn unique_call_id(id: Option<&str>, earlier: &[ToolCallOut]) -> String {
     match id.map(str::trim) {
         Some(id) if !id.is_empty() && earlier.iter().all(|c| c.call_id != id) => id.to_owned(),
         _ => new_id("call"),
@@ -475,7 +587,7 @@ fn unique_call_id(id: Option<&str>, earlier: &[ToolCallOut]) -> String {
 
 /// Chat `arguments` → the JSON string Codex needs: strings kept (double-encoded JSON objects
 /// unwrapped), objects and other values serialized, missing/null/blank → `{}`.
-fn normalize_arguments(arguments: Option<&Value>) -> String {
+pub(crate) fn normalize_arguments(arguments: Option<&Value>) -> String {
     match arguments {
         None | Some(Value::Null) => "{}".to_owned(),
         Some(Value::String(s)) => normalize_argument_string(s.clone()),
@@ -483,7 +595,7 @@ fn normalize_arguments(arguments: Option<&Value>) -> String {
     }
 }
 
-fn normalize_argument_string(arguments: String) -> String {
+pub(crate) fn normalize_argument_string(arguments: String) -> String {
     if arguments.trim().is_empty() {
         return "{}".to_owned();
     }
@@ -498,7 +610,7 @@ fn normalize_argument_string(arguments: String) -> String {
 }
 
 /// Text of a Chat `content`: a string, or the text parts of an array joined; `None` for null.
-fn content_text(content: &Value) -> Option<String> {
+pub(crate) fn content_text(content: &Value) -> Option<String> {
     match content {
         Value::String(s) => Some(s.clone()),
         Value::Array(parts) => {
@@ -1003,6 +1115,98 @@ mod tests {
         );
         let output = completion_to_output(&reasoning, &ToolMap::default()).expect("reasoning");
         assert_eq!(output.reasoning.as_deref(), Some("thinking…"));
+    }
+
+    #[test]
+    fn reasoning_shapes_and_think_spans_become_a_reasoning_item() {
+        let cases: &[(Value, Option<&str>, Option<&str>)] = &[
+            (
+                json!({"content": "a", "reasoning_content": "rc"}),
+                Some("rc"),
+                Some("a"),
+            ),
+            (
+                json!({"content": "a", "reasoning": "r"}),
+                Some("r"),
+                Some("a"),
+            ),
+            (
+                json!({"content": "a", "reasoning_details": [
+                    {"type": "reasoning.text", "text": "x"},
+                    {"type": "reasoning.encrypted", "data": "zz"},
+                    {"type": "reasoning.summary", "summary": "y"}]}),
+                Some("xy"),
+                Some("a"),
+            ),
+            (
+                json!({"content": "a", "reasoning": "same", "reasoning_details": [
+                    {"type": "reasoning.text", "text": "same"}]}),
+                Some("same"),
+                Some("a"),
+            ),
+            (
+                json!({"content": "\n<think>\n plan \n</think>\n\nAnswer"}),
+                Some("plan"),
+                Some("Answer"),
+            ),
+            (
+                json!({"content": "<think>unclosed"}),
+                Some("unclosed"),
+                Some(""),
+            ),
+            (
+                json!({"content": "<think>b</think>c", "reasoning_content": "a"}),
+                Some("ab"),
+                Some("c"),
+            ),
+            (
+                json!({"content": "no <think>here</think>"}),
+                None,
+                Some("no <think>here</think>"),
+            ),
+            (
+                json!({"content": "x", "reasoning_content": ""}),
+                None,
+                Some("x"),
+            ),
+        ];
+        for (message, reasoning, text) in cases {
+            let body = completion(message.clone(), json!("stop"), json!(null));
+            let output = completion_to_output(&body, &tools()).expect("parse");
+            assert_eq!(output.reasoning.as_deref(), *reasoning, "{message}");
+            assert_eq!(output.text.as_deref(), *text, "{message}");
+        }
+        let body = completion(
+            json!({"content": "<think>why</think>Because.", "tool_calls": [
+                {"id": "c1", "function": {"name": "exec_command", "arguments": "{}"}}]}),
+            json!("tool_calls"),
+            json!(null),
+        );
+        let items = done_items(&sse(&body));
+        assert_eq!(items.len(), 3);
+        assert_eq!(
+            items[0],
+            json!({"type": "reasoning", "id": items[0]["id"], "status": "completed",
+                   "summary": [], "content": [{"type": "reasoning_text", "text": "why"}]})
+        );
+        assert_eq!(items[1]["content"][0]["text"], "Because.");
+        assert_eq!(items[2]["type"], "function_call");
+
+        let key = ReasoningKey::from_secret(&[3; 32]);
+        let json = completion_to_response_json_sealed(
+            &body,
+            &meta(),
+            &ResponseEcho::default(),
+            &tools(),
+            Some(&key),
+            5,
+        )
+        .expect("json");
+        let response: Value = serde_json::from_slice(&json).expect("json");
+        let blob = response["output"][0]["encrypted_content"]
+            .as_str()
+            .expect("sealed");
+        assert_eq!(key.open(blob).as_deref(), Some("why"));
     }
 
     #[test]

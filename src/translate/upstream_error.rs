@@ -86,6 +86,18 @@ impl ClientFailure {
         }
     }
 
+    /// A short label for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self.kind {
+            FailureKind::Payment => "payment",
+            FailureKind::RateLimited => "rate_limited",
+            FailureKind::ContextLength => "context_length",
+            FailureKind::Rejected => "upstream_rejected",
+            FailureKind::Unavailable => "upstream_unavailable",
+            FailureKind::TimedOut => "upstream_timeout",
+        }
+    }
+
     /// An OpenAI-style error body: `{"error":{"message","type","param","code"}}`.
     pub fn error_body(&self) -> Vec<u8> {
         let error_type = match self.kind {

@@ -29,6 +29,7 @@ pub(super) struct ChatRequest<'a> {
     pub response_format: Option<ResponseFormat<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<Cow<'a, str>>,
+    /// Always the last field: `ChatPlan::ask_upstream_to_stream` rewrites it in place.
     pub stream: bool,
 }
 
@@ -44,7 +45,9 @@ pub(super) enum Message<'a> {
     Assistant {
         /// `null` when the message only calls tools.
         content: Option<OutText<'a>>,
-        // Issue 3 (reasoning round trip) adds `reasoning_content` here.
+        /// The reasoning this message was produced with (thinking models want it back).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reasoning_content: Option<String>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         tool_calls: Vec<ToolCall<'a>>,
     },

@@ -10,7 +10,8 @@ use serde_json::value::RawValue;
 
 use super::chat::{Content, FunctionCall, ImageUrl, Message, Part, ToolCall};
 use super::text::{JStr, Obj, OutText, Str, TextJoin};
-use super::{check_depth, parse, RequestError, SystemRole};
+use super::{check_depth, parse, RequestError, RequestOptions, SystemRole};
+use crate::translate::reasoning::ReasoningKey;
 use crate::translate::tools::{chat_tool_name, CUSTOM_INPUT_PARAM};
 
 /// Separator between system texts merged into one message, and between messages of an
@@ -20,6 +21,8 @@ const BLOCK_SEP: &str = "\n\n";
 const OUTPUT_SEP: &str = "\n";
 /// Content of the tool message answering a call that has no output in the input.
 const ABORTED: &str = "aborted";
+/// Separator between the texts of several reasoning items restored on one assistant message.
+const REASONING_SEP: &str = "\n\n";
 
 /// The request's `input`: a string (one user message) or a list of items.
 pub(super) enum Input<'a> {
@@ -79,6 +82,8 @@ pub(super) struct Item<'a> {
     input: Option<&'a RawValue>,
     #[serde(borrow, default)]
     output: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    encrypted_content: Option<&'a RawValue>,
 }
 
 /// A content part (of a message, or of an array tool output), read leniently like [`Item`].
@@ -161,9 +166,9 @@ enum Entry<'a> {
     /// A tool output's place in the input. The output itself waits in [`Builder::outputs`] and
     /// is written right after its call.
     OutputMark,
-    /// Issue 3 (reasoning round trip) carries `encrypted_content` from here to the next
-    /// assistant message's `reasoning_content`. Skipped for now.
-    Reasoning,
+    /// A reasoning item's `encrypted_content` (`None` when missing or not a string), opened
+    /// only if an assistant text or call follows it in its turn.
+    Reasoning(Option<JStr<'a>>),
     Skip,
 }
 
@@ -206,13 +211,15 @@ pub(super) fn instructions<'a>(raw: &'a RawValue) -> Result<Option<TextJoin<'a>>
 pub(super) fn messages<'a>(
     instructions: Option<TextJoin<'a>>,
     input: Option<Input<'a>>,
-    mode: SystemRole,
+    opts: &RequestOptions,
 ) -> Result<Vec<Message<'a>>, RequestError> {
     let mut b = Builder {
-        mode,
+        mode: opts.system_role,
+        key: opts.reasoning_key.as_deref(),
         messages: Vec::new(),
         leading: TextJoin::default(),
         group: None,
+        pending_reasoning: Vec::new(),
         outputs: HashMap::new(),
         seen_calls: HashSet::new(),
     };
@@ -252,7 +259,7 @@ pub(super) fn messages<'a>(
             for entry in entries {
                 b.entry(entry);
             }
-            b.flush();
+            b.end_turn();
         }
     }
     for call_id in b.outputs.keys() {
@@ -270,13 +277,17 @@ pub(super) fn messages<'a>(
     Ok(messages)
 }
 
-struct Builder<'a> {
+struct Builder<'a, 'k> {
     mode: SystemRole,
+    /// Opens reasoning blobs; without it reasoning items are dropped at once.
+    key: Option<&'k ReasoningKey>,
     messages: Vec<Message<'a>>,
     /// [`SystemRole::MergeLeading`]: every system text, joined into the first message at the end.
     leading: TextJoin<'a>,
     /// The assistant message being assembled: optional text, then tool calls.
     group: Option<Group<'a>>,
+    /// Reasoning blobs waiting for the assistant text or call that follows them.
+    pending_reasoning: Vec<JStr<'a>>,
     /// Tool outputs by `call_id`, taken out as their calls are written.
     outputs: HashMap<Cow<'a, str>, ToolOutput<'a>>,
     seen_calls: HashSet<Cow<'a, str>>,
@@ -285,23 +296,25 @@ struct Builder<'a> {
 struct Group<'a> {
     text: Option<TextJoin<'a>>,
     calls: Vec<ToolCall<'a>>,
+    /// Blobs of the reasoning items that came before this message's text or calls.
+    reasoning: Vec<JStr<'a>>,
 }
 
-impl<'a> Builder<'a> {
+impl<'a> Builder<'a, '_> {
     fn entry(&mut self, entry: Entry<'a>) {
         match entry {
             Entry::Message {
                 role: Role::System,
                 content,
             } => {
-                self.flush();
+                self.end_turn();
                 self.system(text_only(content));
             }
             Entry::Message {
                 role: Role::User,
                 content,
             } => {
-                self.flush();
+                self.end_turn();
                 self.messages.push(Message::User {
                     content: user_content(content),
                 });
@@ -314,6 +327,7 @@ impl<'a> Builder<'a> {
                 self.group = Some(Group {
                     text: Some(text_only(content)),
                     calls: Vec::new(),
+                    reasoning: std::mem::take(&mut self.pending_reasoning),
                 });
             }
             Entry::Call(call) => {
@@ -321,16 +335,36 @@ impl<'a> Builder<'a> {
                     log::debug!("second call with call_id {}, dropped", call.id);
                     return;
                 }
-                self.group
-                    .get_or_insert_with(|| Group {
-                        text: None,
-                        calls: Vec::new(),
-                    })
-                    .calls
-                    .push(call);
+                let group = self.group.get_or_insert_with(|| Group {
+                    text: None,
+                    calls: Vec::new(),
+                    reasoning: Vec::new(),
+                });
+                group.calls.push(call);
+                group.reasoning.append(&mut self.pending_reasoning);
             }
-            Entry::OutputMark => self.flush(),
-            Entry::Reasoning | Entry::Skip => {}
+            Entry::OutputMark => self.end_turn(),
+            Entry::Reasoning(blob) => match (self.key, blob) {
+                (Some(_), Some(blob)) => self.pending_reasoning.push(blob),
+                (None, _) => log::debug!("reasoning item dropped: no reasoning key configured"),
+                (Some(_), None) => {
+                    log::debug!("reasoning item without a string encrypted_content, dropped")
+                }
+            },
+            Entry::Skip => {}
+        }
+    }
+
+    /// A user or system message, a tool output or the end of the input: the pending assistant
+    /// message is written, and reasoning that no assistant text or call followed is dropped.
+    fn end_turn(&mut self) {
+        self.flush();
+        if !self.pending_reasoning.is_empty() {
+            log::debug!(
+                "{} reasoning item(s) not followed by an assistant message in their turn, dropped",
+                self.pending_reasoning.len()
+            );
+            self.pending_reasoning.clear();
         }
     }
 
@@ -354,9 +388,11 @@ impl<'a> Builder<'a> {
         let Some(group) = self.group.take() else {
             return;
         };
+        let reasoning_content = open_reasoning(self.key, &group.reasoning);
         if group.calls.is_empty() {
             self.messages.push(Message::Assistant {
                 content: Some(group.text.unwrap_or_default().finish("")),
+                reasoning_content,
                 tool_calls: Vec::new(),
             });
             return;
@@ -364,6 +400,7 @@ impl<'a> Builder<'a> {
         let ids: Vec<Cow<'a, str>> = group.calls.iter().map(|c| c.id.clone()).collect();
         self.messages.push(Message::Assistant {
             content: group.text.filter(|t| !t.is_blank()).map(|t| t.finish("")),
+            reasoning_content,
             tool_calls: group.calls,
         });
         let mut image_parts = Vec::new();
@@ -403,6 +440,28 @@ impl<'a> Builder<'a> {
             });
         }
     }
+}
+
+/// The texts sealed in `blobs` that open with `key`, joined; `None` when none has any text.
+fn open_reasoning(key: Option<&ReasoningKey>, blobs: &[JStr<'_>]) -> Option<String> {
+    let key = key?;
+    let mut joined: Option<String> = None;
+    for blob in blobs {
+        match key.open(&blob.value()) {
+            Some(text) if text.is_empty() => log::debug!("reasoning item with empty text, skipped"),
+            Some(text) => match &mut joined {
+                Some(all) => {
+                    all.push_str(REASONING_SEP);
+                    all.push_str(&text);
+                }
+                None => joined = Some(text),
+            },
+            None => log::debug!(
+                "reasoning encrypted_content does not open (foreign or tampered), dropped"
+            ),
+        }
+    }
+    joined
 }
 
 /// Text of system and assistant messages: images cannot go there and are dropped.
@@ -489,7 +548,9 @@ fn classify<'a>(item: &Item<'a>, loc: Loc) -> Result<Entry<'a>, RequestError> {
     match kind {
         "message" => message(item, loc),
         "function_call" | "custom_tool_call" => call(item, loc, kind == "custom_tool_call"),
-        "reasoning" => Ok(Entry::Reasoning),
+        "reasoning" => Ok(Entry::Reasoning(
+            item.encrypted_content.and_then(JStr::from_raw),
+        )),
         other => {
             log::debug!(
                 "{}: item type {other:?} has no Chat form, skipped",

@@ -1,6 +1,7 @@
 use serde_json::{json, Value};
 
 use super::*;
+use crate::translate::reasoning::ReasoningKey;
 use crate::translate::tools::{ToolKind, CUSTOM_INPUT_PARAM};
 
 /// Every assistant message with `tool_calls` is immediately followed by exactly one tool
@@ -383,6 +384,7 @@ fn input_string_instructions_and_options() {
 fn merge_leading_puts_every_system_text_first() {
     let opts = RequestOptions {
         system_role: SystemRole::MergeLeading,
+        ..RequestOptions::default()
     };
     let body = json!({"model": "m", "instructions": "I", "input": [
         {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "D1"},
@@ -404,6 +406,282 @@ fn merge_leading_puts_every_system_text_first() {
     let (chat, _) = plan_with(&json!({"model": "m", "input": "hi"}), &opts);
     assert_eq!(chat["messages"], json!([{"role": "user", "content": "hi"}]));
     assert_eq!(RequestOptions::default().system_role, SystemRole::System);
+}
+
+fn key(byte: u8) -> Arc<ReasoningKey> {
+    Arc::new(ReasoningKey::from_secret(&[byte; 32]))
+}
+
+fn keyed(byte: u8) -> RequestOptions {
+    RequestOptions {
+        reasoning_key: Some(key(byte)),
+        ..RequestOptions::default()
+    }
+}
+
+/// A reasoning item as Codex sends it back, `encrypted_content` = `blob`.
+fn reasoning(text: &str, blob: Value) -> Value {
+    json!({"type": "reasoning", "id": "rs_1", "summary": [],
+           "content": [{"type": "reasoning_text", "text": text}], "encrypted_content": blob})
+}
+
+fn sealed(text: &str) -> Value {
+    reasoning(text, json!(key(7).seal(text)))
+}
+
+fn assistant(text: &str) -> Value {
+    json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]})
+}
+
+/// The Chat messages for an `input` array, translated with `opts`.
+fn messages_with(input: Value, opts: &RequestOptions) -> Value {
+    plan_with(&json!({"model": "m", "input": input}), opts).0["messages"].clone()
+}
+
+#[test]
+fn reasoning_is_restored_on_the_assistant_message_it_precedes() {
+    let opts = keyed(7);
+    let tampered = {
+        let mut blob = key(7).seal("plan A").into_bytes();
+        let last = blob.len() - 1;
+        blob[last] = if blob[last] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(blob).unwrap()
+    };
+    let tool_turn = |reasoning_item: Value| {
+        json!([
+            user("go"),
+            reasoning_item,
+            call("c1", "exec_command"),
+            output("c1", "ok"),
+            assistant("done"),
+            user("next")
+        ])
+    };
+    let expected = |reasoning_content: Option<&str>| {
+        let mut calls = json!({"role": "assistant", "content": null,
+                               "tool_calls": [chat_call("c1", "exec_command")]});
+        if let Some(text) = reasoning_content {
+            calls["reasoning_content"] = json!(text);
+        }
+        json!([{"role": "user", "content": "go"}, calls, tool_msg("c1", "ok"),
+               {"role": "assistant", "content": "done"}, {"role": "user", "content": "next"}])
+    };
+    let cases: Vec<(&str, Value, Option<&str>)> = vec![
+        ("sealed with our key", sealed("plan A"), Some("plan A")),
+        ("tampered", reasoning("plan A", json!(tampered)), None),
+        (
+            "another bridge's key",
+            reasoning("plan A", json!(key(8).seal("plan A"))),
+            None,
+        ),
+        (
+            "OpenAI's own blob",
+            reasoning("plan A", json!("gAAAAABopaque")),
+            None,
+        ),
+        (
+            "the capture's placeholder",
+            reasoning("plan A", json!("opaque")),
+            None,
+        ),
+        (
+            "missing encrypted_content",
+            json!({"type": "reasoning", "summary": []}),
+            None,
+        ),
+        (
+            "encrypted_content null",
+            reasoning("plan A", Value::Null),
+            None,
+        ),
+        (
+            "encrypted_content not a string",
+            reasoning("plan A", json!({"a": 1})),
+            None,
+        ),
+        ("sealed empty text", sealed(""), None),
+    ];
+    for (name, item, content) in cases {
+        let got = messages_with(tool_turn(item), &opts);
+        assert_eq!(got, expected(content), "case: {name}\n got: {got:#}");
+    }
+    // Without a key nothing is restored, and a sealed blob is no error.
+    let got = messages_with(tool_turn(sealed("plan A")), &RequestOptions::default());
+    assert_eq!(got, expected(None));
+    // Sent once, never as null or "" on the other messages.
+    let body = json!({"model": "m", "input": tool_turn(sealed("plan A"))});
+    let text = String::from_utf8(plan_with(&body, &opts).1.body).unwrap();
+    assert_eq!(text.matches("reasoning_content").count(), 1, "{text}");
+}
+
+#[test]
+fn reasoning_placement_table() {
+    let r = sealed;
+    let with_reasoning = |mut message: Value, text: &str| {
+        message["reasoning_content"] = json!(text);
+        message
+    };
+    let cases: Vec<(&str, Value, Value)> = vec![
+        (
+            "before an assistant text message: carried on that message",
+            json!([user("u"), r("think"), assistant("hello")]),
+            json!([{"role": "user", "content": "u"},
+                   {"role": "assistant", "content": "hello", "reasoning_content": "think"}]),
+        ),
+        (
+            "before text and calls of one turn: on the merged message",
+            json!([
+                user("u"),
+                r("think"),
+                assistant("Running."),
+                call("c1", "a"),
+                output("c1", "A")
+            ]),
+            json!([{"role": "user", "content": "u"},
+                   with_reasoning(json!({"role": "assistant", "content": "Running.",
+                                         "tool_calls": [chat_call("c1", "a")]}), "think"),
+                   tool_msg("c1", "A")]),
+        ),
+        (
+            "several items before one message: joined with a blank line",
+            json!([
+                r("one"),
+                r("two\nlines"),
+                call("c1", "a"),
+                output("c1", "A")
+            ]),
+            json!([
+                with_reasoning(
+                    json!({"role": "assistant", "content": null,
+                                         "tool_calls": [chat_call("c1", "a")]}),
+                    "one\n\ntwo\nlines"
+                ),
+                tool_msg("c1", "A")
+            ]),
+        ),
+        (
+            "interleaved between calls of one turn: all on that message, a bad blob skipped",
+            json!([
+                r("first"),
+                call("c1", "a"),
+                reasoning("x", json!("gAAAA")),
+                r("second"),
+                call("c2", "b"),
+                output("c1", "A"),
+                output("c2", "B")
+            ]),
+            json!([
+                with_reasoning(
+                    json!({"role": "assistant", "content": null,
+                                         "tool_calls": [chat_call("c1", "a"), chat_call("c2", "b")]}),
+                    "first\n\nsecond"
+                ),
+                tool_msg("c1", "A"),
+                tool_msg("c2", "B")
+            ]),
+        ),
+        (
+            "each turn keeps its own reasoning",
+            json!([
+                user("u"),
+                r("t1"),
+                call("c1", "a"),
+                output("c1", "A"),
+                r("t2"),
+                assistant("done")
+            ]),
+            json!([{"role": "user", "content": "u"},
+                   with_reasoning(json!({"role": "assistant", "content": null,
+                                         "tool_calls": [chat_call("c1", "a")]}), "t1"),
+                   tool_msg("c1", "A"),
+                   {"role": "assistant", "content": "done", "reasoning_content": "t2"}]),
+        ),
+        (
+            "followed by a user message: dropped, not carried to a later turn",
+            json!([r("lost"), user("u"), assistant("a")]),
+            json!([{"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]),
+        ),
+        (
+            "followed by a developer message: dropped",
+            json!([r("lost"), {"role": "developer", "content": "d"}, assistant("a")]),
+            json!([{"role": "system", "content": "d"}, {"role": "assistant", "content": "a"}]),
+        ),
+        (
+            "after the calls, followed by their outputs: dropped",
+            json!([
+                call("c1", "a"),
+                r("late"),
+                output("c1", "A"),
+                assistant("a")
+            ]),
+            json!([{"role": "assistant", "content": null, "tool_calls": [chat_call("c1", "a")]},
+                   tool_msg("c1", "A"), {"role": "assistant", "content": "a"}]),
+        ),
+        (
+            "after calls, before a new assistant text: on the text's message",
+            json!([
+                call("c1", "a"),
+                r("next"),
+                assistant("x"),
+                output("c1", "A")
+            ]),
+            json!([{"role": "assistant", "content": null, "tool_calls": [chat_call("c1", "a")]},
+                   tool_msg("c1", "A"),
+                   {"role": "assistant", "content": "x", "reasoning_content": "next"}]),
+        ),
+        (
+            "at the end of the input: dropped",
+            json!([user("u"), r("trailing")]),
+            json!([{"role": "user", "content": "u"}]),
+        ),
+        (
+            "skipped items do not end the turn",
+            json!([r("kept"), {"type": "web_search_call", "id": "ws", "status": "completed"},
+                   assistant("a")]),
+            json!([{"role": "assistant", "content": "a", "reasoning_content": "kept"}]),
+        ),
+        (
+            "escapes and unicode survive",
+            json!([r("say \"hi\"\t\\ é 😀 \u{1}"), assistant("a")]),
+            json!([{"role": "assistant", "content": "a",
+                    "reasoning_content": "say \"hi\"\t\\ é 😀 \u{1}"}]),
+        ),
+    ];
+    let opts = keyed(7);
+    for (name, input, expected) in cases {
+        let got = messages_with(input, &opts);
+        assert_eq!(got, expected, "case: {name}\n got: {got:#}");
+    }
+}
+
+#[test]
+fn reasoning_with_merge_leading() {
+    let opts = RequestOptions {
+        system_role: SystemRole::MergeLeading,
+        reasoning_key: Some(key(7)),
+    };
+    let input = json!([{"role": "developer", "content": "D"}, user("U"), sealed("plan A"),
+                       call("c1", "a"), output("c1", "A"), {"role": "developer", "content": "D2"},
+                       sealed("plan B"), assistant("done")]);
+    assert_eq!(
+        messages_with(input, &opts),
+        json!([{"role": "system", "content": "D\n\nD2"},
+               {"role": "user", "content": "U"},
+               {"role": "assistant", "content": null, "reasoning_content": "plan A",
+                "tool_calls": [chat_call("c1", "a")]},
+               tool_msg("c1", "A"),
+               {"role": "assistant", "content": "done", "reasoning_content": "plan B"}])
+    );
+}
+
+#[test]
+fn options_debug_hides_the_key() {
+    let text = format!("{:?}", keyed(7));
+    assert!(
+        text.contains("reasoning_key: Some(ReasoningKey(…))"),
+        "{text}"
+    );
+    assert!(!text.contains("[7, 7"), "{text}");
 }
 
 #[test]
@@ -909,7 +1187,7 @@ fn very_deep_nesting_errors_without_overflow() {
 fn mangled_bodies_never_panic() {
     let body = serde_json::to_vec(&json!({
         "model": "m", "instructions": [{"role": "developer", "content": "i"}],
-        "input": [user("u"), {"role": "assistant", "content": "a"}, call("c1", "f"),
+        "input": [user("u"), sealed("plan"), {"role": "assistant", "content": "a"}, call("c1", "f"),
                   {"type": "custom_tool_call", "call_id": "p", "name": "apply_patch", "input": "x\ny"},
                   {"type": "function_call_output", "call_id": "c1", "output": [
                       {"type": "input_text", "text": "t"}, {"type": "input_image", "image_url": "http://i"}]},
@@ -920,7 +1198,11 @@ fn mangled_bodies_never_panic() {
         "tool_choice": {"type": "function", "name": "f"}, "text": {"format": {"type": "json_object"}},
         "reasoning": {"effort": "low"}}))
     .unwrap();
-    let opts = RequestOptions::default();
+    let opts = keyed(7);
+    let whole = request_to_chat(&body, &opts).unwrap().body;
+    assert!(String::from_utf8(whole)
+        .unwrap()
+        .contains(r#""reasoning_content":"plan""#));
     for cut in 0..body.len() {
         let _ = request_to_chat(&body[..cut], &opts);
         for replacement in [b'"', b'{', b']', b'1', b'\\', 0xff] {
@@ -968,16 +1250,46 @@ fn timing_one_megabyte() {
         "tool_choice": "auto", "parallel_tool_calls": true, "reasoning": {"effort": "medium"},
         "store": false, "include": ["reasoning.encrypted_content"]}))
     .unwrap();
-    let opts = RequestOptions::default();
-    let mut best = f64::MAX;
-    for _ in 0..50 {
-        let start = std::time::Instant::now();
-        let plan = request_to_chat(&body, &opts).unwrap();
-        best = best.min(start.elapsed().as_secs_f64() * 1e3);
-        std::hint::black_box(plan);
+    for (label, opts) in [("no key", RequestOptions::default()), ("key", keyed(7))] {
+        let mut best = f64::MAX;
+        for _ in 0..50 {
+            let start = std::time::Instant::now();
+            let plan = request_to_chat(&body, &opts).unwrap();
+            best = best.min(start.elapsed().as_secs_f64() * 1e3);
+            std::hint::black_box(plan);
+        }
+        println!(
+            "{label}: {} bytes translated in {best:.3} ms (best of 50)",
+            body.len()
+        );
     }
-    println!(
-        "{} bytes translated in {best:.3} ms (best of 50)",
-        body.len()
+}
+
+#[test]
+fn streaming_is_asked_of_the_upstream_only_for_streaming_clients() {
+    let plan = |stream: bool| {
+        let body = json!({"model": "m", "input": "hi", "stream": stream, "tools": [
+            {"type": "function", "name": "f", "parameters": {"type": "object"}}]});
+        request_to_chat(body.to_string().as_bytes(), &RequestOptions::default()).expect("valid")
+    };
+    let parsed = |plan: &ChatPlan| -> Value { serde_json::from_slice(&plan.body).expect("json") };
+    let mut streaming = plan(true);
+    assert_eq!(
+        parsed(&streaming)["stream"],
+        false,
+        "not streaming until asked"
     );
+    assert!(streaming.ask_upstream_to_stream());
+    let body = parsed(&streaming);
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["stream_options"], json!({"include_usage": true}));
+    assert_eq!(
+        body["tools"][0]["function"]["name"], "f",
+        "the rest is untouched"
+    );
+    assert!(!streaming.ask_upstream_to_stream(), "twice = once");
+    let mut plain = plan(false);
+    assert!(!plain.ask_upstream_to_stream());
+    assert_eq!(parsed(&plain)["stream"], false);
+    assert!(parsed(&plain).get("stream_options").is_none());
 }
