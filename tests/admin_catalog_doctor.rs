@@ -483,6 +483,72 @@ fn doctor_fails_on_a_broken_setup() {
 }
 
 #[test]
+fn doctor_lists_every_profile_and_desktop_problem() {
+    let homes = Homes::new();
+    let bridge_port = free_port();
+    let dead = free_port();
+    let up = format!("http://127.0.0.1:{dead}/v1");
+    std::fs::write(
+        homes.catalog(),
+        "{\"models\":[{\"slug\":\"blockrun/auto\"}]}",
+    )
+    .expect("catalog");
+    // Two problems in the profile: a wire_api Codex cannot use, and a catalog that is not ours.
+    let other = homes.codex_home().join("old-catalog.json");
+    std::fs::write(&other, "{\"models\":[]}").expect("other catalog");
+    std::fs::write(
+        homes.codex_home().join("clawrouter.config.toml"),
+        format!(
+            "model = \"blockrun/auto\"\nmodel_provider = \"clawrouter\"\n\
+             model_catalog_json = {:?}\n\n[model_providers.clawrouter]\n\
+             base_url = \"http://127.0.0.1:{bridge_port}/v1\"\nwire_api = \"chat\"\n",
+            other.to_string_lossy()
+        ),
+    )
+    .expect("profile");
+    // Desktop mode on, without requires_openai_auth: Codex Desktop would hide our models.
+    std::fs::write(
+        homes.codex_home().join("config.toml"),
+        format!(
+            "model = \"blockrun/auto\"\nmodel_provider = \"clawrouter\"\n\
+             model_catalog_json = {:?}\n\n[model_providers.clawrouter]\n\
+             base_url = \"http://127.0.0.1:{bridge_port}/v1\"\n",
+            homes.catalog().to_string_lossy()
+        ),
+    )
+    .expect("config.toml");
+    let missing = Path::new("/nonexistent/codex");
+    let run = ours(&homes, &["doctor"], bridge_port, dead, &up, missing);
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    let line = |name: &str| {
+        let start = format!("❌ {name} — ");
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(&start))
+            .unwrap_or_else(|| panic!("no failed {name} check: {}", run.describe()));
+        (
+            lines[at].to_owned(),
+            lines.get(at + 1).copied().unwrap_or("").to_owned(),
+        )
+    };
+    let (profile, fix) = line("profile");
+    assert!(profile.contains("wire_api"), "{profile}");
+    assert!(profile.contains("uses the catalog"), "{profile}");
+    assert!(!profile.contains(": run `"), "{profile}");
+    assert_eq!(fix, "   fix: run `clawrouter-codex setup`");
+    let (desktop, fix) = line("desktop");
+    assert!(desktop.contains("on, but "), "{desktop}");
+    assert!(desktop.contains("requires_openai_auth"), "{desktop}");
+    assert_eq!(fix, "   fix: run `clawrouter-codex desktop on`");
+    assert!(
+        run.stdout.contains("✅ legacy profile — "),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
 fn doctor_flags_an_empty_wallet() {
     let mock = mock(Some(0.0));
     let homes = Homes::new();

@@ -392,4 +392,17 @@ fn thinking_model_gets_its_reasoning_back_on_the_tool_turn() {
     assert_eq!(run.final_message.as_deref(), Some("Thought it through."));
     assert!(work.path().join("thought.txt").exists());
     assert_eq!(mock.chat_calls().len(), 2);
+    // Codex shows the reasoning (as a summary: raw reasoning content is hidden by default).
+    let shown = run.items("reasoning");
+    assert!(
+        !shown.is_empty(),
+        "Codex showed the reasoning: {}",
+        run.describe()
+    );
+    assert_eq!(
+        shown[0]["text"].as_str().map(str::trim),
+        Some(THOUGHT),
+        "{}",
+        run.describe()
+    );
 }

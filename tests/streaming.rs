@@ -307,7 +307,7 @@ fn reasoning_round_trip_satisfies_a_thinking_model() {
             types(&first)
         );
         assert_eq!(
-            items[0]["content"][0]["text"],
+            items[0]["summary"][0]["text"],
             "I should list the files first."
         );
         assert!(items[0]["encrypted_content"].is_string());

@@ -2,9 +2,9 @@
 //! services, reads Codex's files and runs `codex --version`; it writes nothing anywhere.
 //!
 //! Checks, in order: the bridge (`/health`), the ClawRouter proxy (`/health`), wallet and
-//! balance (`/health?full=true`), the catalog file, the Codex profile, desktop mode and
-//! web-search mode (informational), a legacy `[profiles.<name>]` table in `config.toml`, and the
-//! Codex CLI. Each prints `✅ name — detail` or `❌ name — detail` with an indented `fix:` line;
+//! balance (`/health?full=true`), the catalog file, the Codex profile, desktop mode
+//! (informational when off), web-search mode (informational), a legacy `[profiles.<name>]`
+//! table in `config.toml`, and the Codex CLI. Each prints `✅ name — detail` or `❌ name — detail` with an indented `fix:` line;
 //! `--json` prints `{"ok":bool,"checks":[{"name","ok","detail","fix"}]}`. Exit 0 only when all
 //! pass, else 1.
 //!
@@ -12,27 +12,30 @@
 //! ClawRouter on `127.0.0.1:<proxy.port>`), else the local ClawRouter on `proxy.port`. An
 //! upstream that answers `/v1/models` but has no ClawRouter `/health` (vLLM, Ollama, a team
 //! gateway) passes as "not ClawRouter", and the wallet check then says it is not used.
-//! The profile must select provider `clawrouter`, point its `base_url` at this bridge and use
-//! this catalog (`model_catalog_json`): without it Codex would treat ClawRouter models with
-//! generic metadata (no `apply_patch`).
+//!
+//! Codex's files are read through [`codex_config`] (the readers `status`, the toggles and the
+//! dashboard use too), so doctor and they agree. The profile must select provider
+//! `clawrouter`, whose `base_url` is exactly this bridge's and whose `wire_api` is `responses`,
+//! and name this `CODEX_HOME`'s catalog (`model_catalog_json`, which must exist): without it
+//! Codex would treat ClawRouter models with generic metadata (no `apply_patch`). Desktop mode,
+//! when on, must be complete too (provider table with `requires_openai_auth`, this bridge, an
+//! existing catalog). A failure lists every problem found, and the fix line each distinct fix
+//! once, in order.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use toml_edit::{DocumentMut, Item};
 
 use super::catalog::{self, http_get};
+use super::codex_config::{self, CodexConfigError, CodexFile, DesktopMode};
 use crate::config::Config;
 
 /// Timeout for the plain health checks.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 /// ClawRouter's balance lookup can take seconds (4.5 s on Solana when offline).
 const BALANCE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The provider id `setup` writes.
-const PROVIDER: &str = "clawrouter";
 
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,10 +110,6 @@ pub fn to_json(checks: &[Check]) -> Value {
 
 /// Runs every check.
 pub fn checks(config: &Config) -> Vec<Check> {
-    let home = &config.codex.home;
-    let config_toml = read_toml(&home.join("config.toml"));
-    let profile_path = home.join(format!("{}.config.toml", config.codex.profile));
-    let profile_toml = read_toml(&profile_path);
     let proxy = proxy_target(config);
     let proxy_check = check_proxy(&proxy);
     let wallet_check = if proxy.is_clawrouter == Some(false) {
@@ -128,11 +127,11 @@ pub fn checks(config: &Config) -> Vec<Check> {
         check_bridge(config),
         proxy_check,
         wallet_check,
-        check_catalog(&catalog::catalog_path(config)),
-        check_profile(config, &profile_path, &profile_toml),
-        check_desktop(home, &config_toml),
-        check_websearch(&profile_toml, &config_toml),
-        check_legacy(home, &config.codex.profile, &config_toml),
+        check_catalog(&codex_config::catalog_path(config)),
+        check_profile(config),
+        check_desktop(config),
+        check_websearch(config),
+        check_legacy(config),
         check_codex(),
     ]
 }
@@ -352,195 +351,189 @@ fn check_catalog(path: &Path) -> Check {
     }
 }
 
-/// A TOML file: `Ok(None)` when it does not exist.
-type TomlFile = Result<Option<DocumentMut>, String>;
-
-fn read_toml(path: &Path) -> TomlFile {
-    match std::fs::read_to_string(path) {
-        Ok(text) => text
-            .parse::<DocumentMut>()
-            .map(Some)
-            .map_err(|e| format!("{} is not valid TOML: {}", path.display(), e.message())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-    }
-}
-
-// lead: replace these readers with codex_config::desktop_state / websearch_state /
-// legacy_profile_table once that module is merged.
-fn str_at<'a>(item: &'a Item, path: &[&str]) -> Option<&'a str> {
-    let mut cur = item;
-    for key in path {
-        cur = cur.get(key)?;
-    }
-    cur.as_str()
-}
-
-fn doc_str<'a>(doc: &'a DocumentMut, path: &[&str]) -> Option<&'a str> {
-    str_at(doc.as_item(), path)
-}
-
-/// Whether `base_url` names this bridge (same port; a loopback host when we listen on one).
-fn points_at_bridge(base_url: &str, config: &Config) -> bool {
-    let Some(rest) = base_url.strip_prefix("http://") else {
-        return false;
-    };
-    let authority = rest.split('/').next().unwrap_or_default();
-    let Some((host, port)) = authority.rsplit_once(':') else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port_ok = port.parse::<u16>().ok() == Some(config.listen.port());
-    let loopback_host = matches!(host, "127.0.0.1" | "localhost" | "::1");
-    let ip = config.listen.ip();
-    let host_ok = if ip.is_loopback() || ip.is_unspecified() {
-        loopback_host || host == ip.to_string()
-    } else {
-        host == ip.to_string()
-    };
-    port_ok && host_ok
-}
-
-fn check_profile(config: &Config, path: &Path, profile: &TomlFile) -> Check {
-    let fix = "run `clawrouter-codex setup` to write it";
-    let doc = match profile {
-        Ok(Some(doc)) => doc,
-        Ok(None) => {
-            return Check::fail("profile", format!("{} does not exist", path.display()), fix)
+/// What doctor says about a Codex config file it could not read. Like
+/// [`CodexConfigError`]'s own message, without the advice for commands that edit (doctor
+/// changes nothing); the fix goes on the check's `fix:` line.
+fn unreadable(e: &CodexConfigError) -> String {
+    match e {
+        CodexConfigError::Read { path, source } => {
+            format!("cannot read {}: {source}", path.display())
         }
-        Err(e) => {
-            return Check::fail(
-                "profile",
-                e.clone(),
-                format!(
-                    "fix or delete {}, then run `clawrouter-codex setup`",
-                    path.display()
-                ),
-            )
-        }
-    };
-    let provider = doc_str(doc, &["model_provider"]);
-    if provider != Some(PROVIDER) {
-        return Check::fail(
-            "profile",
-            format!(
-                "{} selects model_provider {:?}, not \"{PROVIDER}\"",
-                path.display(),
-                provider.unwrap_or("(none)")
-            ),
-            fix,
-        );
-    }
-    let base_url = doc_str(doc, &["model_providers", PROVIDER, "base_url"]);
-    let bridge = catalog::bridge_origin(config);
-    match base_url {
-        Some(url) if points_at_bridge(url, config) => {}
-        Some(url) => {
-            return Check::fail(
-                "profile",
-                format!("its provider base_url {url} is not this bridge ({bridge}/v1)"),
-                fix,
-            )
-        }
-        None => {
-            return Check::fail(
-                "profile",
-                format!(
-                    "{} has no [model_providers.{PROVIDER}] base_url",
-                    path.display()
-                ),
-                fix,
-            )
-        }
-    }
-    let catalog = catalog::catalog_path(config);
-    match doc_str(doc, &["model_catalog_json"]) {
-        Some(p) if Path::new(p) == catalog => {}
-        Some(p) => {
-            return Check::fail(
-                "profile",
-                format!(
-                    "{} uses the catalog {p}, not {}",
-                    path.display(),
-                    catalog.display()
-                ),
-                fix,
-            )
-        }
-        None => {
-            return Check::fail(
-                "profile",
-                format!(
-                    "{} sets no model_catalog_json: Codex would use generic metadata for \
-                     ClawRouter models (no apply_patch)",
-                    path.display()
-                ),
-                fix,
-            )
-        }
-    }
-    let model = doc_str(doc, &["model"]).unwrap_or("(Codex's default)");
-    let name = &config.codex.profile;
-    Check::pass(
-        "profile",
-        format!(
-            "{} (model {model}; use it with `codex --profile {name}`)",
+        CodexConfigError::Parse {
+            path,
+            line,
+            column,
+            message,
+        } => format!(
+            "{} is not valid TOML: line {line}, column {column}: {message}",
             path.display()
         ),
+        CodexConfigError::Shape { path, key, found } => format!(
+            "{}: `{key}` is {found}, but Codex expects a table there",
+            path.display()
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// The file a [`CodexConfigError`] is about.
+fn error_path(e: &CodexConfigError) -> &Path {
+    match e {
+        CodexConfigError::Read { path, .. }
+        | CodexConfigError::Parse { path, .. }
+        | CodexConfigError::Shape { path, .. }
+        | CodexConfigError::Write { path, .. }
+        | CodexConfigError::Conflict { path } => path,
+    }
+}
+
+/// A [`codex_config`] problem, `"<what is wrong>: run `…`"`, split into what is wrong and
+/// what to do (`None` when it names no command to run).
+fn split_problem(problem: &str) -> (&str, Option<&str>) {
+    match problem.rfind(": run `") {
+        Some(at) => (&problem[..at], Some(&problem[at + 2..])),
+        None => (problem, None),
+    }
+}
+
+/// A failed check listing every problem (`; ` between them) and each distinct fix once, in
+/// order (`, then ` between them); `default_fix` stands in for a problem that names none.
+fn failed_with(name: &'static str, prefix: &str, problems: &[String], default_fix: &str) -> Check {
+    let mut details = Vec::new();
+    let mut fixes: Vec<&str> = Vec::new();
+    for problem in problems {
+        let (what, fix) = split_problem(problem);
+        details.push(what);
+        let fix = fix.unwrap_or(default_fix);
+        if !fixes.contains(&fix) {
+            fixes.push(fix);
+        }
+    }
+    Check::fail(
+        name,
+        format!("{prefix}{}", details.join("; ")),
+        fixes.join(", then "),
     )
 }
 
-fn check_desktop(home: &Path, config_toml: &TomlFile) -> Check {
-    let path = home.join("config.toml");
-    match config_toml {
-        Ok(None) => Check::pass(
+/// The profile ([`codex_config::profile_state`]: it selects provider `clawrouter`, whose
+/// `base_url` is this bridge's exactly and whose `wire_api` is `responses`, and it names an
+/// existing `model_catalog_json`). Stricter than that: the catalog must be the one
+/// `gen-catalog` writes for this `CODEX_HOME`, or it goes stale.
+fn check_profile(config: &Config) -> Check {
+    let setup = "run `clawrouter-codex setup`";
+    let state = match codex_config::profile_state(config) {
+        Ok(state) => state,
+        Err(e) => {
+            return Check::fail(
+                "profile",
+                unreadable(&e),
+                format!("fix or delete {}, then {setup}", error_path(&e).display()),
+            )
+        }
+    };
+    let path = state.path.display();
+    if !state.exists {
+        return Check::fail(
+            "profile",
+            format!("{path} does not exist"),
+            format!("{setup} to write it"),
+        );
+    }
+    // Loaded again for what `ProfileState` does not carry: the model and the catalog path.
+    let file = match CodexFile::load(&state.path) {
+        Ok(file) => file,
+        Err(e) => return Check::fail("profile", unreadable(&e), setup),
+    };
+    let mut problems = state.problems;
+    let catalog = codex_config::catalog_path(config);
+    if let Some(named) = file.root_str("model_catalog_json") {
+        if Path::new(named) != catalog {
+            problems.push(format!(
+                "{path} uses the catalog {named}, not {}: {setup}",
+                catalog.display()
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return failed_with("profile", "", &problems, setup);
+    }
+    let model = file.root_str("model").unwrap_or("(Codex's default)");
+    let name = &config.codex.profile;
+    Check::pass(
+        "profile",
+        format!("{path} (model {model}; use it with `codex --profile {name}`)"),
+    )
+}
+
+/// Desktop mode ([`codex_config::desktop_state`]): informational when off; when on, each of
+/// its problems (provider table, `requires_openai_auth`, `base_url`, catalog) fails the check,
+/// since Codex Desktop and plain `codex` then do not work.
+fn check_desktop(config: &Config) -> Check {
+    let state = match codex_config::desktop_state(config) {
+        Ok(state) => state,
+        Err(e) => {
+            return Check::fail(
+                "desktop",
+                unreadable(&e),
+                format!(
+                    "repair {} (Codex cannot start with it either)",
+                    error_path(&e).display()
+                ),
+            )
+        }
+    };
+    if !state.config_exists {
+        return Check::pass(
             "desktop",
             "off (no config.toml: Codex uses its native default)",
-        ),
-        Ok(Some(doc)) => {
-            let model = doc_str(doc, &["model"]).unwrap_or("Codex's default");
-            if doc_str(doc, &["model_provider"]) == Some(PROVIDER) {
-                Check::pass(
-                    "desktop",
-                    format!("on: Codex Desktop and plain `codex` use ClawRouter (model {model})"),
-                )
-            } else {
-                Check::pass(
-                    "desktop",
-                    format!("off: Codex Desktop and plain `codex` use the native default (model {model})"),
-                )
-            }
-        }
-        Err(e) => Check::fail(
+        );
+    }
+    let model = state.model.as_deref().unwrap_or("Codex's default");
+    match &state.mode {
+        DesktopMode::ClawRouter if state.problems.is_empty() => Check::pass(
             "desktop",
-            e.clone(),
+            format!("on: Codex Desktop and plain `codex` use ClawRouter (model {model})"),
+        ),
+        DesktopMode::ClawRouter => failed_with(
+            "desktop",
+            "on, but ",
+            &state.problems,
+            "run `clawrouter-codex desktop on`",
+        ),
+        DesktopMode::Native => Check::pass(
+            "desktop",
+            format!("off: Codex Desktop and plain `codex` use the native default (model {model})"),
+        ),
+        DesktopMode::OtherProvider(provider) => Check::pass(
+            "desktop",
             format!(
-                "repair {} (Codex cannot start with it either)",
-                path.display()
+                "off: Codex Desktop and plain `codex` use the provider `{provider}` (model {model})"
             ),
         ),
     }
 }
 
-/// Whether a provider table sends `x-web-search: 1`.
-fn websearch_header(doc: &DocumentMut) -> bool {
-    doc.get("model_providers")
-        .and_then(|p| p.get(PROVIDER))
-        .and_then(|p| p.get("http_headers"))
-        .and_then(|h| h.get("x-web-search"))
-        .and_then(Item::as_str)
-        .is_some_and(|v| v.trim() == "1")
-}
-
-fn check_websearch(profile: &TomlFile, config_toml: &TomlFile) -> Check {
-    let in_profile = matches!(profile, Ok(Some(doc)) if websearch_header(doc));
-    let in_config = matches!(config_toml, Ok(Some(doc)) if websearch_header(doc));
+/// Web search (informational): the `x-web-search` header of the profile's provider table and,
+/// in desktop mode, of `config.toml`'s ([`codex_config::websearch_status`]), and `WEB_SEARCH=1`
+/// in this environment.
+fn check_websearch(config: &Config) -> Check {
+    let status = match codex_config::websearch_status(config) {
+        Ok(status) => status,
+        Err(e) => {
+            return Check::fail(
+                "web search",
+                format!("unknown: {}", unreadable(&e)),
+                format!("repair {}", error_path(&e).display()),
+            )
+        }
+    };
     let env = std::env::var("WEB_SEARCH").is_ok_and(|v| v.trim() == "1");
     let mut on = Vec::new();
-    if in_profile {
+    if status.profile == Some(true) {
         on.push("the profile");
     }
-    if in_config {
+    if status.desktop == Some(true) {
         on.push("desktop mode");
     }
     if env {
@@ -556,13 +549,22 @@ fn check_websearch(profile: &TomlFile, config_toml: &TomlFile) -> Check {
     }
 }
 
-fn check_legacy(home: &Path, profile: &str, config_toml: &TomlFile) -> Check {
-    let path: PathBuf = home.join("config.toml");
-    let has_legacy = matches!(
-        config_toml,
-        Ok(Some(doc)) if doc.get("profiles").and_then(|p| p.get(profile)).is_some()
-    );
-    if has_legacy {
+/// An obsolete `[profiles.<profile>]` in `config.toml` ([`codex_config::has_legacy_profile`]).
+/// Stricter than that reader: any value at `profiles.<profile>` counts, not only a table (Codex
+/// cannot read a non-table profile either, and the fix is the same). A `config.toml` that
+/// cannot be read passes here; the desktop check reports it.
+fn check_legacy(config: &Config) -> Check {
+    let path = codex_config::config_toml_path(config);
+    let profile = &config.codex.profile;
+    let legacy = CodexFile::load(&path).is_ok_and(|file| {
+        codex_config::has_legacy_profile(&file, profile)
+            || file
+                .document()
+                .get("profiles")
+                .and_then(|p| p.get(profile))
+                .is_some()
+    });
+    if legacy {
         Check::fail(
             "legacy profile",
             format!(
@@ -571,9 +573,9 @@ fn check_legacy(home: &Path, profile: &str, config_toml: &TomlFile) -> Check {
             ),
             format!(
                 "remove the [profiles.{profile}] table from {}; `clawrouter-codex setup` writes \
-                 {}/{profile}.config.toml instead",
+                 {} instead",
                 path.display(),
-                home.display()
+                codex_config::profile_path(config).display()
             ),
         )
     } else {
@@ -603,90 +605,317 @@ fn check_codex() -> Check {
 mod tests {
     use super::*;
 
-    fn doc(text: &str) -> TomlFile {
-        text.parse::<DocumentMut>()
-            .map(Some)
-            .map_err(|e| e.to_string())
+    /// A temp `CODEX_HOME` and the config that uses it (bridge on the default 127.0.0.1:8403).
+    struct Home {
+        dir: tempfile::TempDir,
+        config: Config,
     }
 
-    fn config(home: &Path) -> Config {
-        let env = crate::config::EnvOverrides {
-            codex_home: Some(home.to_string_lossy().into_owned()),
-            home: Some(home.to_string_lossy().into_owned()),
-            ..Default::default()
-        };
-        crate::config::resolve(
-            crate::config::FileConfig::default(),
-            None,
-            &env,
-            &crate::config::CliOverrides::default(),
-        )
-        .expect("config")
+    impl Home {
+        fn new() -> Home {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().to_string_lossy().into_owned();
+            let env = crate::config::EnvOverrides {
+                codex_home: Some(path.clone()),
+                home: Some(path),
+                ..Default::default()
+            };
+            let config = crate::config::resolve(
+                crate::config::FileConfig::default(),
+                None,
+                &env,
+                &crate::config::CliOverrides::default(),
+            )
+            .expect("config");
+            Home { dir, config }
+        }
+
+        fn write(&self, name: &str, text: &str) {
+            std::fs::write(self.dir.path().join(name), text).expect("write");
+        }
+
+        fn profile(&self, text: &str) {
+            self.write("clawrouter.config.toml", text);
+        }
+
+        fn config_toml(&self, text: &str) {
+            self.write("config.toml", text);
+        }
+
+        fn catalog(&self) -> String {
+            codex_config::catalog_path(&self.config)
+                .to_string_lossy()
+                .into_owned()
+        }
+
+        /// Creates the catalog `gen-catalog` would write.
+        fn with_catalog(self) -> Home {
+            self.write(CATALOG, "{\"models\":[{\"slug\":\"blockrun/auto\"}]}");
+            self
+        }
+
+        /// What `setup` writes in the profile, with `extra` appended to the provider table.
+        fn good_profile(&self, extra: &str) -> String {
+            format!(
+                "model = \"blockrun/auto\"\nmodel_provider = \"clawrouter\"\n\
+                 model_catalog_json = {:?}\n\n[model_providers.clawrouter]\n\
+                 name = \"ClawRouter\"\nbase_url = \"http://127.0.0.1:8403/v1\"\n\
+                 wire_api = \"responses\"\n{extra}",
+                self.catalog()
+            )
+        }
     }
+
+    const CATALOG: &str = "clawrouter-catalog.json";
 
     #[test]
-    fn base_url_matching() {
-        let c = config(Path::new("/nonexistent"));
-        assert!(points_at_bridge("http://127.0.0.1:8403/v1", &c));
-        assert!(points_at_bridge("http://localhost:8403/v1", &c));
-        assert!(!points_at_bridge("http://127.0.0.1:9999/v1", &c));
-        assert!(!points_at_bridge("https://api.openai.com/v1", &c));
-        assert!(!points_at_bridge("http://example.com:8403/v1", &c));
+    fn problems_split_into_what_and_fix() {
+        assert_eq!(
+            split_problem("a: b has no c: run `clawrouter-codex setup`"),
+            ("a: b has no c", Some("run `clawrouter-codex setup`"))
+        );
+        assert_eq!(split_problem("no command here"), ("no command here", None));
+        let c = failed_with(
+            "profile",
+            "",
+            &[
+                "x is wrong: run `clawrouter-codex setup`".to_owned(),
+                "y is wrong: run `clawrouter-codex setup`".to_owned(),
+                "z is missing: run `clawrouter-codex gen-catalog` (with the bridge up)".to_owned(),
+                "w".to_owned(),
+            ],
+            "do the default",
+        );
+        assert!(!c.ok);
+        assert_eq!(c.detail, "x is wrong; y is wrong; z is missing; w");
+        assert_eq!(
+            c.fix.as_deref(),
+            Some(
+                "run `clawrouter-codex setup`, then run `clawrouter-codex gen-catalog` \
+                 (with the bridge up), then do the default"
+            )
+        );
     }
 
     #[test]
     fn profile_check() {
-        let c = config(Path::new("/nonexistent"));
-        let p = Path::new("/x/clawrouter.config.toml");
-        let good = doc(
-            "model = \"blockrun/auto\"\nmodel_provider = \"clawrouter\"\n\
-             model_catalog_json = \"/nonexistent/clawrouter-catalog.json\"\n\
-             [model_providers.clawrouter]\nbase_url = \"http://127.0.0.1:8403/v1\"\n",
+        let h = Home::new().with_catalog();
+        let missing = check_profile(&h.config);
+        assert!(
+            !missing.ok && missing.detail.ends_with("does not exist"),
+            "{missing:?}"
         );
-        let ok = check_profile(&c, p, &good);
+        assert_eq!(
+            missing.fix.as_deref(),
+            Some("run `clawrouter-codex setup` to write it")
+        );
+
+        h.profile(&h.good_profile(""));
+        let ok = check_profile(&h.config);
         assert!(ok.ok, "{ok:?}");
-        let no_catalog = doc("model_provider = \"clawrouter\"\n\
-             [model_providers.clawrouter]\nbase_url = \"http://127.0.0.1:8403/v1\"\n");
-        let bad = check_profile(&c, p, &no_catalog);
+        assert!(ok.detail.contains("model blockrun/auto"), "{ok:?}");
+        assert!(ok.detail.contains("codex --profile clawrouter"), "{ok:?}");
+
+        let no_catalog = "model_provider = \"clawrouter\"\n[model_providers.clawrouter]\n\
+                          base_url = \"http://127.0.0.1:8403/v1\"\nwire_api = \"responses\"\n";
+        h.profile(no_catalog);
+        let bad = check_profile(&h.config);
         assert!(
             !bad.ok && bad.detail.contains("model_catalog_json"),
             "{bad:?}"
         );
-        let wrong_url = doc("model_provider = \"clawrouter\"\n\
-             [model_providers.clawrouter]\nbase_url = \"http://127.0.0.1:1/v1\"\n");
-        assert!(!check_profile(&c, p, &wrong_url).ok);
-        let wrong_provider = doc("model_provider = \"openai\"\n");
-        assert!(!check_profile(&c, p, &wrong_provider).ok);
-        assert!(!check_profile(&c, p, &Ok(None)).ok);
-        assert!(!check_profile(&c, p, &Err("bad".into())).ok);
+        assert_eq!(bad.fix.as_deref(), Some("run `clawrouter-codex setup`"));
+
+        // Stricter than profile_state: an existing catalog that is not ours.
+        let other = h.dir.path().join("other.json");
+        std::fs::write(&other, "{\"models\":[]}").expect("write");
+        h.profile(
+            &h.good_profile("")
+                .replace(&format!("{:?}", h.catalog()), &format!("{other:?}")),
+        );
+        let elsewhere = check_profile(&h.config);
+        assert!(
+            !elsewhere.ok && elsewhere.detail.contains("uses the catalog"),
+            "{elsewhere:?}"
+        );
+
+        // profile_state's own checks: exact base_url, wire_api.
+        for (from, to, says) in [
+            (
+                "127.0.0.1:8403",
+                "127.0.0.1:1",
+                "does not point at this bridge",
+            ),
+            (
+                "127.0.0.1:8403/v1",
+                "localhost:8403/v1",
+                "does not point at this bridge",
+            ),
+            (
+                "wire_api = \"responses\"",
+                "wire_api = \"chat\"",
+                "wire_api",
+            ),
+            (
+                "\"clawrouter\"\nmodel_catalog",
+                "\"openai\"\nmodel_catalog",
+                "model_provider",
+            ),
+        ] {
+            h.profile(&h.good_profile("").replace(from, to));
+            let c = check_profile(&h.config);
+            assert!(!c.ok && c.detail.contains(says), "{to}: {c:?}");
+            assert!(
+                !c.detail.contains(": run `"),
+                "fix kept out of the detail: {c:?}"
+            );
+        }
+
+        // Every problem is listed, each fix once.
+        h.profile("model_provider = \"openai\"\nmodel_catalog_json = \"/nowhere/c.json\"\n");
+        let many = check_profile(&h.config);
+        assert!(!many.ok);
+        assert_eq!(many.detail.matches("; ").count(), 3, "{many:?}");
+        assert_eq!(
+            many.fix.as_deref(),
+            Some(
+                "run `clawrouter-codex setup`, then run `clawrouter-codex gen-catalog` \
+                 (with the bridge up)"
+            )
+        );
+
+        h.profile("model = [\n");
+        let broken = check_profile(&h.config);
+        assert!(!broken.ok, "{broken:?}");
+        assert!(
+            broken.detail.contains("is not valid TOML: line"),
+            "{broken:?}"
+        );
+        assert!(!broken.detail.contains("nothing was changed"), "{broken:?}");
+        assert!(
+            broken
+                .fix
+                .as_deref()
+                .is_some_and(|f| f.starts_with("fix or delete")),
+            "{broken:?}"
+        );
     }
 
     #[test]
-    fn desktop_websearch_legacy_readers() {
-        let home = Path::new("/h");
-        let on = doc(
-            "model = \"blockrun/auto\"\nmodel_provider = \"clawrouter\"\n\
-             [model_providers.clawrouter]\nhttp_headers = { \"x-web-search\" = \"1\" }\n\
-             [profiles.clawrouter]\nmodel = \"x\"\n",
+    fn desktop_check() {
+        let h = Home::new().with_catalog();
+        let none = check_desktop(&h.config);
+        assert!(
+            none.ok && none.detail.starts_with("off (no config.toml"),
+            "{none:?}"
         );
-        let d = check_desktop(home, &on);
-        assert!(d.ok && d.detail.starts_with("on"), "{d:?}");
-        let w = check_websearch(&Ok(None), &on);
-        assert!(w.ok && w.detail.starts_with("on"), "{w:?}");
-        let l = check_legacy(home, "clawrouter", &on);
-        assert!(!l.ok);
-        assert!(l.fix.as_deref().is_some_and(|f| f.contains("remove")));
-        let off = doc("model = \"gpt-5.5\"\n");
-        assert!(check_desktop(home, &off).detail.starts_with("off"));
-        assert!(check_legacy(home, "clawrouter", &off).ok);
-        assert!(!check_desktop(home, &Err("broken".into())).ok);
+
+        h.config_toml("model = \"gpt-5.5\"\n");
+        let off = check_desktop(&h.config);
+        assert!(off.ok && off.detail.starts_with("off: "), "{off:?}");
+        assert!(
+            off.detail.contains("native default (model gpt-5.5)"),
+            "{off:?}"
+        );
+
+        h.config_toml("model_provider = \"ollama\"\n");
+        let other = check_desktop(&h.config);
+        assert!(
+            other.ok && other.detail.contains("provider `ollama`"),
+            "{other:?}"
+        );
+
+        h.config_toml(&h.good_profile("requires_openai_auth = true\n"));
+        let on = check_desktop(&h.config);
+        assert!(on.ok && on.detail.starts_with("on: "), "{on:?}");
+
+        // On, but Codex Desktop would hide the models: a failure now (doctor used to pass).
+        h.config_toml(&h.good_profile(""));
+        let broken_on = check_desktop(&h.config);
+        assert!(!broken_on.ok, "{broken_on:?}");
+        assert!(broken_on.detail.starts_with("on, but "), "{broken_on:?}");
+        assert!(
+            broken_on.detail.contains("requires_openai_auth"),
+            "{broken_on:?}"
+        );
+        assert_eq!(
+            broken_on.fix.as_deref(),
+            Some("run `clawrouter-codex desktop on`")
+        );
+
+        h.config_toml("model = \n");
+        let unparsable = check_desktop(&h.config);
+        assert!(!unparsable.ok && unparsable.detail.contains("not valid TOML"));
+        assert!(unparsable
+            .fix
+            .as_deref()
+            .is_some_and(|f| f.starts_with("repair ")));
+    }
+
+    #[test]
+    fn websearch_check() {
+        let h = Home::new().with_catalog();
+        let off = check_websearch(&h.config);
+        assert!(off.ok && off.detail.starts_with("off"), "{off:?}");
+
+        let header = "http_headers = { \"x-web-search\" = \"1\" }\n";
+        h.profile(&h.good_profile(header));
+        let on = check_websearch(&h.config);
+        assert!(on.ok && on.detail.starts_with("on (the profile"), "{on:?}");
+
+        // config.toml's header counts only in desktop mode.
+        h.profile(&h.good_profile(""));
+        h.config_toml(&format!(
+            "model = \"gpt-5.5\"\n[model_providers.clawrouter]\n{header}"
+        ));
+        let ignored = check_websearch(&h.config);
+        assert!(
+            ignored.ok && ignored.detail.starts_with("off"),
+            "{ignored:?}"
+        );
+        h.config_toml(&h.good_profile(&format!("requires_openai_auth = true\n{header}")));
+        let desktop = check_websearch(&h.config);
+        assert!(
+            desktop.ok && desktop.detail.contains("desktop mode"),
+            "{desktop:?}"
+        );
+
+        h.profile("model_providers = 3\n");
+        let unknown = check_websearch(&h.config);
+        assert!(
+            !unknown.ok && unknown.detail.starts_with("unknown: "),
+            "{unknown:?}"
+        );
+    }
+
+    #[test]
+    fn legacy_check() {
+        let h = Home::new();
+        assert!(check_legacy(&h.config).ok);
+        h.config_toml("model = \"gpt-5.5\"\n\n[profiles.clawrouter]\nmodel = \"x\"\n");
+        let table = check_legacy(&h.config);
+        assert!(!table.ok, "{table:?}");
+        assert!(table.fix.as_deref().is_some_and(|f| f.contains("remove")));
+        assert!(
+            table
+                .fix
+                .as_deref()
+                .is_some_and(|f| f.contains("clawrouter.config.toml")),
+            "{table:?}"
+        );
+        // Stricter than has_legacy_profile: a non-table value there is flagged too.
+        h.config_toml("profiles = { clawrouter = \"x\" }\n");
+        assert!(!check_legacy(&h.config).ok);
+        h.config_toml("[profiles.other]\nmodel = \"x\"\n");
+        assert!(check_legacy(&h.config).ok);
+        h.config_toml("broken = \n");
+        assert!(check_legacy(&h.config).ok, "the desktop check reports it");
     }
 
     #[test]
     fn catalog_check() {
-        let dir = std::env::temp_dir().join(format!("doctor-cat-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let p = dir.join("c.json");
+        let dir = tempfile::tempdir().expect("dir");
+        let p = dir.path().join("c.json");
         assert!(!check_catalog(&p).ok);
         std::fs::write(&p, "{\"models\":[{\"slug\":\"blockrun/auto\"}]}").expect("write");
         let c = check_catalog(&p);
@@ -695,7 +924,6 @@ mod tests {
         assert!(!check_catalog(&p).ok);
         std::fs::write(&p, "nope").expect("write");
         assert!(!check_catalog(&p).ok);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -33,18 +33,36 @@ pub async fn send_json(
         .await
 }
 
-/// Writes a bridge error as its JSON answer. Errors answered before the body was read close
-/// the connection afterwards, so an unread (possibly huge) body is never drained.
+/// Writes a bridge error as its JSON answer. An unread request body is read and dropped first
+/// when it is small (closing a socket with unread data resets it, and the client could lose the
+/// answer); after an over-limit or larger body, or a WebSocket upgrade, the connection closes.
 pub async fn send_error(session: &mut Session, error: &BridgeError) -> pingora::Result<()> {
-    if matches!(
+    let declared = declared_length(session);
+    let drainable = !matches!(
         error,
-        BridgeError::BodyTooLarge { .. }
-            | BridgeError::WebSocketUnsupported
-            | BridgeError::UnsupportedMediaType(_)
-    ) {
+        BridgeError::BodyTooLarge { .. } | BridgeError::WebSocketUnsupported
+    ) && declared.is_some_and(|len| len <= DRAIN_LIMIT);
+    if drainable {
+        if session.drain_request_body().await.is_err() {
+            session.set_keepalive(None);
+        }
+    } else if declared != Some(0) {
         session.set_keepalive(None);
     }
     send_json(session, error.status(), error.body(), &[]).await
+}
+
+/// Largest unread body drained before a refusal (bigger ones close the connection instead).
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
+/// The request's `Content-Length`; `Some(0)` for a request without a body.
+fn declared_length(session: &Session) -> Option<usize> {
+    let headers = &session.req_header().headers;
+    match headers.get("content-length") {
+        Some(value) => value.to_str().ok()?.trim().parse().ok(),
+        None if headers.contains_key("transfer-encoding") => None,
+        None => Some(0),
+    }
 }
 
 /// Starts a `text/event-stream` answer (status 200, chunked).
@@ -79,12 +97,7 @@ pub enum ReadBodyError {
 /// Reads the whole request body, refusing it as soon as it passes `limit` bytes
 /// (`Content-Length` is checked before reading anything).
 pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, ReadBodyError> {
-    let declared = session
-        .req_header()
-        .headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<usize>().ok());
+    let declared = declared_length(session);
     if let Some(size) = declared {
         if size > limit {
             return Err(ReadBodyError::TooLarge(BridgeError::BodyTooLarge {

@@ -174,6 +174,8 @@ async fn stream_answer(
         }
         if !out.is_empty() {
             send_sse_bytes(pump.session, std::mem::take(&mut out), false).await?;
+            // Data just went out: the next keep-alive is due a full interval from now.
+            pump.ticks.reset();
         }
     }
     finish(pump.session, ctx, &translator, out).await

@@ -673,7 +673,13 @@ impl ResponseEventWriter {
         self.finish_tool_call(call, status, out);
     }
 
-    /// Starts a `reasoning` item: `output_item.added` with `summary: []` and `content: []`.
+    /// Starts a `reasoning` item: `output_item.added` with `summary: []` and `content: []`, then
+    /// `reasoning_summary_part.added` (an empty `summary_text` part at summary_index 0).
+    ///
+    /// The reasoning travels as the item's *summary*, not as raw `reasoning_text` content:
+    /// Codex shows summaries by default, raw content only with `show_raw_agent_reasoning`, and
+    /// it sends the item back every turn, so the text is carried once (`content` stays `[]`,
+    /// which Codex then leaves out of the item it sends back).
     pub fn start_reasoning(&mut self, out: &mut Vec<u8>) -> OpenReasoning {
         let reasoning = OpenReasoning {
             item_id: new_id("rs"),
@@ -685,8 +691,8 @@ impl ResponseEventWriter {
                 kind: "reasoning",
                 id: &reasoning.item_id,
                 status: "in_progress",
-                summary: EmptyList,
-                content: &[],
+                summary: &[],
+                content: EmptyList,
                 encrypted_content: None,
             };
             self.encode_item_event(
@@ -695,12 +701,26 @@ impl ResponseEventWriter {
                 &item,
                 out,
             );
+            let part = SummaryText::new("");
+            let seq = self.take_sequence();
+            self.encode(
+                "response.reasoning_summary_part.added",
+                &SummaryPartEvent {
+                    kind: "response.reasoning_summary_part.added",
+                    sequence_number: seq,
+                    item_id: &reasoning.item_id,
+                    output_index: reasoning.output_index,
+                    summary_index: 0,
+                    part: &part,
+                },
+                out,
+            );
         }
         reasoning
     }
 
-    /// `response.reasoning_text.delta` (content_index 0) for an open reasoning item. Empty
-    /// deltas are skipped.
+    /// `response.reasoning_summary_text.delta` (summary_index 0) for an open reasoning item.
+    /// Empty deltas are skipped.
     pub fn reasoning_delta(
         &mut self,
         reasoning: &mut OpenReasoning,
@@ -713,21 +733,22 @@ impl ResponseEventWriter {
         reasoning.text.push_str(delta);
         let seq = self.take_sequence();
         self.encode(
-            "response.reasoning_text.delta",
-            &ReasoningDeltaEvent {
-                kind: "response.reasoning_text.delta",
+            "response.reasoning_summary_text.delta",
+            &SummaryDeltaEvent {
+                kind: "response.reasoning_summary_text.delta",
                 sequence_number: seq,
                 item_id: &reasoning.item_id,
                 output_index: reasoning.output_index,
-                content_index: 0,
+                summary_index: 0,
                 delta,
             },
             out,
         );
     }
 
-    /// Finishes a reasoning item: `response.reasoning_text.done` (full text), then
-    /// `output_item.done` with `content: [{type: reasoning_text, text}]` and, when given,
+    /// Finishes a reasoning item: `response.reasoning_summary_text.done` (full text),
+    /// `response.reasoning_summary_part.done`, then `output_item.done` with
+    /// `summary: [{type: summary_text, text}]`, `content: []` and, when given,
     /// `encrypted_content` (the sealed text the bridge reads back next turn; see
     /// `super::reasoning`).
     pub fn finish_reasoning(
@@ -747,27 +768,38 @@ impl ResponseEventWriter {
         } = reasoning;
         let seq = self.take_sequence();
         self.encode(
-            "response.reasoning_text.done",
-            &ReasoningDoneEvent {
-                kind: "response.reasoning_text.done",
+            "response.reasoning_summary_text.done",
+            &SummaryDoneEvent {
+                kind: "response.reasoning_summary_text.done",
                 sequence_number: seq,
                 item_id: &item_id,
                 output_index,
-                content_index: 0,
+                summary_index: 0,
                 text: &text,
             },
             out,
         );
-        let content = [ReasoningText {
-            kind: "reasoning_text",
-            text: &text,
-        }];
+        let part = SummaryText::new(&text);
+        let seq = self.take_sequence();
+        self.encode(
+            "response.reasoning_summary_part.done",
+            &SummaryPartEvent {
+                kind: "response.reasoning_summary_part.done",
+                sequence_number: seq,
+                item_id: &item_id,
+                output_index,
+                summary_index: 0,
+                part: &part,
+            },
+            out,
+        );
+        let summary = [part];
         let item = ReasoningItem {
             kind: "reasoning",
             id: &item_id,
             status: status.as_str(),
-            summary: EmptyList,
-            content: &content,
+            summary: &summary,
+            content: EmptyList,
             encrypted_content,
         };
         self.finish_item(output_index, &item, out);
@@ -994,7 +1026,7 @@ fn encode_event<T: Serialize>(kind: &str, event: &T, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\n\n");
 }
 
-/// Serializes as `[]` (annotations, logprobs).
+/// Serializes as `[]` (annotations, logprobs, a reasoning item's `content`).
 #[derive(Debug, Clone, Copy)]
 struct EmptyList;
 
@@ -1051,11 +1083,21 @@ struct ToolCallItem<'a> {
     status: &'static str,
 }
 
+/// One part of a reasoning item's `summary`.
 #[derive(Serialize)]
-struct ReasoningText<'a> {
+struct SummaryText<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     text: &'a str,
+}
+
+impl<'a> SummaryText<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            kind: "summary_text",
+            text,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -1064,31 +1106,42 @@ struct ReasoningItem<'a> {
     kind: &'static str,
     id: &'a str,
     status: &'static str,
-    summary: EmptyList,
-    content: &'a [ReasoningText<'a>],
+    summary: &'a [SummaryText<'a>],
+    content: EmptyList,
     #[serde(skip_serializing_if = "Option::is_none")]
     encrypted_content: Option<&'a str>,
 }
 
 #[derive(Serialize)]
-struct ReasoningDeltaEvent<'a> {
+struct SummaryPartEvent<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     sequence_number: u64,
     item_id: &'a str,
     output_index: usize,
-    content_index: usize,
+    summary_index: usize,
+    part: &'a SummaryText<'a>,
+}
+
+#[derive(Serialize)]
+struct SummaryDeltaEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    summary_index: usize,
     delta: &'a str,
 }
 
 #[derive(Serialize)]
-struct ReasoningDoneEvent<'a> {
+struct SummaryDoneEvent<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     sequence_number: u64,
     item_id: &'a str,
     output_index: usize,
-    content_index: usize,
+    summary_index: usize,
     text: &'a str,
 }
 
@@ -1361,6 +1414,7 @@ pub(crate) mod tests {
         }
         let mut added: Vec<(u64, String)> = Vec::new();
         let mut done: Vec<u64> = Vec::new();
+        let mut summaries: Vec<SummaryParts> = Vec::new();
         for (name, data) in events {
             match name.as_str() {
                 "response.output_item.added" => {
@@ -1379,13 +1433,17 @@ pub(crate) mod tests {
                         .expect("done after added");
                     assert_eq!(data["item"]["id"], id.as_str());
                     assert!(!done.contains(&index), "done twice");
+                    if data["item"]["type"] == "reasoning" {
+                        check_reasoning_done(&summaries, index, &data["item"]);
+                    }
                     done.push(index);
                 }
                 n if n.starts_with("response.output_text.")
                     || n.starts_with("response.content_part.")
                     || n.starts_with("response.function_call_arguments.")
                     || n.starts_with("response.custom_tool_call_input.")
-                    || n.starts_with("response.reasoning_text.") =>
+                    || n.starts_with("response.reasoning_text.")
+                    || n.starts_with("response.reasoning_summary_") =>
                 {
                     let index = data["output_index"].as_u64().expect("output_index");
                     let (_, id) = added
@@ -1394,6 +1452,9 @@ pub(crate) mod tests {
                         .expect("delta after added");
                     assert_eq!(data["item_id"], id.as_str(), "{n}");
                     assert!(!done.contains(&index), "{n} after done");
+                    if n.starts_with("response.reasoning_summary_") {
+                        check_summary_event(&mut summaries, index, n, data);
+                    }
                 }
                 _ => {}
             }
@@ -1414,6 +1475,93 @@ pub(crate) mod tests {
                 assert_eq!(item["id"], id.as_str());
             }
         }
+    }
+
+    /// What the summary events of one reasoning item said: per summary_index, the streamed
+    /// text and whether its part was closed.
+    struct SummaryParts {
+        output_index: u64,
+        parts: Vec<(String, bool)>,
+    }
+
+    /// One `response.reasoning_summary_*` event: parts open in order (summary_index 0, 1…),
+    /// deltas and `done`s go to the open part, `text.done` and `part.done` carry the text the
+    /// deltas built, and nothing follows a part's `part.done`.
+    fn check_summary_event(
+        summaries: &mut Vec<SummaryParts>,
+        index: u64,
+        name: &str,
+        data: &Value,
+    ) {
+        let summary_index = data["summary_index"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name} without summary_index"))
+            as usize;
+        assert!(
+            data.get("content_index").is_none(),
+            "{name} has content_index"
+        );
+        let at = match summaries.iter().position(|s| s.output_index == index) {
+            Some(at) => at,
+            None => {
+                summaries.push(SummaryParts {
+                    output_index: index,
+                    parts: Vec::new(),
+                });
+                summaries.len() - 1
+            }
+        };
+        let parts = &mut summaries[at].parts;
+        if name == "response.reasoning_summary_part.added" {
+            assert_eq!(summary_index, parts.len(), "summary parts open in order");
+            assert!(
+                parts.iter().all(|(_, closed)| *closed),
+                "a summary part opens while another is open"
+            );
+            assert_eq!(data["part"], json!({"type": "summary_text", "text": ""}));
+            parts.push((String::new(), false));
+            return;
+        }
+        let (text, closed) = parts
+            .get_mut(summary_index)
+            .unwrap_or_else(|| panic!("{name} before its part was added"));
+        assert!(!*closed, "{name} after its part was done");
+        match name {
+            "response.reasoning_summary_text.delta" => {
+                text.push_str(data["delta"].as_str().expect("delta"));
+            }
+            "response.reasoning_summary_text.done" => {
+                assert_eq!(data["text"], text.as_str(), "summary text.done");
+            }
+            "response.reasoning_summary_part.done" => {
+                assert_eq!(
+                    data["part"],
+                    json!({"type": "summary_text", "text": text.as_str()}),
+                    "summary part.done"
+                );
+                *closed = true;
+            }
+            other => panic!("unknown summary event {other}"),
+        }
+    }
+
+    /// A finished reasoning item lists, as its `summary`, exactly the parts its events
+    /// streamed and closed.
+    fn check_reasoning_done(summaries: &[SummaryParts], index: u64, item: &Value) {
+        let streamed: Vec<Value> = summaries
+            .iter()
+            .find(|s| s.output_index == index)
+            .map(|s| {
+                s.parts
+                    .iter()
+                    .map(|(text, closed)| {
+                        assert!(*closed, "reasoning done with a summary part open");
+                        json!({"type": "summary_text", "text": text})
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(item["summary"], Value::Array(streamed), "reasoning summary");
     }
 
     fn meta() -> ResponseMeta {
@@ -1753,12 +1901,14 @@ pub(crate) mod tests {
         assert_stream_invariants(&events);
         let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
-            &names[..5],
+            &names[..7],
             [
                 "response.output_item.added",
-                "response.reasoning_text.delta",
-                "response.reasoning_text.delta",
-                "response.reasoning_text.done",
+                "response.reasoning_summary_part.added",
+                "response.reasoning_summary_text.delta",
+                "response.reasoning_summary_text.delta",
+                "response.reasoning_summary_text.done",
+                "response.reasoning_summary_part.done",
                 "response.output_item.done",
             ]
         );
@@ -1769,21 +1919,38 @@ pub(crate) mod tests {
                    "summary": [], "content": []})
         );
         assert!(added["id"].as_str().expect("id").starts_with("rs_"));
-        let delta = &events[1].1;
+        let part_added = &events[1].1;
+        assert_eq!(part_added["item_id"], added["id"]);
+        assert_eq!(part_added["output_index"], 0);
+        assert_eq!(part_added["summary_index"], 0);
+        assert_eq!(
+            part_added["part"],
+            json!({"type": "summary_text", "text": ""})
+        );
+        let delta = &events[2].1;
         assert_eq!(delta["item_id"], added["id"]);
-        assert_eq!(delta["content_index"], 0);
+        assert_eq!(delta["summary_index"], 0);
         assert_eq!(delta["delta"], "Think");
-        assert_eq!(events[3].1["text"], "Thinking.");
-        assert_eq!(events[3].1["content_index"], 0);
-        let done = &events[4].1["item"];
+        assert!(delta.get("content_index").is_none());
+        assert_eq!(events[4].1["text"], "Thinking.");
+        assert_eq!(events[4].1["summary_index"], 0);
+        assert_eq!(
+            events[5].1["part"],
+            json!({"type": "summary_text", "text": "Thinking."})
+        );
+        let done = &events[6].1["item"];
         assert_eq!(
             *done,
-            json!({"type": "reasoning", "id": added["id"], "status": "completed", "summary": [],
-                   "content": [{"type": "reasoning_text", "text": "Thinking."}],
-                   "encrypted_content": "ccr1.blob"})
+            json!({"type": "reasoning", "id": added["id"], "status": "completed",
+                   "summary": [{"type": "summary_text", "text": "Thinking."}],
+                   "content": [], "encrypted_content": "ccr1.blob"})
         );
-        let bare = &events[8].1["item"];
+        let bare = &events[12].1["item"];
         assert_eq!(bare["status"], "incomplete");
+        assert_eq!(
+            bare["summary"],
+            json!([{"type": "summary_text", "text": "bare"}])
+        );
         assert!(bare.get("encrypted_content").is_none());
         let output = &events.last().expect("terminal").1["response"]["output"];
         assert_eq!(output[0], *done);

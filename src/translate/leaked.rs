@@ -1058,11 +1058,11 @@ mod tests {
     }
 
     #[test]
-    fn streaming_hold_is_linear_on_long_and_adversarial_texts() {
+    fn streaming_hold_passes_long_and_adversarial_texts_through() {
+        // (Its cost on such texts is measured by `cargo bench`, not asserted here.)
         let tools = tools();
         let text =
             "fn f() { if a { b } }\n\"name\" [x] {\"k\": [1, {\"a\": 2}]} <i>\n".repeat(4000);
-        let started = std::time::Instant::now();
         let mut hold = LeakHold::new();
         let mut shown = String::new();
         for piece in text.as_bytes().chunks(7) {
@@ -1090,7 +1090,6 @@ mod tests {
         shown.push_str(&rest);
         assert!(calls.is_empty());
         assert_eq!(shown, deep);
-        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]
@@ -1102,16 +1101,14 @@ mod tests {
     }
 
     #[test]
-    fn long_text_is_fast_and_safe() {
+    fn long_text_is_safe() {
         let tools = tools();
         let mut text =
             "fn f() { if a { b } }\n\"name\" [x] {\"k\": [1, {\"a\": 2}]}\n".repeat(5000);
         text.push_str("{\"name\":\"exec_command\",\"arguments\":{\"cmd\":\"ls\"}}");
-        let started = std::time::Instant::now();
         let (visible, calls) = recover_leaked_calls(&text, &tools);
         assert_eq!(calls.len(), 1);
         assert!(visible.len() < text.len());
-        assert!(started.elapsed().as_secs() < 2, "scan stays fast");
 
         let deep = "[".repeat(2_000) + &"{\"name\":".repeat(2_000);
         let (visible, calls) = recover_leaked_calls(&deep, &tools);

@@ -9,10 +9,11 @@
 //!    [`CompletionError`] quoting the start of the body.
 //! 2. [`write_output`] drives a [`ResponseEventWriter`]: the reasoning item (if the upstream
 //!    reasoned: `reasoning_content`, `reasoning`, `reasoning_details`, or a `<think>` span at
-//!    the start of the text; sealed into `encrypted_content` by [`write_output_sealed`]), the
-//!    message item (if there is visible text), then one item per tool call — `custom_tool_call` for freeform tools, `function_call`
-//!    otherwise, with `namespace` + `name` restored from the [`ToolMap`] — then the terminal
-//!    event chosen by the finish reason:
+//!    the start of the text; its text is the item's `summary`, which Codex shows; sealed into
+//!    `encrypted_content` by [`write_output_sealed`]), the message item (if there is visible
+//!    text), then one item per tool call — `custom_tool_call` for freeform tools,
+//!    `function_call` otherwise, with `namespace` + `name` restored from the [`ToolMap`] —
+//!    then the terminal event chosen by the finish reason:
 //!
 //! | `finish_reason` | terminal event | why |
 //! |---|---|---|
@@ -1187,7 +1188,7 @@ mod tests {
         assert_eq!(
             items[0],
             json!({"type": "reasoning", "id": items[0]["id"], "status": "completed",
-                   "summary": [], "content": [{"type": "reasoning_text", "text": "why"}]})
+                   "summary": [{"type": "summary_text", "text": "why"}], "content": []})
         );
         assert_eq!(items[1]["content"][0]["text"], "Because.");
         assert_eq!(items[2]["type"], "function_call");

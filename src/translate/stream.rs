@@ -11,12 +11,14 @@
 //! Mapping of one chunk's `choices[0]`:
 //! - `delta.reasoning_content` / `reasoning` / `reasoning_details` (see
 //!   [`super::response::reasoning_text`]), and a `<think>…</think>` span at the start of the
-//!   content → one `reasoning` item, streamed with `response.reasoning_text.delta`, emitted
-//!   before the message and the calls and closed when the first of them starts; its done item
-//!   carries `encrypted_content` (the text sealed with the [`ReasoningKey`]) when a key is
-//!   given. While the content could still be a `<think>` prefix, only that prefix is held;
-//!   inside the span, a possible partial `</think>` and trailing blanks are held (the span is
-//!   trimmed like [`super::response::split_think`] trims it).
+//!   content → one `reasoning` item whose text is its summary (what Codex shows), streamed
+//!   with `response.reasoning_summary_text.delta` between `reasoning_summary_part.added` and
+//!   `.done`, emitted before the message and the calls and closed when the first of them
+//!   starts; its done item carries `encrypted_content` (the text sealed with the
+//!   [`ReasoningKey`]) when a key is given. While the content could still be a `<think>`
+//!   prefix, only that prefix is held; inside the span, a possible partial `</think>` and
+//!   trailing blanks are held (the span is trimmed like [`super::response::split_think`]
+//!   trims it).
 //! - `delta.content` → a message item; each upstream delta becomes at most one
 //!   `output_text.delta`, written in one piece. Blank text before the message opens is held
 //!   (a blank answer gives no message, as in the JSON path). With tools declared and no
@@ -1271,28 +1273,34 @@ mod tests {
         let events = checked(&run(&[&openai_stream(&deltas, "stop")]));
         let n = names(&events);
         assert_eq!(
-            &n[2..8],
+            &n[2..10],
             [
                 "response.output_item.added",
-                "response.reasoning_text.delta",
-                "response.reasoning_text.delta",
-                "response.reasoning_text.done",
+                "response.reasoning_summary_part.added",
+                "response.reasoning_summary_text.delta",
+                "response.reasoning_summary_text.delta",
+                "response.reasoning_summary_text.done",
+                "response.reasoning_summary_part.done",
                 "response.output_item.done",
                 "response.output_item.added",
             ]
         );
-        let delta = &events[3].1;
-        assert_eq!(delta["content_index"], 0);
+        let delta = &events[4].1;
+        assert_eq!(delta["summary_index"], 0);
         assert_eq!(delta["output_index"], 0);
         assert_eq!(delta["delta"], "The user wants ");
-        assert_eq!(events[5].1["text"], "The user wants a listing.");
+        assert_eq!(events[6].1["text"], "The user wants a listing.");
         let items = done_items(&events);
         let reasoning = &items[0];
         assert_eq!(reasoning["type"], "reasoning");
-        assert_eq!(reasoning["summary"], json!([]));
+        assert_eq!(
+            reasoning["summary"],
+            json!([{"type": "summary_text", "text": "The user wants a listing."}])
+        );
         assert_eq!(
             reasoning["content"],
-            json!([{"type": "reasoning_text", "text": "The user wants a listing."}])
+            json!([]),
+            "the text is not sent twice"
         );
         let blob = reasoning["encrypted_content"].as_str().expect("sealed");
         assert_eq!(
@@ -1321,7 +1329,7 @@ mod tests {
         );
         t.feed(&stream, DONE_AT, &mut out);
         let items = done_items(&checked(&out));
-        assert_eq!(items[0]["content"][0]["text"], "ab");
+        assert_eq!(items[0]["summary"][0]["text"], "ab");
         assert!(items[0].get("encrypted_content").is_none());
     }
 
@@ -1339,7 +1347,7 @@ mod tests {
         let events = checked(&run(&[&openai_stream(&deltas, "stop")]));
         let items = done_items(&events);
         assert_eq!(items.len(), 2);
-        assert_eq!(items[0]["content"][0]["text"], "plan more");
+        assert_eq!(items[0]["summary"][0]["text"], "plan more");
         assert_eq!(
             key()
                 .open(items[0]["encrypted_content"].as_str().expect("blob"))
