@@ -174,6 +174,16 @@ impl Upstream {
     pub fn chat_path(&self) -> String {
         format!("{}/chat/completions", self.base_path)
     }
+
+    /// An upstream for any `http://` or `https://` URL without a query (validated and resolved
+    /// like `upstream.url`, no key), with `timeout` for connecting and for each read: the
+    /// target of the management commands' one-off requests.
+    pub fn for_url(url: &str, timeout: Duration) -> Result<Upstream, String> {
+        let mut upstream = parse_upstream(url, None, &FileUpstream::default())?;
+        upstream.connect_timeout = timeout;
+        upstream.read_timeout = timeout;
+        Ok(upstream)
+    }
 }
 
 /// How Responses `developer`/`system` messages are sent upstream.
@@ -767,6 +777,26 @@ mod tests {
         assert_eq!(cfg.keepalive, defaults.keepalive);
         assert_eq!(cfg.proxy.command, defaults.proxy.command);
         assert_eq!(cfg.codex.native_model, defaults.codex.native_model);
+    }
+
+    #[test]
+    fn an_upstream_for_a_url_takes_the_given_timeout() {
+        let up = Upstream::for_url("https://127.0.0.1:9443/api/v1/", Duration::from_millis(700))
+            .expect("valid");
+        assert!(up.tls);
+        assert_eq!(up.addr.to_string(), "127.0.0.1:9443");
+        assert_eq!(up.base_path, "/api/v1");
+        assert_eq!(up.api_key, None);
+        assert_eq!(up.connect_timeout, Duration::from_millis(700));
+        assert_eq!(up.read_timeout, Duration::from_millis(700));
+        let up = Upstream::for_url("http://127.0.0.1", Duration::from_secs(1)).expect("valid");
+        assert_eq!((up.tls, up.port, up.base_path.as_str()), (false, 80, ""));
+        for bad in ["ftp://127.0.0.1/", "127.0.0.1:80", "http://127.0.0.1/x?y=1"] {
+            assert!(
+                Upstream::for_url(bad, Duration::from_secs(1)).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

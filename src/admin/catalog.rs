@@ -5,8 +5,8 @@
 //!
 //! 1. **Model list.** `GET /v1/models` through the bridge when it is up
 //!    (`http://<listen>/v1/models`), else straight from the upstream (`<upstream.url>/models`).
-//!    A tiny std-only HTTP/1.1 client ([`http_get`], also used by `doctor`) is enough: both are
-//!    plain-http loopback services. An `https` upstream is reached only through the bridge.
+//!    Both go through [`http::get`] (the bridge's own client, so an `https` upstream is read
+//!    directly too).
 //! 2. **Selection and naming** ([`select`]):
 //!    - ClawRouter's `auto` (or an id equal to `codex.default_model`) comes first, with
 //!      `codex.default_model` (`blockrun/auto`) as its slug: ClawRouter strips the `blockrun/`
@@ -68,13 +68,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
+use super::http;
 use crate::config::Config;
 
 pub use super::codex_config::CATALOG_FILE;
@@ -89,8 +89,6 @@ pub const KEPT_PROFILES: &[&str] = &["auto", "eco", "premium"];
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Timeout for one run of the Codex CLI.
 const CODEX_TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest HTTP body read (the catalog-sized answers are far smaller).
-const MAX_BODY: usize = 32 * 1024 * 1024;
 
 /// Where the catalog entries' schema and prompt came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -328,9 +326,9 @@ pub(crate) fn bridge_origin(config: &Config) -> String {
 
 fn fetch_model_list(config: &Config) -> Result<(Vec<ListedModel>, String), CatalogError> {
     let bridge_url = format!("{}/v1/models", bridge_origin(config));
-    let bridge_err = match http_get(&bridge_url, config.auth_token.as_deref(), HTTP_TIMEOUT) {
+    let bridge_err = match http::get(&bridge_url, config.auth_token.as_deref(), HTTP_TIMEOUT) {
         Ok(reply) if reply.status == 200 => {
-            return parse_model_list(&reply.body)
+            return parse_model_list(reply.body.as_bytes())
                 .map(|m| (m, bridge_url.clone()))
                 .map_err(|e| CatalogError::ModelList(format!("{bridge_url}: {e}")));
         }
@@ -339,15 +337,8 @@ fn fetch_model_list(config: &Config) -> Result<(Vec<ListedModel>, String), Catal
     };
     let up = &config.upstream;
     let direct_url = format!("{}/models", up.url.trim_end_matches('/'));
-    if up.tls {
-        return Err(CatalogError::ModelList(format!(
-            "{bridge_err}; the upstream {} uses https, which only the running bridge can reach: \
-             start it (`clawrouter-codex start`) and run gen-catalog again",
-            up.url
-        )));
-    }
-    match http_get(&direct_url, up.api_key.as_deref(), HTTP_TIMEOUT) {
-        Ok(reply) if reply.status == 200 => parse_model_list(&reply.body)
+    match http::get(&direct_url, up.api_key.as_deref(), HTTP_TIMEOUT) {
+        Ok(reply) if reply.status == 200 => parse_model_list(reply.body.as_bytes())
             .map(|m| (m, direct_url.clone()))
             .map_err(|e| CatalogError::ModelList(format!("{direct_url}: {e}"))),
         Ok(reply) => Err(CatalogError::ModelList(format!(
@@ -362,9 +353,8 @@ fn fetch_model_list(config: &Config) -> Result<(Vec<ListedModel>, String), Catal
     }
 }
 
-fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
+fn snippet(body: &str) -> String {
+    let text = body.trim();
     if text.is_empty() {
         String::new()
     } else {
@@ -1084,7 +1074,7 @@ pub(crate) fn codex_version(codex: &Path) -> Result<String, String> {
         return Err(format!(
             "`{} --version` failed{}",
             codex.display(),
-            snippet(out.stderr.as_bytes())
+            snippet(&out.stderr)
         ));
     }
     out.stdout
@@ -1106,7 +1096,7 @@ fn bundled_template(codex: &Path) -> Result<Value, String> {
     if !out.success {
         return Err(format!(
             "`codex debug models --bundled` failed{}",
-            snippet(out.stderr.as_bytes())
+            snippet(&out.stderr)
         ));
     }
     let bundled: Value = serde_json::from_str(&out.stdout)
@@ -1238,206 +1228,6 @@ impl ScratchDir {
 impl Drop for ScratchDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// A tiny HTTP/1.1 GET client (plain http only)
-// ---------------------------------------------------------------------------------------------
-
-/// A status and a body.
-#[derive(Debug, Clone)]
-pub(crate) struct HttpReply {
-    pub status: u16,
-    pub body: Vec<u8>,
-}
-
-/// `GET url` over plain HTTP/1.1 with `timeout` for connect and each read; `bearer` is sent as
-/// `Authorization: Bearer …` when given. `https` URLs are refused with a clear message.
-pub(crate) fn http_get(
-    url: &str,
-    bearer: Option<&str>,
-    timeout: Duration,
-) -> Result<HttpReply, String> {
-    let rest = match url.strip_prefix("http://") {
-        Some(r) => r,
-        None if url.starts_with("https://") => {
-            return Err(
-                "https is not supported here (only the running bridge reaches https upstreams)"
-                    .to_owned(),
-            )
-        }
-        None => return Err(format!("not an http URL: {url}")),
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let with_port = if authority.rsplit_once(':').is_some_and(|(h, p)| {
-        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':')
-    }) {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
-    };
-    let addrs: Vec<SocketAddr> = with_port
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {authority}: {e}"))?
-        .collect();
-    let mut last_err = format!("no address for {authority}");
-    let mut stream = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last_err = format!("cannot connect to {addr}: {}", connect_error(&e)),
-        }
-    }
-    let mut stream = stream.ok_or(last_err)?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|_| stream.set_write_timeout(Some(timeout)))
-        .map_err(|e| format!("socket setup failed: {e}"))?;
-    let mut request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\n\
-         User-Agent: clawrouter-codex/{}\r\nConnection: close\r\n",
-        env!("CARGO_PKG_VERSION")
-    );
-    if let Some(token) = bearer {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| format!("sending to {authority} failed: {e}"))?;
-    let deadline = Instant::now() + timeout * 4;
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        if Instant::now() > deadline {
-            return Err(format!("{authority} answered too slowly"));
-        }
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                raw.extend_from_slice(&buf[..n]);
-                if raw.len() > MAX_BODY {
-                    return Err(format!("the answer from {authority} is too large"));
-                }
-                if let Some(reply) = complete_reply(&raw)? {
-                    return Ok(reply);
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) if raw.is_empty() => {
-                return Err(format!("no answer from {authority}: {e}"));
-            }
-            Err(e) => return Err(format!("reading from {authority} failed: {e}")),
-        }
-    }
-    complete_reply(&raw)?
-        .or_else(|| parse_reply(&raw, true).ok())
-        .ok_or_else(|| format!("{authority} closed the connection without a complete answer"))
-}
-
-fn connect_error(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => "connection refused (nothing is listening)".into(),
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "timed out".into(),
-        _ => e.to_string(),
-    }
-}
-
-/// The reply once `raw` holds all of it (by `Content-Length` or the last chunk), else `None`.
-fn complete_reply(raw: &[u8]) -> Result<Option<HttpReply>, String> {
-    match parse_reply(raw, false) {
-        Ok(r) => Ok(Some(r)),
-        Err(ParseError::Incomplete) => Ok(None),
-        Err(ParseError::Bad(e)) => Err(e),
-    }
-}
-
-enum ParseError {
-    Incomplete,
-    Bad(String),
-}
-
-impl From<ParseError> for String {
-    fn from(e: ParseError) -> String {
-        match e {
-            ParseError::Incomplete => "incomplete HTTP answer".to_owned(),
-            ParseError::Bad(s) => s,
-        }
-    }
-}
-
-/// Parses a response; with `eof` a body without length runs to the end of `raw`.
-fn parse_reply(raw: &[u8], eof: bool) -> Result<HttpReply, ParseError> {
-    let head_end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or(ParseError::Incomplete)?;
-    let head = String::from_utf8_lossy(&raw[..head_end]);
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse::<u16>().ok())
-        .filter(|_| status_line.starts_with("HTTP/"))
-        .ok_or_else(|| ParseError::Bad(format!("not an HTTP answer: {status_line:?}")))?;
-    let mut length = None;
-    let mut chunked = false;
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.parse::<usize>().ok();
-            } else if name.eq_ignore_ascii_case("transfer-encoding")
-                && value.to_ascii_lowercase().contains("chunked")
-            {
-                chunked = true;
-            }
-        }
-    }
-    let body = &raw[head_end + 4..];
-    let body = if chunked {
-        dechunk(body)?
-    } else if let Some(n) = length {
-        if body.len() < n {
-            return Err(ParseError::Incomplete);
-        }
-        body[..n].to_vec()
-    } else if eof || status == 204 || status == 304 {
-        body.to_vec()
-    } else {
-        return Err(ParseError::Incomplete);
-    };
-    Ok(HttpReply { status, body })
-}
-
-fn dechunk(mut body: &[u8]) -> Result<Vec<u8>, ParseError> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = body
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or(ParseError::Incomplete)?;
-        let size_text = String::from_utf8_lossy(&body[..line_end]);
-        let size_text = size_text.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| ParseError::Bad(format!("bad chunk size {size_text:?}")))?;
-        body = &body[line_end + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        if body.len() < size + 2 {
-            return Err(ParseError::Incomplete);
-        }
-        out.extend_from_slice(&body[..size]);
-        body = &body[size + 2..];
     }
 }
 
@@ -1881,59 +1671,5 @@ mod tests {
         let instructions = e["base_instructions"].as_str().expect("instructions");
         assert!(instructions.contains("ClawRouter"));
         assert!(e.get("model_messages").is_none());
-    }
-
-    #[test]
-    fn http_reply_parsing() {
-        let r = parse_reply(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", false)
-            .ok()
-            .expect("complete");
-        assert_eq!((r.status, r.body.as_slice()), (200, &b"hi"[..]));
-        assert!(matches!(
-            parse_reply(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhi", false),
-            Err(ParseError::Incomplete)
-        ));
-        let r = parse_reply(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n3\r\n yo\r\n0\r\n\r\n",
-            false,
-        )
-        .ok()
-        .expect("chunked");
-        assert_eq!(r.body, b"hi yo");
-        assert!(matches!(
-            parse_reply(b"garbage\r\n\r\n", false),
-            Err(ParseError::Bad(_))
-        ));
-        assert!(http_get("https://example.com/", None, HTTP_TIMEOUT).is_err());
-    }
-
-    #[test]
-    fn http_get_against_a_local_server() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().expect("accept");
-            let mut buf = [0u8; 1024];
-            let n = s.read(&mut buf).expect("read");
-            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
-            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"ok\":1}")
-                .expect("write");
-            req
-        });
-        let reply = http_get(
-            &format!("http://{addr}/v1/models"),
-            Some("tok"),
-            HTTP_TIMEOUT,
-        )
-        .expect("reply");
-        assert_eq!(reply.status, 200);
-        assert_eq!(reply.body, b"{\"ok\":1}");
-        let req = server.join().expect("server");
-        assert!(req.starts_with("GET /v1/models HTTP/1.1\r\n"));
-        assert!(req.contains("Authorization: Bearer tok\r\n"));
-        // Nothing listening.
-        drop(std::net::TcpListener::bind(addr));
-        let dead = http_get(&format!("http://{addr}/"), None, Duration::from_millis(500));
-        assert!(dead.is_err());
     }
 }

@@ -28,8 +28,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::catalog::{self, http_get};
+use super::catalog;
 use super::codex_config::{self, CodexConfigError, CodexFile, DesktopMode};
+use super::http;
 use crate::config::Config;
 
 /// Timeout for the plain health checks.
@@ -137,11 +138,11 @@ pub fn checks(config: &Config) -> Vec<Check> {
 }
 
 fn get_json(url: &str, bearer: Option<&str>, timeout: Duration) -> Result<Value, String> {
-    let reply = http_get(url, bearer, timeout)?;
+    let reply = http::get(url, bearer, timeout).map_err(|e| format!("{url}: {e}"))?;
     if reply.status != 200 {
         return Err(format!("{url} answered HTTP {}", reply.status));
     }
-    serde_json::from_slice(&reply.body).map_err(|_| format!("{url} did not answer JSON"))
+    serde_json::from_str(&reply.body).map_err(|_| format!("{url} did not answer JSON"))
 }
 
 fn check_bridge(config: &Config) -> Check {
@@ -214,7 +215,7 @@ fn proxy_target(config: &Config) -> ProxyTarget {
     };
     let is_clawrouter = match get_json(&health_url, None, HEALTH_TIMEOUT) {
         Ok(v) if v["status"] == "ok" => Some(true),
-        _ => match http_get(&models_url, up.api_key.as_deref(), HEALTH_TIMEOUT) {
+        _ => match http::get(&models_url, up.api_key.as_deref(), HEALTH_TIMEOUT) {
             Ok(reply) if reply.status == 200 => Some(false),
             _ => None,
         },

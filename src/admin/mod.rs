@@ -7,11 +7,13 @@
 //! - [`catalog`]: `gen-catalog`; [`doctor`]: the end-to-end check.
 //! - [`wallet`]: address derivation and balance; [`daemon`]: the login service.
 //! - [`supervisor`]: `start` / `up`.
+//! - [`http`]: the one blocking `GET` they all use (on the bridge's own Pingora client).
 
 pub mod catalog;
 pub mod codex_config;
 pub mod daemon;
 pub mod doctor;
+pub mod http;
 pub mod setup;
 pub mod supervisor;
 pub mod toggles;

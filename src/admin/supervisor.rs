@@ -41,7 +41,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,6 +51,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::http::{self, GetError};
 use super::wallet;
 use crate::config::Config;
 use crate::server::{RunningBridge, StartError};
@@ -70,9 +71,9 @@ const CHECK_STARTING: Duration = Duration::from_millis(250);
 const KILL_GRACE: Duration = Duration::from_secs(1);
 /// Stderr lines kept per proxy launch for the "why it exited" message.
 const TAIL_LINES: usize = 12;
-/// Probe timeouts: loopback answers in milliseconds, and a stop must not wait on a probe.
-const PROBE_CONNECT: Duration = Duration::from_millis(300);
-const PROBE_READ: Duration = Duration::from_millis(800);
+/// Probe timeout (connect, and each read): loopback answers in milliseconds, and a stop must
+/// not wait on a probe.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// Runs `start`.
 pub fn start(config: Arc<Config>) -> ExitCode {
@@ -323,70 +324,17 @@ impl Probe {
     }
 }
 
-/// `GET /health` on `addr` with a tiny HTTP/1.1 client (no pooling, `Connection: close`).
-fn probe(addr: SocketAddr, host: &str, bearer: Option<&str>) -> Probe {
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, PROBE_CONNECT) else {
-        return Probe::Down;
-    };
-    let _ = stream.set_read_timeout(Some(PROBE_READ));
-    let _ = stream.set_write_timeout(Some(PROBE_READ));
-    let auth = bearer
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "GET /health HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nUser-Agent: clawrouter-codex-supervisor\r\n{auth}Connection: close\r\n\r\n"
-    );
-    if stream.write_all(request.as_bytes()).is_err() {
-        return Probe::Mute("the connection closed before a request could be sent".to_owned());
+/// `GET /health` on `addr`: [`GetError::Down`] is nothing there, any HTTP answer is an answer,
+/// and every other failure (silent, closed early, not HTTP) is something mute holding the port.
+fn probe(addr: SocketAddr, bearer: Option<&str>) -> Probe {
+    match http::get(&format!("http://{addr}/health"), bearer, PROBE_TIMEOUT) {
+        Ok(reply) => Probe::Answer {
+            status: reply.status,
+            json: serde_json::from_str(&reply.body).ok(),
+        },
+        Err(GetError::Down(_)) => Probe::Down,
+        Err(GetError::Failed(why)) => Probe::Mute(format!("no HTTP answer to GET /health ({why})")),
     }
-    let mut raw = Vec::new();
-    if let Err(e) = stream.take(256 * 1024).read_to_end(&mut raw) {
-        if raw.is_empty() {
-            return Probe::Mute(format!("no HTTP answer to GET /health ({e})"));
-        }
-    }
-    parse_http(&raw).unwrap_or_else(|| Probe::Mute("no HTTP answer to GET /health".to_owned()))
-}
-
-fn parse_http(raw: &[u8]) -> Option<Probe> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..split]).ok()?;
-    let mut body = raw[split + 4..].to_vec();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()?
-        .split_whitespace()
-        .nth(1)?
-        .parse::<u16>()
-        .ok()?;
-    let chunked = lines.any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    if chunked {
-        body = dechunk(&body);
-    }
-    let json = serde_json::from_slice(&body).ok();
-    Some(Probe::Answer { status, json })
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size_text = String::from_utf8_lossy(&data[..line_end]);
-        let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let Ok(size) = usize::from_str_radix(size_text, 16) else {
-            break;
-        };
-        data = &data[line_end + 2..];
-        if size == 0 || size > data.len() {
-            out.extend_from_slice(&data[..size.min(data.len())]);
-            break;
-        }
-        out.extend_from_slice(&data[..size]);
-        data = data.get(size + 2..).unwrap_or(&[]);
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,7 +347,6 @@ struct BridgeSlot {
     healthy: bool,
     next_check: Instant,
     probe_addr: SocketAddr,
-    host: String,
 }
 
 impl BridgeSlot {
@@ -413,7 +360,6 @@ impl BridgeSlot {
             listen
         };
         let mut slot = BridgeSlot {
-            host: probe_addr.to_string(),
             probe_addr,
             running: None,
             healthy: false,
@@ -447,11 +393,7 @@ impl BridgeSlot {
     }
 
     fn probe(&self) -> Probe {
-        probe(
-            self.probe_addr,
-            &self.host,
-            self.config.auth_token.as_deref(),
-        )
+        probe(self.probe_addr, self.config.auth_token.as_deref())
     }
 
     fn start_here(&mut self) -> Result<(), StartError> {
@@ -583,7 +525,7 @@ impl ProxySlot {
     }
 
     fn probe(&self) -> Probe {
-        probe(self.addr(), &self.addr().to_string(), None)
+        probe(self.addr(), None)
     }
 
     /// Schedules the next launch attempt and returns its delay (for the message).
@@ -750,12 +692,7 @@ impl ProxySlot {
             return;
         }
         let up_for = now.duration_since(*since);
-        let healthy = probe(
-            SocketAddr::from(([127, 0, 0, 1], self.port)),
-            &format!("127.0.0.1:{}", self.port),
-            None,
-        )
-        .status_ok();
+        let healthy = probe(SocketAddr::from(([127, 0, 0, 1], self.port)), None).status_ok();
         *next_check = now
             + if healthy {
                 CHECK_HEALTHY
@@ -918,17 +855,6 @@ mod tests {
         let out = redact(&line, &slot.secrets);
         assert!(!out.contains(&key[2..]), "{out}");
         assert_eq!(out, "key=[redacted] bare=[redacted]");
-    }
-
-    #[test]
-    fn parses_plain_and_chunked_health() {
-        let plain = b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"status\":\"ok\"}";
-        assert!(parse_http(plain).is_some_and(|p| p.status_ok()));
-        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nf\r\n{\"status\":\"ok\"}\r\n0\r\n\r\n";
-        assert!(parse_http(chunked).is_some_and(|p| p.status_ok()));
-        let other = b"HTTP/1.1 404 Not Found\r\n\r\nnope";
-        assert!(parse_http(other).is_some_and(|p| !p.status_ok()));
-        assert!(parse_http(b"garbage").is_none());
     }
 
     #[test]

@@ -23,14 +23,14 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use tiny_keccak::{Hasher, Keccak};
 
+use super::http::{self, GetError};
 use crate::config::Config;
 
 /// Environment variable holding a raw key (highest precedence).
@@ -508,153 +508,23 @@ impl ProxyHealth {
     }
 }
 
-/// Why the proxy's health could not be read.
-#[derive(Debug)]
-pub enum HealthError {
-    /// Nothing listening (connection refused or timed out).
-    Down(std::io::Error),
-    /// Something answered, but not as the proxy would.
-    Unexpected(String),
-}
-
-impl fmt::Display for HealthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HealthError::Down(e) => write!(f, "not reachable ({e})"),
-            HealthError::Unexpected(m) => f.write_str(m),
-        }
-    }
-}
-
-/// `GET http://127.0.0.1:<port>/health?full=true` with a short overall timeout.
-pub fn fetch_proxy_health(port: u16, timeout: Duration) -> Result<ProxyHealth, HealthError> {
+/// `GET http://127.0.0.1:<port>/health?full=true`: [`GetError::Down`] when nothing listens,
+/// [`GetError::Failed`] when something answers, but not as the proxy would.
+pub fn fetch_proxy_health(port: u16, timeout: Duration) -> Result<ProxyHealth, GetError> {
     let (status, body) = loopback_get(port, "/health?full=true", timeout)?;
     if status != 200 {
-        return Err(HealthError::Unexpected(format!(
+        return Err(GetError::Failed(format!(
             "answered HTTP {status} instead of 200"
         )));
     }
     ProxyHealth::from_json(&body)
-        .ok_or_else(|| HealthError::Unexpected("answered with something that is not JSON".into()))
+        .ok_or_else(|| GetError::Failed("answered with something that is not JSON".into()))
 }
 
-/// A minimal HTTP/1.1 GET to 127.0.0.1 (loopback only): status and body (chunked decoded).
-pub fn loopback_get(
-    port: u16,
-    path: &str,
-    timeout: Duration,
-) -> Result<(u16, String), HealthError> {
-    let deadline = Instant::now() + timeout;
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(HealthError::Down)?;
-    let io = |e: std::io::Error| HealthError::Unexpected(format!("connection failed: {e}"));
-    stream.set_write_timeout(Some(timeout)).map_err(io)?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\nConnection: close\r\nUser-Agent: clawrouter-codex\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).map_err(io)?;
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(HealthError::Unexpected(format!(
-                "did not answer within {} s",
-                timeout.as_secs()
-            )));
-        }
-        stream.set_read_timeout(Some(left)).map_err(io)?;
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                raw.extend_from_slice(buf.get(..n).unwrap_or(&[]));
-                if raw.len() > 1024 * 1024 {
-                    return Err(HealthError::Unexpected("answer too large".into()));
-                }
-                if response_complete(&raw) {
-                    break;
-                }
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(HealthError::Unexpected(format!(
-                    "did not answer within {} s",
-                    timeout.as_secs()
-                )));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io(e)),
-        }
-    }
-    parse_response(&raw)
-        .ok_or_else(|| HealthError::Unexpected("answered with something that is not HTTP".into()))
-}
-
-fn split_head(raw: &[u8]) -> Option<(&str, &[u8])> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(raw.get(..end)?).ok()?;
-    Some((head, raw.get(end + 4..)?))
-}
-
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().skip(1).find_map(|line| {
-        let (k, v) = line.split_once(':')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
-fn response_complete(raw: &[u8]) -> bool {
-    let Some((head, body)) = split_head(raw) else {
-        return false;
-    };
-    if let Some(len) = header(head, "content-length").and_then(|v| v.parse::<usize>().ok()) {
-        return body.len() >= len;
-    }
-    if header(head, "transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
-    {
-        return dechunk(body).is_some();
-    }
-    false
-}
-
-fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = body.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(body.get(..line_end)?).ok()?;
-        let size_text = size_text.split(';').next()?.trim();
-        let size = usize::from_str_radix(size_text, 16).ok()?;
-        body = body.get(line_end + 2..)?;
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(body.get(..size)?);
-        body = body.get(size + 2..)?;
-    }
-}
-
-fn parse_response(raw: &[u8]) -> Option<(u16, String)> {
-    let (head, body) = split_head(raw)?;
-    let status_line = head.lines().next()?;
-    let mut parts = status_line.split_whitespace();
-    if !parts.next()?.starts_with("HTTP/1.") {
-        return None;
-    }
-    let status = parts.next()?.parse::<u16>().ok()?;
-    let body = if header(head, "transfer-encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
-    {
-        dechunk(body)?
-    } else if let Some(len) = header(head, "content-length").and_then(|v| v.parse::<usize>().ok()) {
-        body.get(..len.min(body.len()))?.to_vec()
-    } else {
-        body.to_vec()
-    };
-    Some((status, String::from_utf8_lossy(&body).into_owned()))
+/// `GET http://127.0.0.1:<port><path>`: status and body (see [`http::get`]).
+pub fn loopback_get(port: u16, path: &str, timeout: Duration) -> Result<(u16, String), GetError> {
+    http::get(&format!("http://127.0.0.1:{port}{path}"), None, timeout)
+        .map(|reply| (reply.status, reply.body))
 }
 
 /// A warning when a key file can be read by other users (unix), else `None`.
@@ -799,7 +669,7 @@ fn report(
                 );
             }
         }
-        Err(HealthError::Down(_)) => {
+        Err(GetError::Down(_)) => {
             let _ = writeln!(
                 out,
                 "Proxy: not running on 127.0.0.1:{port}; run `clawrouter-codex start` to see the balance"
@@ -1143,23 +1013,6 @@ mod tests {
         assert!(h.balance.is_none());
         assert_eq!(h.balance_error.as_deref(), Some("Could not fetch balance"));
         assert!(ProxyHealth::from_json("nope").is_none());
-    }
-
-    #[test]
-    fn http_parsing() {
-        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
-        assert!(response_complete(raw));
-        assert_eq!(
-            parse_response(raw).unwrap(),
-            (200, "hello world".to_owned())
-        );
-        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
-        assert!(response_complete(raw));
-        assert_eq!(parse_response(raw).unwrap(), (200, "{}".to_owned()));
-        assert!(!response_complete(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{}"
-        ));
-        assert!(parse_response(b"garbage").is_none());
     }
 
     fn serve_once(body: &'static str) -> u16 {
