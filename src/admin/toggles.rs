@@ -345,7 +345,7 @@ fn websearch_status(config: &Config) -> Result<ExitCode, CodexConfigError> {
         ),
         None => println!("   Codex Desktop / plain codex: desktop mode is off"),
     }
-    println!("   (A bridge started with WEB_SEARCH=1 searches for every request regardless.)");
+    println!("   (This bridge does not run web searches yet: the switch is kept for when it does.)");
     Ok(ExitCode::SUCCESS)
 }
 
