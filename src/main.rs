@@ -11,6 +11,7 @@ use clawrouter_codex::config::{self, CliOverrides};
 use clawrouter_codex::server::{self, StartError};
 
 fn main() -> ExitCode {
+    server::tune_allocator();
     let cli = Cli::parse();
     let overrides = CliOverrides {
         verbose: cli.verbose,

@@ -345,7 +345,9 @@ fn websearch_status(config: &Config) -> Result<ExitCode, CodexConfigError> {
         ),
         None => println!("   Codex Desktop / plain codex: desktop mode is off"),
     }
-    println!("   (This bridge does not run web searches yet: the switch is kept for when it does.)");
+    println!(
+        "   (This bridge does not run web searches yet: the switch is kept for when it does.)"
+    );
     Ok(ExitCode::SUCCESS)
 }
 

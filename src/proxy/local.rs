@@ -5,7 +5,7 @@
 //! `Content-Length`; SSE carries no length and an explicit `Transfer-Encoding: chunked`
 //! (without it the body is close-delimited while the header still says keep-alive).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
@@ -106,7 +106,7 @@ pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, R
             }));
         }
     }
-    let mut buf = BytesMut::with_capacity(declared.unwrap_or(16 * 1024).min(limit));
+    let mut buf = Vec::with_capacity(declared.unwrap_or(16 * 1024).min(limit));
     while let Some(chunk) = session
         .read_request_body()
         .await
@@ -120,5 +120,5 @@ pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, R
         }
         buf.extend_from_slice(&chunk);
     }
-    Ok(buf.to_vec())
+    Ok(buf)
 }

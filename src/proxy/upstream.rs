@@ -115,21 +115,23 @@ impl UpstreamClient {
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
-        body: Option<Bytes>,
+        mut body: Option<Bytes>,
     ) -> Result<OpenResponse, TransportError> {
         let (session, reused) = self
             .connector
             .get_http_session(&self.peer)
             .await
             .map_err(|e| map_error(&e))?;
+        // Only idempotent requests are sent twice: a model call that died before its answer may
+        // still have been paid for. (The pool already drops connections the upstream closed
+        // while they were idle.) So only a GET keeps its body for a second attempt.
+        let retryable = reused && matches!(method, "GET" | "HEAD");
+        let first_body = if retryable { body.clone() } else { body.take() };
         match self
-            .start_exchange(session, method, path, headers, body.clone())
+            .start_exchange(session, method, path, headers, first_body)
             .await
         {
-            // Only idempotent requests are sent twice: a model call that died before its answer
-            // may still have been paid for. (The pool already drops connections the upstream
-            // closed while they were idle.)
-            Err(e) if reused && matches!(method, "GET" | "HEAD") => {
+            Err(e) if retryable => {
                 log::debug!(
                     "pooled upstream connection was dead ({}), retrying on a fresh one",
                     e.etype().as_str()

@@ -1,0 +1,775 @@
+//! Load generator and streaming probe for `scripts/bench.sh`: a raw HTTP/1.1 keep-alive client
+//! (tokio, one thread) that talks only to 127.0.0.1.
+//!
+//! `bench_load load --addr HOST:PORT --target bridge|direct --body small|10kb|1mb --conc C
+//!  --secs S --max N [--warmup-ms W] [--pid PID] [--reset-hwm] [--clk-tck 100]`
+//!   C connections, each sending requests back to back (keep-alive) for a warm-up, then for
+//!   S seconds or N requests in all, whichever comes first. `bridge` sends the Responses body
+//!   (`stream:false`) to `/v1/responses`; `direct` sends the Chat body the bridge would send
+//!   upstream for it (`request_to_chat`, byte for byte) to `/v1/chat/completions`. Prints one
+//!   JSON line: requests, errors, rps, p50/p99/mean latency (request written → whole answer
+//!   read), and with `--pid` that process's CPU (utime+stime) per request over the measured
+//!   window and its VmHWM/VmRSS afterwards (`--reset-hwm` clears the peak first).
+//!
+//! `bench_load report --file RESULTS.jsonl`
+//!   The markdown table of `scripts/bench.sh` from the JSON lines above, with the issue's
+//!   targets and PASS/MISS.
+//!
+//! `bench_load stream --addr HOST:PORT --target bridge|direct --count K --chunks N
+//!  --interval-ms M`
+//!   K sequential streamed requests (after one unmeasured warm-up) on one connection, the
+//!   ~10 KB Codex body with `stream:true` and model `bench-stream-NxM` (the mock paces its
+//!   answer by it). Per request: time to the first response byte, to the first text delta
+//!   (bridge: `response.output_text.delta`; direct: a chunk's `delta.content`); per text
+//!   delta: receive time − the mock's write time stamped in it (`tick <unix µs>`), and
+//!   whether any relayed delta carried more than one upstream delta.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use clawrouter_codex::translate::request::{request_to_chat, RequestOptions};
+
+#[path = "../benches/support/codex_body.rs"]
+mod codex_body;
+
+type Io = std::io::Result<()>;
+
+fn io_err(what: impl Into<String>) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, what.into())
+}
+
+struct Args(Vec<(String, String)>);
+
+impl Args {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn req(&self, name: &str) -> &str {
+        self.get(name).unwrap_or_else(|| panic!("missing --{name}"))
+    }
+    fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
+        self.get(name)
+            .map(|v| {
+                v.parse()
+                    .unwrap_or_else(|_| panic!("--{name}: not a number"))
+            })
+            .unwrap_or(default)
+    }
+    fn flag(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+fn parse_args() -> (String, Args) {
+    let mut it = std::env::args().skip(1);
+    let mode = it.next().expect("mode: load | stream");
+    let mut pairs = Vec::new();
+    let rest: Vec<String> = it.collect();
+    let mut i = 0;
+    while i < rest.len() {
+        let key = rest[i]
+            .strip_prefix("--")
+            .expect("options are --name value")
+            .to_owned();
+        if key == "reset-hwm" {
+            pairs.push((key, "1".to_owned()));
+            i += 1;
+        } else {
+            pairs.push((key, rest.get(i + 1).expect("option needs a value").clone()));
+            i += 2;
+        }
+    }
+    (mode, Args(pairs))
+}
+
+fn main() {
+    let (mode, args) = parse_args();
+    if mode == "report" {
+        report(args.req("file"));
+        return;
+    }
+    let addr = args.req("addr").to_owned();
+    assert!(
+        addr.starts_with("127.0.0.1:"),
+        "bench_load only talks to 127.0.0.1"
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match mode.as_str() {
+        "load" => runtime.block_on(load(&addr, &args)),
+        "stream" => runtime.block_on(stream(&addr, &args)),
+        "report" => unreachable!("handled above"),
+        other => panic!("unknown mode {other}"),
+    }
+}
+
+/// The request bytes (head + body) for the target.
+fn build_request(target: &str, responses_body: Vec<u8>, streaming: bool) -> Vec<u8> {
+    let (path, body) = match target {
+        "bridge" => ("/v1/responses", responses_body),
+        "direct" => {
+            let mut plan = request_to_chat(&responses_body, &RequestOptions::default())
+                .expect("the generated body translates");
+            if streaming {
+                assert!(plan.ask_upstream_to_stream());
+            }
+            ("/v1/chat/completions", plan.body)
+        }
+        other => panic!("--target bridge|direct, not {other}"),
+    };
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\naccept: */*\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&body);
+    req
+}
+
+fn body_for(name: &str, stream: bool) -> Vec<u8> {
+    match name {
+        "small" => codex_body::small_responses_body(stream),
+        "10kb" => codex_body::responses_body(10_000, stream),
+        "200kb" => codex_body::responses_body(200_000, stream),
+        "1mb" => codex_body::responses_body(1_000_000, stream),
+        other => panic!("--body small|10kb|200kb|1mb, not {other}"),
+    }
+}
+
+// ---------------------------------------------------------------- HTTP/1.1 response reading
+
+/// A connection with its unread bytes.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(addr: &str) -> std::io::Result<Conn> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            buf: Vec::with_capacity(64 * 1024),
+        })
+    }
+
+    /// Reads more bytes; error at EOF.
+    async fn fill(&mut self) -> Io {
+        let mut chunk = [0u8; 64 * 1024];
+        let n = self.stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(io_err("connection closed"));
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+}
+
+enum Framing {
+    Length(usize),
+    Chunked,
+}
+
+/// Parses the response head once it is complete: (status, framing, head length).
+fn parse_head(buf: &[u8]) -> std::io::Result<Option<(u16, Framing, usize)>> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(buf).map_err(|e| io_err(e.to_string()))? {
+        httparse::Status::Partial => Ok(None),
+        httparse::Status::Complete(len) => {
+            let status = resp.code.unwrap_or(0);
+            let mut framing = Framing::Length(0);
+            for h in resp.headers.iter() {
+                if h.name.eq_ignore_ascii_case("content-length") {
+                    let n = std::str::from_utf8(h.value)
+                        .ok()
+                        .and_then(|v| v.trim().parse().ok())
+                        .ok_or_else(|| io_err("bad content-length"))?;
+                    framing = Framing::Length(n);
+                } else if h.name.eq_ignore_ascii_case("transfer-encoding")
+                    && h.value.eq_ignore_ascii_case(b"chunked")
+                {
+                    framing = Framing::Chunked;
+                }
+            }
+            Ok(Some((status, framing, len)))
+        }
+    }
+}
+
+/// Decodes the complete chunks at the front of `raw` into `out`; returns (consumed, done).
+fn decode_chunks(raw: &[u8], out: &mut Vec<u8>) -> std::io::Result<(usize, bool)> {
+    let mut pos = 0;
+    loop {
+        let Some(eol) = raw[pos..].windows(2).position(|w| w == b"\r\n") else {
+            return Ok((pos, false));
+        };
+        let line = std::str::from_utf8(&raw[pos..pos + eol]).map_err(|_| io_err("chunk size"))?;
+        let size_hex = line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_hex, 16).map_err(|_| io_err("chunk size"))?;
+        let data_start = pos + eol + 2;
+        if size == 0 {
+            // No trailers expected: the final CRLF.
+            if raw.len() >= data_start + 2 {
+                return Ok((data_start + 2, true));
+            }
+            return Ok((pos, false));
+        }
+        if raw.len() < data_start + size + 2 {
+            return Ok((pos, false));
+        }
+        out.extend_from_slice(&raw[data_start..data_start + size]);
+        pos = data_start + size + 2;
+    }
+}
+
+/// Reads one whole response, discarding the body; returns the status.
+async fn read_response(conn: &mut Conn) -> std::io::Result<u16> {
+    let (status, framing, head) = loop {
+        if let Some(parsed) = parse_head(&conn.buf)? {
+            break parsed;
+        }
+        conn.fill().await?;
+    };
+    conn.buf.drain(..head);
+    match framing {
+        Framing::Length(n) => {
+            while conn.buf.len() < n {
+                conn.fill().await?;
+            }
+            conn.buf.drain(..n);
+        }
+        Framing::Chunked => {
+            let mut sink = Vec::new();
+            loop {
+                let (used, done) = decode_chunks(&conn.buf, &mut sink)?;
+                conn.buf.drain(..used);
+                sink.clear();
+                if done {
+                    break;
+                }
+                conn.fill().await?;
+            }
+        }
+    }
+    Ok(status)
+}
+
+// ---------------------------------------------------------------- load
+
+fn proc_cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of stat (utime, stime) are 11 and 12 after the `comm` field.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+struct Phase {
+    deadline: Instant,
+    max: usize,
+    issued: AtomicUsize,
+}
+
+/// One connection's loop for one phase: (connection, latencies ns, errors).
+async fn worker(
+    addr: Arc<String>,
+    conn: Option<Conn>,
+    request: Arc<Vec<u8>>,
+    phase: Arc<Phase>,
+) -> (Option<Conn>, Vec<u64>, usize) {
+    let mut conn = conn;
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    while Instant::now() < phase.deadline
+        && phase.issued.fetch_add(1, Ordering::Relaxed) < phase.max
+    {
+        let mut c = match conn.take() {
+            Some(c) => c,
+            None => match Conn::open(&addr).await {
+                Ok(c) => c,
+                Err(_) => {
+                    errors += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let start = Instant::now();
+        let result = async {
+            c.stream.write_all(&request).await?;
+            read_response(&mut c).await
+        }
+        .await;
+        match result {
+            Ok(200) => {
+                latencies.push(start.elapsed().as_nanos() as u64);
+                conn = Some(c);
+            }
+            Ok(_) => {
+                errors += 1;
+                conn = Some(c);
+            }
+            Err(_) => errors += 1,
+        }
+    }
+    (conn, latencies, errors)
+}
+
+async fn run_phase(
+    addr: &Arc<String>,
+    conns: Vec<Option<Conn>>,
+    request: &Arc<Vec<u8>>,
+    duration: Duration,
+    max: usize,
+) -> (Vec<Option<Conn>>, Vec<u64>, usize) {
+    let phase = Arc::new(Phase {
+        deadline: Instant::now() + duration,
+        max,
+        issued: AtomicUsize::new(0),
+    });
+    let handles: Vec<_> = conns
+        .into_iter()
+        .map(|c| tokio::spawn(worker(addr.clone(), c, request.clone(), phase.clone())))
+        .collect();
+    let mut conns = Vec::new();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for h in handles {
+        let (c, lat, err) = h.await.expect("worker task");
+        conns.push(c);
+        all.extend(lat);
+        errors += err;
+    }
+    (conns, all, errors)
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)] as f64
+}
+
+async fn load(addr: &str, args: &Args) {
+    let target = args.req("target");
+    let body = args.req("body");
+    let conc: usize = args.num("conc", 1);
+    let secs: f64 = args.num("secs", 3.0);
+    let max: usize = args.num("max", 100_000);
+    let warmup_ms: u64 = args.num("warmup-ms", 300);
+    let clk_tck: f64 = args.num("clk-tck", 100.0);
+    let pid: Option<u32> = args.get("pid").map(|p| p.parse().expect("--pid: a number"));
+    let request = Arc::new(build_request(target, body_for(body, false), false));
+    let addr = Arc::new(addr.to_owned());
+
+    let conns: Vec<Option<Conn>> = (0..conc).map(|_| None).collect();
+    let (conns, _, _) = run_phase(
+        &addr,
+        conns,
+        &request,
+        Duration::from_millis(warmup_ms),
+        conc * 20,
+    )
+    .await;
+    if let (Some(pid), true) = (pid, args.flag("reset-hwm")) {
+        // Resets VmHWM to the current RSS (Linux ≥ 4.0).
+        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+    }
+    let cpu_before = pid.and_then(proc_cpu_ticks);
+    let start = Instant::now();
+    let (_conns, mut lat, errors) =
+        run_phase(&addr, conns, &request, Duration::from_secs_f64(secs), max).await;
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu_after = pid.and_then(proc_cpu_ticks);
+    lat.sort_unstable();
+    let n = lat.len();
+    let mean = if n > 0 {
+        lat.iter().sum::<u64>() as f64 / n as f64
+    } else {
+        f64::NAN
+    };
+    let cpu_ms_per_req = match (cpu_before, cpu_after) {
+        (Some(b), Some(a)) if n > 0 => {
+            format!("{:.4}", (a - b) as f64 * 1000.0 / clk_tck / n as f64)
+        }
+        _ => "null".to_owned(),
+    };
+    let kib = |key| {
+        pid.and_then(|p| proc_status_kib(p, key))
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "null".to_owned())
+    };
+    println!(
+        "{{\"target\":\"{target}\",\"body\":\"{body}\",\"request_bytes\":{},\"conc\":{conc},\"requests\":{n},\"errors\":{errors},\"secs\":{elapsed:.3},\"rps\":{:.1},\"p50_ms\":{:.4},\"p99_ms\":{:.4},\"mean_ms\":{:.4},\"cpu_ms_per_req\":{cpu_ms_per_req},\"vm_hwm_kib\":{},\"vm_rss_kib\":{}}}",
+        request.len(),
+        n as f64 / elapsed,
+        percentile(&lat, 0.50) / 1e6,
+        percentile(&lat, 0.99) / 1e6,
+        mean / 1e6,
+        kib("VmHWM:"),
+        kib("VmRSS:"),
+    );
+}
+
+// ---------------------------------------------------------------- stream
+
+fn unix_micros() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i128)
+        .unwrap_or(0)
+}
+
+/// What one streamed request measured.
+#[derive(Default)]
+struct StreamSample {
+    ttfb_us: f64,
+    first_delta_us: f64,
+    /// Receive time − mock write time, per upstream delta.
+    gaps_us: Vec<f64>,
+    deltas: usize,
+    /// Relayed deltas that carried more than one upstream delta.
+    merged: usize,
+}
+
+/// The `tick <µs>` stamps in a text.
+fn ticks(text: &str) -> Vec<i128> {
+    text.match_indices("tick ")
+        .filter_map(|(at, _)| {
+            let rest = &text[at + 5..];
+            let end = rest.find(' ').unwrap_or(rest.len());
+            rest[..end].parse().ok()
+        })
+        .collect()
+}
+
+/// One event (frame) of the SSE body: (event name, data).
+fn split_event(frame: &str) -> (Option<&str>, String) {
+    let mut name = None;
+    let mut data = String::new();
+    for line in frame.lines() {
+        if let Some(v) = line.strip_prefix("event:") {
+            name = Some(v.trim());
+        } else if let Some(v) = line.strip_prefix("data:") {
+            if !data.is_empty() {
+                data.push('\n');
+            }
+            data.push_str(v.strip_prefix(' ').unwrap_or(v));
+        }
+    }
+    (name, data)
+}
+
+fn delta_text(bridge: bool, name: Option<&str>, data: &str) -> Option<String> {
+    if data == "[DONE]" || data.is_empty() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(data).ok()?;
+    if bridge {
+        let kind = name
+            .map(str::to_owned)
+            .or_else(|| v["type"].as_str().map(str::to_owned))?;
+        (kind == "response.output_text.delta").then(|| v["delta"].as_str().map(str::to_owned))?
+    } else {
+        v["choices"][0]["delta"]["content"]
+            .as_str()
+            .map(str::to_owned)
+    }
+}
+
+async fn one_stream(
+    conn: &mut Conn,
+    request: &[u8],
+    bridge: bool,
+) -> std::io::Result<StreamSample> {
+    let mut sample = StreamSample::default();
+    let start = Instant::now();
+    conn.stream.write_all(request).await?;
+    if conn.buf.is_empty() {
+        conn.fill().await?;
+    }
+    let first_byte = start.elapsed();
+    let (status, framing, head) = loop {
+        if let Some(parsed) = parse_head(&conn.buf)? {
+            break parsed;
+        }
+        conn.fill().await?;
+    };
+    if status != 200 {
+        return Err(io_err(format!("status {status}")));
+    }
+    conn.buf.drain(..head);
+    let mut body = Vec::new();
+    let mut consumed_events = 0;
+    let mut length_left = match framing {
+        Framing::Length(n) => Some(n),
+        Framing::Chunked => None,
+    };
+    loop {
+        let now_us = unix_micros();
+        let now = start.elapsed();
+        let done = match &mut length_left {
+            Some(left) => {
+                let take = (*left).min(conn.buf.len());
+                body.extend_from_slice(&conn.buf[..take]);
+                conn.buf.drain(..take);
+                *left -= take;
+                *left == 0
+            }
+            None => {
+                let (used, done) = decode_chunks(&conn.buf, &mut body)?;
+                conn.buf.drain(..used);
+                done
+            }
+        };
+        // Whole events decoded so far.
+        while let Some(end) = body[consumed_events..]
+            .windows(2)
+            .position(|w| w == b"\n\n")
+        {
+            let frame = String::from_utf8_lossy(&body[consumed_events..consumed_events + end])
+                .replace('\r', "");
+            consumed_events += end + 2;
+            let (name, data) = split_event(&frame);
+            if let Some(text) = delta_text(bridge, name, &data) {
+                let stamps = ticks(&text);
+                if stamps.is_empty() {
+                    continue;
+                }
+                if sample.deltas == 0 {
+                    sample.first_delta_us = now.as_secs_f64() * 1e6;
+                }
+                sample.deltas += stamps.len();
+                if stamps.len() > 1 {
+                    sample.merged += 1;
+                }
+                for sent in stamps {
+                    sample.gaps_us.push((now_us - sent) as f64);
+                }
+            }
+        }
+        if done {
+            break;
+        }
+        conn.fill().await?;
+    }
+    sample.ttfb_us = first_byte.as_secs_f64() * 1e6;
+    Ok(sample)
+}
+
+fn stats(values: &mut [f64]) -> String {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let p = |q: f64| {
+        if values.is_empty() {
+            f64::NAN
+        } else {
+            values[((values.len() as f64 - 1.0) * q).round() as usize]
+        }
+    };
+    format!(
+        "{{\"n\":{},\"min\":{:.1},\"p50\":{:.1},\"p99\":{:.1},\"max\":{:.1}}}",
+        values.len(),
+        p(0.0),
+        p(0.5),
+        p(0.99),
+        p(1.0)
+    )
+}
+
+async fn stream(addr: &str, args: &Args) {
+    let target = args.req("target");
+    let count: usize = args.num("count", 5);
+    let chunks: usize = args.num("chunks", 40);
+    let interval: u64 = args.num("interval-ms", 25);
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&codex_body::responses_body(10_000, true)).expect("JSON");
+    body["model"] = serde_json::json!(format!("bench-stream-{chunks}x{interval}"));
+    let request = build_request(
+        target,
+        serde_json::to_vec(&body).expect("serializable"),
+        true,
+    );
+    let bridge = target == "bridge";
+    let mut conn = Conn::open(addr).await.expect("connect");
+    // Warm-up (the bridge's first request also probes the upstream's /health).
+    let _ = one_stream(&mut conn, &request, bridge)
+        .await
+        .expect("warm-up stream");
+    let mut ttfb = Vec::new();
+    let mut first = Vec::new();
+    let mut gaps = Vec::new();
+    let (mut deltas, mut merged, mut errors) = (0, 0, 0);
+    for _ in 0..count {
+        match one_stream(&mut conn, &request, bridge).await {
+            Ok(s) => {
+                ttfb.push(s.ttfb_us);
+                first.push(s.first_delta_us);
+                gaps.extend(s.gaps_us);
+                deltas += s.deltas;
+                merged += s.merged;
+            }
+            Err(e) => {
+                eprintln!("stream error: {e}");
+                errors += 1;
+                conn = Conn::open(addr).await.expect("reconnect");
+            }
+        }
+    }
+    println!(
+        "{{\"target\":\"{target}\",\"requests\":{count},\"errors\":{errors},\"chunks\":{chunks},\"interval_ms\":{interval},\"deltas\":{deltas},\"expected_deltas\":{},\"merged\":{merged},\"ttfb_us\":{},\"first_delta_us\":{},\"gap_us\":{}}}",
+        (count - errors) * chunks,
+        stats(&mut ttfb),
+        stats(&mut first),
+        stats(&mut gaps)
+    );
+}
+
+// ---------------------------------------------------------------- report
+
+fn report(file: &str) {
+    let text = std::fs::read_to_string(file).expect("results file");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("a JSON result line"))
+        .collect();
+    let cell = |target: &str, body: &str, conc: u64| {
+        lines.iter().find(|v| {
+            v["target"] == target && v["body"] == body && v["conc"].as_u64() == Some(conc)
+        })
+    };
+    let stream = |target: &str| {
+        lines
+            .iter()
+            .find(|v| v["target"] == target && v.get("chunks").is_some())
+    };
+    let f = |v: Option<&serde_json::Value>, key: &str| -> f64 {
+        v.and_then(|v| v[key].as_f64()).unwrap_or(f64::NAN)
+    };
+    let verdict = |ok: bool| if ok { "PASS" } else { "MISS" };
+    println!("| measure | direct-to-mock | bridge | bridge vs direct | target | result |");
+    println!("|---|---|---|---|---|---|");
+    for body in ["small", "1mb"] {
+        for conc in [1u64, 16, 64] {
+            let (d, b) = (cell("direct", body, conc), cell("bridge", body, conc));
+            let label = format!(
+                "{body} ({} B → {} B) c={conc}",
+                b.and_then(|v| v["request_bytes"].as_u64()).unwrap_or(0),
+                d.and_then(|v| v["request_bytes"].as_u64()).unwrap_or(0)
+            );
+            let (drps, brps) = (f(d, "rps"), f(b, "rps"));
+            let ratio = brps / drps;
+            let (target, result) = match (body, conc) {
+                ("small", 16 | 64) => ("≥ 0.30 × direct", verdict(ratio >= 0.30)),
+                _ => ("", ""),
+            };
+            let errors = f(d, "errors") + f(b, "errors");
+            let note = if errors > 0.0 {
+                format!(" ({errors} errors)")
+            } else {
+                String::new()
+            };
+            println!(
+                "| {label} req/s{note} | {drps:.0} | {brps:.0} | {ratio:.2}× | {target} | {result} |"
+            );
+            let (d50, b50) = (f(d, "p50_ms"), f(b, "p50_ms"));
+            let added = b50 - d50;
+            let (target, result) = match (body, conc) {
+                ("small", 1) => ("added ≤ 0.1 ms", verdict(added <= 0.1)),
+                ("1mb", 1) => ("added ≤ 3 ms", verdict(added <= 3.0)),
+                _ => ("", ""),
+            };
+            println!(
+                "| {label} p50 ms | {d50:.3} | {b50:.3} | +{added:.3} ms | {target} | {result} |"
+            );
+            let (d99, b99) = (f(d, "p99_ms"), f(b, "p99_ms"));
+            println!(
+                "| {label} p99 ms | {d99:.3} | {b99:.3} | +{:.3} ms | | |",
+                b99 - d99
+            );
+            let (dcpu, bcpu) = (f(d, "cpu_ms_per_req"), f(b, "cpu_ms_per_req"));
+            let (target, result) = match (body, conc) {
+                ("1mb", 1) => ("bridge ≤ 2.5 ms", verdict(bcpu <= 2.5)),
+                _ => ("", ""),
+            };
+            println!(
+                "| {label} CPU ms/req (mock \\| bridge process) | {dcpu:.3} | {bcpu:.3} | | {target} | {result} |"
+            );
+        }
+    }
+    let hwm = f(cell("bridge", "1mb", 64), "vm_hwm_kib") / 1024.0;
+    println!(
+        "| bridge peak RSS (VmHWM) under 1mb c=64 | | {hwm:.1} MiB | | ≤ 64 MiB | {} |",
+        verdict(hwm <= 64.0)
+    );
+    let (ds, bs) = (stream("direct"), stream("bridge"));
+    let s = |v: Option<&serde_json::Value>, key: &str, q: &str| -> f64 {
+        v.and_then(|v| v[key][q].as_f64()).unwrap_or(f64::NAN) / 1000.0
+    };
+    let (dt50, bt50, dtmax, btmax) = (
+        s(ds, "ttfb_us", "p50"),
+        s(bs, "ttfb_us", "p50"),
+        s(ds, "ttfb_us", "max"),
+        s(bs, "ttfb_us", "max"),
+    );
+    println!(
+        "| stream: first byte ms p50 / max | {dt50:.3} / {dtmax:.3} | {bt50:.3} / {btmax:.3} | +{:.3} ms (p50) | ≤ 2 ms (max) | {} |",
+        bt50 - dt50,
+        verdict(btmax <= 2.0)
+    );
+    println!(
+        "| stream: first text delta ms p50 / max | {:.3} / {:.3} | {:.3} / {:.3} | +{:.3} ms (p50) | | |",
+        s(ds, "first_delta_us", "p50"),
+        s(ds, "first_delta_us", "max"),
+        s(bs, "first_delta_us", "p50"),
+        s(bs, "first_delta_us", "max"),
+        s(bs, "first_delta_us", "p50") - s(ds, "first_delta_us", "p50"),
+    );
+    let (bg99, bgmax) = (s(bs, "gap_us", "p99"), s(bs, "gap_us", "max"));
+    println!(
+        "| stream: upstream write → client receipt per delta, ms p50 / p99 / max | {:.3} / {:.3} / {:.3} | {:.3} / {bg99:.3} / {bgmax:.3} | +{:.3} ms (p50) | ≤ 1 ms (max) | {} |",
+        s(ds, "gap_us", "p50"),
+        s(ds, "gap_us", "p99"),
+        s(ds, "gap_us", "max"),
+        s(bs, "gap_us", "p50"),
+        s(bs, "gap_us", "p50") - s(ds, "gap_us", "p50"),
+        verdict(bgmax <= 1.0)
+    );
+    let count =
+        |v: Option<&serde_json::Value>, key: &str| v.and_then(|v| v[key].as_u64()).unwrap_or(0);
+    let (bd, be, bm) = (
+        count(bs, "deltas"),
+        count(bs, "expected_deltas"),
+        count(bs, "merged"),
+    );
+    println!(
+        "| stream: upstream deltas seen / expected (merged) | {} / {} ({}) | {bd} / {be} ({bm}) | | each relayed as its own delta | {} |",
+        count(ds, "deltas"),
+        count(ds, "expected_deltas"),
+        count(ds, "merged"),
+        verdict(bd == be && bm == 0 && be > 0)
+    );
+}
