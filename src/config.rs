@@ -608,10 +608,16 @@ fn parse_upstream(
         .trim_end_matches(']')
         .to_owned();
     let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    let addr = (host.as_str(), port)
+    let addrs: Vec<SocketAddr> = (host.as_str(), port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve host {host:?}: {e}"))?
-        .next()
+        .collect();
+    // IPv4 first: `localhost` often lists ::1 first while local servers listen on 127.0.0.1.
+    let addr = addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
         .ok_or_else(|| format!("host {host:?} resolved to no address"))?;
     let base_path = uri.path().trim_end_matches('/').to_owned();
     Ok(Upstream {
