@@ -7,6 +7,8 @@
 //! - every other `/v1/*` → Pingora's proxy path, rewritten by [`passthrough`].
 //!
 //! Every request first passes [`hygiene`] (Host, Origin, token), before any upstream call.
+//! [`stream_policy`] decides whether the upstream is asked to stream; [`local`] writes the
+//! answers the bridge makes itself; [`ctx`] is the per-request state.
 
 pub mod ctx;
 pub mod hygiene;

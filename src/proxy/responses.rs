@@ -4,7 +4,7 @@
 //! so a malformed body would already have reached the (paid) upstream, and its length would
 //! not be known. This handler reads and validates the whole body first, translates it, and
 //! calls the upstream with our own pooled client ([`super::upstream`]) and an exact length.
-//! The same path will carry keep-alive events and multi-call loops (web search) later.
+//! The same path carries keep-alive events, and will carry multi-call loops (web search).
 //!
 //! Flow: checks → read + decode body → `translate::request` → upstream → `translate::response`
 //! (or `translate::upstream_error` for failures) → SSE for `stream:true`, JSON otherwise.

@@ -1,3 +1,6 @@
+//! Unit tests of the request translator: table-driven rules, errors with paths, reasoning
+//! placement, and a strictness check run on every output.
+
 use serde_json::{json, Value};
 
 use super::*;
