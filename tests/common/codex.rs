@@ -44,30 +44,18 @@ pub fn codex_bin() -> PathBuf {
     p
 }
 
-/// The catalog entry for `blockrun/auto`, as our setup writes it.
+/// The catalog entry for `blockrun/auto`, built by the product's own catalog code from its
+/// built-in template (what `gen-catalog` writes when `codex` is not on PATH).
 pub fn default_catalog_entry() -> Value {
-    json!({
-        "slug": MODEL,
-        "display_name": "ClawRouter auto",
-        "description": "ClawRouter picks the model for each request",
-        "supported_reasoning_levels": [],
-        "shell_type": "unified_exec",
-        "visibility": "list",
-        "supported_in_api": true,
-        "priority": 1,
-        "support_verbosity": false,
-        "truncation_policy": {"mode": "tokens", "limit": 10000},
-        "experimental_supported_tools": [],
-        "apply_patch_tool_type": "freeform",
-        "default_reasoning_summary": "none",
-        "supports_search_tool": false,
-        "use_responses_lite": false,
-        "multi_agent_version": "disabled",
-        "context_window": 128000,
-        "input_modalities": ["text", "image"],
-        "base_instructions": "You are Codex, a coding agent running in the Codex CLI on the user's machine. \
-    Use exec_command to run shell commands and apply_patch to edit files. Be concise.",
-    })
+    use clawrouter_codex::admin::catalog::{build_entry, builtin_template, Selected};
+    let selected = Selected {
+        slug: MODEL.to_owned(),
+        display_name: "ClawRouter auto".to_owned(),
+        description: "ClawRouter picks the model for each request".to_owned(),
+        context_window: 128_000,
+        image_input: true,
+    };
+    build_entry(&builtin_template(), &selected, 1)
 }
 
 /// What goes into the temp `CODEX_HOME`. `Default` is what `CodexHome::new` uses.
