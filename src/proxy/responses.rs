@@ -245,7 +245,8 @@ fn client_gone(ctx: &mut RequestCtx) -> pingora::Result<()> {
     Ok(())
 }
 
-/// `stream:false`: one Response object, or an HTTP error with an OpenAI-style body.
+/// `stream:false`: one Response object, or an HTTP error with an OpenAI-style body. A client
+/// that goes away while the upstream works ends the upstream request at once.
 async fn json_answer(
     bridge: &Bridge,
     session: &mut Session,
@@ -256,15 +257,15 @@ async fn json_answer(
 ) -> pingora::Result<()> {
     let headers = upstream_headers(session_id);
     let upstream = bridge.upstream.upstream();
-    let reply = bridge
+    let chat_path = upstream.chat_path();
+    let sending = bridge
         .upstream
-        .send(
-            "POST",
-            &upstream.chat_path(),
-            &headers,
-            Some(Bytes::from(plan.body)),
-        )
-        .await;
+        .send("POST", &chat_path, &headers, Some(Bytes::from(plan.body)));
+    let reply = tokio::select! {
+        reply = sending => reply,
+        // The client went away: dropping `sending` closes the upstream request at once.
+        _ = session.read_body_or_idle(true) => return client_gone(ctx),
+    };
     let translated = match reply {
         Ok(reply) if (200..300).contains(&reply.status) => completion_to_response_json_sealed(
             &reply.body,
