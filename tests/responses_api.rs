@@ -672,36 +672,10 @@ fn health_endpoints_answer() {
 
 #[test]
 fn stream_false_client_disconnect_drops_the_upstream_request() {
-    use std::io::Write;
     let mock = MockUpstream::replies(vec![
         Reply::text("never read").delayed(Duration::from_secs(20))
     ]);
     let bridge = BridgeGuard::start(&mock.base_url());
     let body = json!({"model": "m", "input": "hi", "stream": false}).to_string();
-    {
-        let mut stream = std::net::TcpStream::connect(bridge.addr()).unwrap();
-        write!(
-            stream,
-            "POST /v1/responses HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            bridge.addr(),
-            body.len()
-        )
-        .unwrap();
-        assert!(
-            mock.wait_for_chat_calls(1, Duration::from_secs(5)),
-            "the upstream was called"
-        );
-    } // the client goes away here
-    let gone = Instant::now();
-    let closed = mock.wait_until(Duration::from_secs(5), |requests| {
-        requests
-            .iter()
-            .any(|r| r.is_chat() && r.client_disconnected)
-    });
-    assert!(closed, "the upstream request was not dropped");
-    assert!(
-        gone.elapsed() < Duration::from_secs(2),
-        "dropped only after {:?}",
-        gone.elapsed()
-    );
+    common::assert_hang_up_drops_upstream(&bridge, &mock, &body, false);
 }

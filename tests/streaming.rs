@@ -189,35 +189,7 @@ fn client_disconnect_drops_the_upstream_request_at_once() {
         Reply::text("never read").stream_wait(Duration::from_secs(20), Duration::from_millis(200))
     });
     let bridge = streaming_bridge(&mock);
-    let body = fixture("first_turn").to_string();
-    {
-        let mut stream = TcpStream::connect(bridge.addr()).unwrap();
-        write!(
-            stream,
-            "POST /v1/responses HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            bridge.addr(),
-            body.len()
-        )
-        .unwrap();
-        let mut buf = [0u8; 4096];
-        let _ = stream.read(&mut buf).unwrap();
-        assert!(
-            mock.wait_for_chat_calls(1, Duration::from_secs(5)),
-            "the upstream was called"
-        );
-    } // the client goes away here
-    let gone = Instant::now();
-    let closed = mock.wait_until(Duration::from_secs(5), |requests| {
-        requests
-            .iter()
-            .any(|r| r.is_chat() && r.client_disconnected)
-    });
-    assert!(closed, "the upstream request was not dropped");
-    assert!(
-        gone.elapsed() < Duration::from_secs(2),
-        "dropped only after {:?}",
-        gone.elapsed()
-    );
+    common::assert_hang_up_drops_upstream(&bridge, &mock, &fixture("first_turn").to_string(), true);
 }
 
 #[test]
