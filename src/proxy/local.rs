@@ -33,15 +33,15 @@ pub async fn send_json(
         .await
 }
 
-/// Writes a bridge error as its JSON answer. An unread request body is read and dropped first
-/// when it is small (closing a socket with unread data resets it, and the client could lose the
-/// answer); after an over-limit or larger body, or a WebSocket upgrade, the connection closes.
+/// Writes a bridge error as its JSON answer. An unread request body of known length up to
+/// [`DRAIN_LIMIT`] is read and dropped first — also an over-limit one — because closing a
+/// socket with unread data resets it and the client would lose the answer. Larger bodies, and
+/// bodies of unknown length, close the connection instead; so does every over-limit body and a
+/// WebSocket upgrade once answered.
 pub async fn send_error(session: &mut Session, error: &BridgeError) -> pingora::Result<()> {
     let declared = declared_length(session);
-    let drainable = !matches!(
-        error,
-        BridgeError::BodyTooLarge { .. } | BridgeError::WebSocketUnsupported
-    ) && declared.is_some_and(|len| len <= DRAIN_LIMIT);
+    let drainable = !matches!(error, BridgeError::WebSocketUnsupported)
+        && declared.is_some_and(|len| len <= DRAIN_LIMIT);
     if drainable {
         if session.drain_request_body().await.is_err() {
             session.set_keepalive(None);
@@ -49,11 +49,17 @@ pub async fn send_error(session: &mut Session, error: &BridgeError) -> pingora::
     } else if declared != Some(0) {
         session.set_keepalive(None);
     }
+    if matches!(
+        error,
+        BridgeError::BodyTooLarge { .. } | BridgeError::WebSocketUnsupported
+    ) {
+        session.set_keepalive(None);
+    }
     send_json(session, error.status(), error.body(), &[]).await
 }
 
 /// Largest unread body drained before a refusal (bigger ones close the connection instead).
-const DRAIN_LIMIT: usize = 1024 * 1024;
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// The request's `Content-Length`; `Some(0)` for a request without a body.
 fn declared_length(session: &Session) -> Option<usize> {
