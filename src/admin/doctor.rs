@@ -31,6 +31,7 @@ use serde_json::{json, Value};
 use super::catalog;
 use super::codex_config::{self, CodexConfigError, CodexFile, DesktopMode};
 use super::http;
+use super::wallet::ProxyHealth;
 use crate::config::Config;
 
 /// Timeout for the plain health checks.
@@ -273,9 +274,10 @@ fn check_wallet(health_url: &str) -> Check {
             )
         }
     };
-    let wallet = v["wallet"].as_str().unwrap_or("(no address reported)");
-    let chain = v["paymentChain"].as_str().unwrap_or("base");
-    if let Some(err) = v["balanceError"].as_str() {
+    let health = ProxyHealth::from_value(&v).unwrap_or_default();
+    let wallet = health.wallet.as_deref().unwrap_or("(no address reported)");
+    let chain = health.payment_chain.as_deref().unwrap_or("base");
+    if let Some(err) = &health.balance_error {
         return Check::fail(
             "wallet",
             format!("{wallet}: could not fetch the balance ({err})"),
@@ -283,8 +285,8 @@ fn check_wallet(health_url: &str) -> Check {
              free models still work",
         );
     }
-    let balance = v["balance"].as_str().unwrap_or("unknown");
-    if v["isEmpty"] == true {
+    let balance = health.balance.as_deref().unwrap_or("unknown");
+    if health.is_empty == Some(true) {
         return Check::fail(
             "wallet",
             format!("{wallet} is empty ({balance} on {chain})"),
@@ -294,7 +296,7 @@ fn check_wallet(health_url: &str) -> Check {
             ),
         );
     }
-    let low = if v["isLow"] == true {
+    let low = if health.is_low == Some(true) {
         ", low: top it up soon"
     } else {
         ""

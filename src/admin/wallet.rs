@@ -489,7 +489,11 @@ pub struct ProxyHealth {
 impl ProxyHealth {
     /// Reads the fields from the JSON body (unknown or missing fields are fine).
     pub fn from_json(body: &str) -> Option<ProxyHealth> {
-        let value: serde_json::Value = serde_json::from_str(body).ok()?;
+        Self::from_value(&serde_json::from_str(body).ok()?)
+    }
+
+    /// Reads the fields from an already parsed body; `None` when it is not a JSON object.
+    pub fn from_value(value: &serde_json::Value) -> Option<ProxyHealth> {
         let obj = value.as_object()?;
         let text = |k: &str| match obj.get(k) {
             Some(serde_json::Value::String(s)) => Some(s.clone()),

@@ -48,7 +48,6 @@ pub struct Bridge {
     pub stream_policy: stream_policy::StreamPolicy,
     /// Seals reasoning into `encrypted_content` (responses) and opens it (requests).
     pub reasoning_key: Arc<ReasoningKey>,
-    peer: HttpPeer,
 }
 
 impl Bridge {
@@ -63,7 +62,6 @@ impl Bridge {
             },
             reasoning_key,
             stream_policy: stream_policy::StreamPolicy::new(config.stream_mode),
-            peer: upstream::build_peer(&config.upstream),
             config,
         }
     }
@@ -203,7 +201,7 @@ impl ProxyHttp for Bridge {
         _session: &mut Session,
         _ctx: &mut RequestCtx,
     ) -> pingora::Result<Box<HttpPeer>> {
-        Ok(Box::new(self.peer.clone()))
+        Ok(Box::new(self.upstream.peer().clone()))
     }
 
     async fn upstream_request_filter(

@@ -83,6 +83,11 @@ impl UpstreamClient {
         }
     }
 
+    /// The peer (address, TLS, time-outs) every upstream connection uses, pass-through included.
+    pub fn peer(&self) -> &HttpPeer {
+        &self.peer
+    }
+
     /// The upstream as configured.
     pub fn upstream(&self) -> &Upstream {
         &self.upstream
@@ -248,7 +253,7 @@ impl UpstreamClient {
 }
 
 /// The peer for the configured upstream, with time-outs that allow minutes of model thinking.
-pub fn build_peer(upstream: &Upstream) -> HttpPeer {
+fn build_peer(upstream: &Upstream) -> HttpPeer {
     let mut peer = HttpPeer::new(upstream.addr, upstream.tls, upstream.host.clone());
     peer.options.connection_timeout = Some(upstream.connect_timeout);
     peer.options.total_connection_timeout = Some(upstream.connect_timeout * 2);
