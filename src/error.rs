@@ -4,6 +4,8 @@
 
 use serde_json::json;
 
+use crate::outcome::Outcome;
+
 /// A request the bridge refuses before (or instead of) calling the upstream.
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
@@ -54,19 +56,21 @@ impl BridgeError {
     }
 
     /// A short label for logs and metrics.
-    pub fn label(&self) -> &'static str {
+    pub fn outcome(&self) -> Outcome {
         match self {
-            BridgeError::InvalidRequest(..) => "invalid_request",
-            BridgeError::BodyTooLarge { .. } => "body_too_large",
-            BridgeError::UnsupportedEncoding(_) | BridgeError::BadEncoding { .. } => "bad_encoding",
-            BridgeError::UnsupportedMediaType(_) => "bad_content_type",
-            BridgeError::Forbidden(_) => "forbidden",
-            BridgeError::Unauthorized => "unauthorized",
-            BridgeError::MisdirectedHost(_) => "bad_host",
-            BridgeError::NotFound { .. } => "not_found",
-            BridgeError::WebSocketUnsupported => "websocket",
-            BridgeError::MethodNotAllowed { .. } => "method_not_allowed",
-            BridgeError::Internal(_) => "internal",
+            BridgeError::InvalidRequest(..) => Outcome::InvalidRequest,
+            BridgeError::BodyTooLarge { .. } => Outcome::BodyTooLarge,
+            BridgeError::UnsupportedEncoding(_) | BridgeError::BadEncoding { .. } => {
+                Outcome::BadEncoding
+            }
+            BridgeError::UnsupportedMediaType(_) => Outcome::BadContentType,
+            BridgeError::Forbidden(_) => Outcome::Forbidden,
+            BridgeError::Unauthorized => Outcome::Unauthorized,
+            BridgeError::MisdirectedHost(_) => Outcome::BadHost,
+            BridgeError::NotFound { .. } => Outcome::NotFound,
+            BridgeError::WebSocketUnsupported => Outcome::WebSocket,
+            BridgeError::MethodNotAllowed { .. } => Outcome::MethodNotAllowed,
+            BridgeError::Internal(_) => Outcome::Internal,
         }
     }
 
@@ -83,7 +87,7 @@ impl BridgeError {
             BridgeError::InvalidRequest(_, param) => param.clone(),
             _ => None,
         };
-        json!({"error": {"message": self.to_string(), "type": error_type, "param": param, "code": self.label()}})
+        json!({"error": {"message": self.to_string(), "type": error_type, "param": param, "code": self.outcome().as_str()}})
             .to_string()
             .into_bytes()
     }

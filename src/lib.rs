@@ -6,6 +6,7 @@
 //! - [`handlers`]: endpoints answered locally (`/health`, Ollama-style `/api/*`).
 //! - [`config`], [`cli`], [`server`]: configuration, command line, server lifecycle.
 //! - [`error`], [`decode`]: the bridge's own errors; request body decoding.
+//! - [`outcome`]: how a request ended (log line and metrics label).
 //! - [`secrets`]: the reasoning key kept on disk.
 //! - [`admin`]: the management commands (setup, doctor, toggles, wallet, daemon, start).
 
@@ -15,6 +16,7 @@ pub mod config;
 pub mod decode;
 pub mod error;
 pub mod handlers;
+pub mod outcome;
 pub mod proxy;
 pub mod secrets;
 pub mod server;

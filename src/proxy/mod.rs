@@ -31,6 +31,7 @@ use pingora::{Error, ErrorType};
 use crate::config::Config;
 use crate::error::BridgeError;
 use crate::handlers::{health, ollama};
+use crate::outcome::Outcome;
 use crate::translate::reasoning::ReasoningKey;
 use crate::translate::request::RequestOptions;
 use ctx::RequestCtx;
@@ -59,6 +60,7 @@ impl Bridge {
             request_options: RequestOptions {
                 system_role: config.system_role,
                 reasoning_key: Some(reasoning_key.clone()),
+                ..RequestOptions::default()
             },
             reasoning_key,
             stream_policy: stream_policy::StreamPolicy::new(config.stream_mode),
@@ -135,7 +137,7 @@ impl Bridge {
                         local::send_json(session, 200, tags.to_string().into_bytes(), &[]).await?
                     }
                     None => {
-                        ctx.outcome = "upstream_unavailable";
+                        ctx.outcome = Outcome::UpstreamUnavailable;
                         let body = serde_json::json!({"error": format!(
                             "the upstream at {} did not return a model list", self.config.upstream.url)});
                         local::send_json(session, 502, body.to_string().into_bytes(), &[]).await?;
@@ -157,7 +159,7 @@ impl Bridge {
         ctx: &mut RequestCtx,
         error: BridgeError,
     ) -> pingora::Result<bool> {
-        ctx.outcome = error.label();
+        ctx.outcome = error.outcome();
         local::send_error(session, &error).await?;
         Ok(true)
     }
@@ -248,14 +250,14 @@ impl ProxyHttp for Bridge {
             None => passthrough::failure_answer(e, &self.config.upstream.url),
         };
         let Some((status, body)) = answer else {
-            ctx.outcome = "client_gone";
+            ctx.outcome = Outcome::ClientGone;
             return FailToProxy {
                 error_code: 0,
                 can_reuse_downstream: false,
             };
         };
-        if ctx.outcome == "ok" {
-            ctx.outcome = "proxy_error";
+        if ctx.outcome == Outcome::Ok {
+            ctx.outcome = Outcome::ProxyError;
         }
         if session.response_written().is_none() {
             session.set_keepalive(None);
@@ -285,7 +287,7 @@ impl ProxyHttp for Bridge {
             status,
             ctx.started.elapsed().as_millis(),
             ctx.model.as_deref().unwrap_or("-"),
-            ctx.outcome,
+            ctx.outcome.as_str(),
         );
     }
 

@@ -23,6 +23,7 @@ use super::upstream::TransportError;
 use super::Bridge;
 use crate::decode::decode_body;
 use crate::error::BridgeError;
+use crate::outcome::Outcome;
 use crate::translate::ids::new_id;
 use crate::translate::request::{request_to_chat, ChatPlan, RequestError};
 use crate::translate::response::{
@@ -43,11 +44,11 @@ pub async fn handle(
     let mut plan = match read_plan(bridge, session).await {
         Ok(plan) => plan,
         Err(PlanError::Refused(error)) => {
-            ctx.outcome = error.label();
+            ctx.outcome = error.outcome();
             return send_error(session, &error).await;
         }
         Err(PlanError::ClientGone(e)) => {
-            ctx.outcome = "client_gone";
+            ctx.outcome = Outcome::ClientGone;
             return Err(e);
         }
     };
@@ -241,7 +242,7 @@ async fn finish(
 }
 
 fn client_gone(ctx: &mut RequestCtx) -> pingora::Result<()> {
-    ctx.outcome = "client_gone";
+    ctx.outcome = Outcome::ClientGone;
     Ok(())
 }
 
@@ -286,7 +287,7 @@ async fn json_answer(
     };
     match translated {
         Ok(json) => {
-            ctx.outcome = "ok";
+            ctx.outcome = Outcome::Ok;
             send_json(session, 200, json, &[]).await
         }
         Err(failure) => {
@@ -295,7 +296,7 @@ async fn json_answer(
                 failure.kind,
                 failure.message
             );
-            ctx.outcome = failure.label();
+            ctx.outcome = failure.outcome();
             let mut extra = Vec::new();
             if let Some(secs) = failure.retry_after_secs {
                 extra.push(("retry-after", secs.to_string()));

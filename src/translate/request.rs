@@ -105,6 +105,7 @@ macro_rules! expecting {
 }
 
 mod chat;
+pub mod clawrouter;
 mod history;
 mod offer;
 mod text;
@@ -135,6 +136,13 @@ pub struct RequestOptions {
     /// Opens the `encrypted_content` of reasoning items sent back by Codex, to restore their
     /// text as the assistant message's `reasoning_content`. `None`: reasoning items are dropped.
     pub reasoning_key: Option<Arc<ReasoningKey>>,
+    /// A Chat body longer than this many bytes sends the string contents that ClawRouter's
+    /// whitespace rules would rewrite as text parts ([`clawrouter::protect_whitespace`]);
+    /// `None`: never.
+    pub preserve_whitespace_above: Option<usize>,
+    /// Newlines appended to the last non-assistant message so that a retry's body differs from
+    /// the one that failed ([`clawrouter::nudge`]); 0: none.
+    pub retry_nudge: u32,
 }
 
 /// Where `developer`/`system` texts go in the Chat messages.
@@ -510,7 +518,8 @@ pub fn request_to_chat(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, R
         Some(raw) => history::instructions(raw)?,
         None => None,
     };
-    let messages = history::messages(instructions, req.input, opts)?;
+    let mut messages = history::messages(instructions, req.input, opts)?;
+    clawrouter::nudge(&mut messages, opts.retry_nudge);
 
     let reasoning_effort = match req.reasoning {
         Some(raw) => {
@@ -532,7 +541,7 @@ pub fn request_to_chat(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, R
         .or(req.safety_identifier.as_ref())
         .map(|s| Cow::Borrowed(&*s.0));
 
-    let chat = ChatRequest {
+    let mut chat = ChatRequest {
         model: &req.model.0,
         messages,
         tools,
@@ -548,6 +557,15 @@ pub fn request_to_chat(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, R
     };
     let mut out = Vec::with_capacity(body.len() + 512);
     serde_json::to_writer(&mut out, &chat).map_err(|e| RequestError::Internal(e.to_string()))?;
+    if opts
+        .preserve_whitespace_above
+        .is_some_and(|limit| out.len() > limit)
+        && clawrouter::protect_whitespace(&mut chat.messages)
+    {
+        out.clear();
+        serde_json::to_writer(&mut out, &chat)
+            .map_err(|e| RequestError::Internal(e.to_string()))?;
+    }
     drop(chat);
 
     let owned = |s: Option<Str>| s.map(|s| s.0.into_owned());

@@ -74,6 +74,7 @@ use super::response::{
 use super::sse::{SseFrame, SseParser};
 use super::tools::{ToolKind, ToolMap};
 use super::upstream_error::{self, ClientFailure};
+use crate::outcome::Outcome;
 
 /// The failure message when the upstream stops before a `finish_reason` or `[DONE]`.
 pub const EARLY_EOF_MESSAGE: &str = "the upstream closed the stream before it finished";
@@ -154,7 +155,7 @@ pub struct StreamTranslator {
     valid_frames: u64,
     skipped_frames: u64,
     first_skipped: Option<String>,
-    outcome: &'static str,
+    outcome: Outcome,
 }
 
 impl StreamTranslator {
@@ -189,7 +190,7 @@ impl StreamTranslator {
             valid_frames: 0,
             skipped_frames: 0,
             first_skipped: None,
-            outcome: "in_progress",
+            outcome: Outcome::InProgress,
         }
     }
 
@@ -294,7 +295,7 @@ impl StreamTranslator {
             log::debug!("{}: {EARLY_EOF_MESSAGE}", self.upstream_url);
             self.close_open_items(ItemStatus::Incomplete, out);
             self.writer.failed("server_error", EARLY_EOF_MESSAGE, out);
-            self.outcome = "upstream_closed";
+            self.outcome = Outcome::UpstreamClosed;
         }
     }
 
@@ -308,7 +309,7 @@ impl StreamTranslator {
         self.close_open_items(ItemStatus::Incomplete, out);
         self.writer
             .failed(failure.responses_code(), &failure.message, out);
-        self.outcome = failure.label();
+        self.outcome = failure.outcome();
     }
 
     /// True once the terminal event has been written.
@@ -320,7 +321,7 @@ impl StreamTranslator {
     /// (`content_filter`, `upstream_error`, `upstream_closed`, `payment`, `rate_limited`,
     /// `context_length`, `upstream_rejected`, `upstream_unavailable`, `upstream_timeout`);
     /// `in_progress` before the end.
-    pub fn outcome(&self) -> &'static str {
+    pub fn outcome(&self) -> Outcome {
         self.outcome
     }
 
@@ -830,12 +831,12 @@ fn error_status(value: &Value) -> Option<u16> {
     })
 }
 
-fn finish_outcome(finish: &Finish) -> &'static str {
+fn finish_outcome(finish: &Finish) -> Outcome {
     match finish {
-        Finish::Length => "incomplete",
-        Finish::ContentFilter => "content_filter",
-        Finish::Error => "upstream_error",
-        Finish::Stop | Finish::ToolCalls | Finish::Missing | Finish::Other(_) => "ok",
+        Finish::Length => Outcome::Incomplete,
+        Finish::ContentFilter => Outcome::ContentFilter,
+        Finish::Error => Outcome::UpstreamError,
+        Finish::Stop | Finish::ToolCalls | Finish::Missing | Finish::Other(_) => Outcome::Ok,
     }
 }
 
@@ -1161,7 +1162,7 @@ mod tests {
         t.start(&mut out);
         t.feed(stream.as_bytes(), DONE_AT, &mut out);
         assert!(t.is_finished());
-        assert_eq!(t.outcome(), "payment");
+        assert_eq!(t.outcome(), Outcome::Payment);
         t.upstream_ended(DONE_AT, &mut out);
         let events = checked(&out);
         let (name, data) = terminal(&events);
@@ -1206,7 +1207,7 @@ mod tests {
             &mut out,
         );
         t.upstream_ended(DONE_AT, &mut out);
-        assert_eq!(t.outcome(), "upstream_closed");
+        assert_eq!(t.outcome(), Outcome::UpstreamClosed);
         let events = checked(&out);
         let items = done_items(&events);
         assert_eq!(items.len(), 3, "every started item is closed");
@@ -1252,7 +1253,7 @@ mod tests {
             DONE_AT,
             &mut out,
         );
-        assert_eq!(t.outcome(), "content_filter");
+        assert_eq!(t.outcome(), Outcome::ContentFilter);
         let events = checked(&out);
         let (name, data) = terminal(&events);
         assert_eq!(name, "response.failed");
@@ -1703,7 +1704,7 @@ mod tests {
             "[DONE] after nothing but garbage fails at once"
         );
         t.upstream_ended(DONE_AT, &mut out);
-        assert_eq!(t.outcome(), "upstream_unavailable");
+        assert_eq!(t.outcome(), Outcome::UpstreamUnavailable);
         let events = checked(&out);
         let response = &terminal(&events).1["response"];
         assert_eq!(response["error"]["code"], "server_error");
@@ -1725,7 +1726,7 @@ mod tests {
             &mut out,
         );
         assert!(t.is_finished());
-        assert_eq!(t.outcome(), "ok");
+        assert_eq!(t.outcome(), Outcome::Ok);
         let len = out.len();
         t.keepalive(&mut out);
         t.feed(
@@ -1756,7 +1757,7 @@ mod tests {
             &mut out,
         );
         t.fail(&upstream_error::timed_out(URL, 60), &mut out);
-        assert_eq!(t.outcome(), "upstream_timeout");
+        assert_eq!(t.outcome(), Outcome::UpstreamTimeout);
         let events = checked(&out);
         assert_eq!(done_items(&events)[0]["status"], "incomplete");
         assert_eq!(
@@ -1769,7 +1770,7 @@ mod tests {
         t.start(&mut out);
         let failure = upstream_error::classify_status(429, None, b"{}", URL);
         t.fail(&failure, &mut out);
-        assert_eq!(t.outcome(), "rate_limited");
+        assert_eq!(t.outcome(), Outcome::RateLimited);
         let events = checked(&out);
         assert_eq!(
             terminal(&events).1["response"]["error"]["code"],

@@ -20,6 +20,8 @@
 
 use serde_json::{json, Value};
 
+use crate::outcome::Outcome;
+
 /// Retry delay suggested to Codex for a 429 that came without `Retry-After`
 /// (Codex treats a 429 without one as fatal).
 pub const DEFAULT_RETRY_AFTER_SECS: u64 = 2;
@@ -87,14 +89,14 @@ impl ClientFailure {
     }
 
     /// A short label for logs and metrics.
-    pub fn label(&self) -> &'static str {
+    pub fn outcome(&self) -> Outcome {
         match self.kind {
-            FailureKind::Payment => "payment",
-            FailureKind::RateLimited => "rate_limited",
-            FailureKind::ContextLength => "context_length",
-            FailureKind::Rejected => "upstream_rejected",
-            FailureKind::Unavailable => "upstream_unavailable",
-            FailureKind::TimedOut => "upstream_timeout",
+            FailureKind::Payment => Outcome::Payment,
+            FailureKind::RateLimited => Outcome::RateLimited,
+            FailureKind::ContextLength => Outcome::ContextLength,
+            FailureKind::Rejected => Outcome::UpstreamRejected,
+            FailureKind::Unavailable => Outcome::UpstreamUnavailable,
+            FailureKind::TimedOut => Outcome::UpstreamTimeout,
         }
     }
 

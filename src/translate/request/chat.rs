@@ -44,7 +44,7 @@ pub(super) enum Message<'a> {
     },
     Assistant {
         /// `null` when the message only calls tools.
-        content: Option<OutText<'a>>,
+        content: Option<Content<'a>>,
         /// The reasoning this message was produced with (thinking models want it back).
         #[serde(skip_serializing_if = "Option::is_none")]
         reasoning_content: Option<String>,
@@ -53,16 +53,43 @@ pub(super) enum Message<'a> {
     },
     Tool {
         tool_call_id: Cow<'a, str>,
-        content: OutText<'a>,
+        content: Content<'a>,
     },
 }
 
-/// Message content: a plain string, or parts when there are images.
+impl<'a> Message<'a> {
+    /// The message's content, if it has any (`None` for an assistant message that only calls
+    /// tools).
+    pub(super) fn content_mut(&mut self) -> Option<&mut Content<'a>> {
+        match self {
+            Message::System { content } | Message::User { content } => Some(content),
+            Message::Tool { content, .. } => Some(content),
+            Message::Assistant { content, .. } => content.as_mut(),
+        }
+    }
+
+    pub(super) fn is_assistant(&self) -> bool {
+        matches!(self, Message::Assistant { .. })
+    }
+}
+
+/// Message content: a plain string, or parts (images, or text kept from ClawRouter's
+/// whitespace rewriting, see [`super::clawrouter`]).
 #[derive(Serialize, Debug)]
 #[serde(untagged)]
 pub(super) enum Content<'a> {
     Text(OutText<'a>),
     Parts(Vec<Part<'a>>),
+}
+
+impl Content<'_> {
+    /// Turns a string content into one text part (parts stay as they are).
+    pub(super) fn make_parts(&mut self) {
+        if let Content::Text(text) = self {
+            let text = std::mem::replace(text, OutText::empty());
+            *self = Content::Parts(vec![Part::Text { text }]);
+        }
+    }
 }
 
 #[derive(Serialize, Debug)]

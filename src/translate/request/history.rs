@@ -391,7 +391,7 @@ impl<'a> Builder<'a, '_> {
         let reasoning_content = open_reasoning(self.key, &group.reasoning);
         if group.calls.is_empty() {
             self.messages.push(Message::Assistant {
-                content: Some(group.text.unwrap_or_default().finish("")),
+                content: Some(Content::Text(group.text.unwrap_or_default().finish(""))),
                 reasoning_content,
                 tool_calls: Vec::new(),
             });
@@ -399,7 +399,10 @@ impl<'a> Builder<'a, '_> {
         }
         let ids: Vec<Cow<'a, str>> = group.calls.iter().map(|c| c.id.clone()).collect();
         self.messages.push(Message::Assistant {
-            content: group.text.filter(|t| !t.is_blank()).map(|t| t.finish("")),
+            content: group
+                .text
+                .filter(|t| !t.is_blank())
+                .map(|t| Content::Text(t.finish(""))),
             reasoning_content,
             tool_calls: group.calls,
         });
@@ -431,7 +434,7 @@ impl<'a> Builder<'a, '_> {
             };
             self.messages.push(Message::Tool {
                 tool_call_id: id,
-                content,
+                content: Content::Text(content),
             });
         }
         if !image_parts.is_empty() {

@@ -662,6 +662,7 @@ fn reasoning_with_merge_leading() {
     let opts = RequestOptions {
         system_role: SystemRole::MergeLeading,
         reasoning_key: Some(key(7)),
+        ..RequestOptions::default()
     };
     let input = json!([{"role": "developer", "content": "D"}, user("U"), sealed("plan A"),
                        call("c1", "a"), output("c1", "A"), {"role": "developer", "content": "D2"},
@@ -1295,4 +1296,108 @@ fn streaming_is_asked_of_the_upstream_only_for_streaming_clients() {
     assert!(!plain.ask_upstream_to_stream());
     assert_eq!(parsed(&plain)["stream"], false);
     assert!(parsed(&plain).get("stream_options").is_none());
+}
+
+/// A history whose tool output and user text carry code whitespace ClawRouter would rewrite.
+fn whitespace_history() -> Value {
+    json!({"model": "m", "input": [
+        {"type": "message", "role": "developer", "content": "Be brief."},
+        user("show the Makefile"),
+        call("c1", "exec_command"),
+        output("c1", "all:\n\tcc -o app main.c\n"),
+        {"type": "message", "role": "user", "content": [
+            {"type": "input_text", "text": "and this:"},
+            {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}]},
+        assistant("x  =  1"),
+        user("thanks")]})
+}
+
+#[test]
+fn whitespace_is_protected_only_above_the_threshold_and_only_where_rewritten() {
+    let body = whitespace_history();
+    let (plain, _) = plan(&body);
+    let below = RequestOptions {
+        preserve_whitespace_above: Some(1 << 20),
+        ..RequestOptions::default()
+    };
+    assert_eq!(
+        plan_with(&body, &below).0,
+        plain,
+        "small bodies are untouched"
+    );
+
+    let above = RequestOptions {
+        preserve_whitespace_above: Some(0),
+        ..RequestOptions::default()
+    };
+    let (protected, _) = plan_with(&body, &above);
+    let text_part = |t: &str| json!([{"type": "text", "text": t}]);
+    assert_eq!(
+        protected["messages"],
+        json!([{"role": "system", "content": "Be brief."},
+               {"role": "user", "content": "show the Makefile"},
+               {"role": "assistant", "content": null, "tool_calls": [chat_call("c1", "exec_command")]},
+               {"role": "tool", "tool_call_id": "c1", "content": text_part("all:\n\tcc -o app main.c\n")},
+               plain["messages"][4].clone(),
+               {"role": "assistant", "content": text_part("x  =  1")},
+               {"role": "user", "content": "thanks"}])
+    );
+}
+
+#[test]
+fn a_retry_nudge_appends_newlines_to_the_last_non_assistant_message() {
+    let body = whitespace_history();
+    let nudged = |n| {
+        plan_with(
+            &body,
+            &RequestOptions {
+                retry_nudge: n,
+                ..RequestOptions::default()
+            },
+        )
+        .0
+    };
+    let (plain, _) = plan(&body);
+    assert_eq!(nudged(0), plain);
+    let one = nudged(1);
+    assert_eq!(
+        one["messages"][6],
+        json!({"role": "user", "content": [{"type": "text", "text": "thanks\n"}]})
+    );
+    let mut rest = one.clone();
+    rest["messages"][6] = plain["messages"][6].clone();
+    assert_eq!(rest, plain, "nothing else changes");
+    assert_eq!(
+        nudged(3)["messages"][6]["content"][0]["text"],
+        "thanks\n\n\n"
+    );
+
+    // A tool output as the last message; an escaped (verbatim-copied) string gets its suffix too.
+    let tool_last = json!({"model": "m", "input": [user("go"), call("c1", "exec_command"),
+                                                     output("c1", "a \"quoted\"\tline")]});
+    let (chat, _) = plan_with(
+        &tool_last,
+        &RequestOptions {
+            retry_nudge: 2,
+            ..RequestOptions::default()
+        },
+    );
+    assert_eq!(
+        chat["messages"][2]["content"],
+        json!([{"type": "text", "text": "a \"quoted\"\tline\n\n"}])
+    );
+    // The last message is the assistant's: the user message before it is nudged instead.
+    let assistant_last = json!({"model": "m", "input": [user("go"), assistant("done")]});
+    let (chat, _) = plan_with(
+        &assistant_last,
+        &RequestOptions {
+            retry_nudge: 1,
+            ..RequestOptions::default()
+        },
+    );
+    assert_eq!(
+        chat["messages"][0]["content"],
+        json!([{"type": "text", "text": "go\n"}])
+    );
+    assert_eq!(chat["messages"][1]["content"], "done");
 }
