@@ -77,6 +77,9 @@ pub struct FileUpstream {
     pub system_role: Option<String>,
     /// `auto` | `always` | `never`: whether the upstream is asked to stream.
     pub stream: Option<String>,
+    /// `auto` | `always` | `never`: whether string contents that ClawRouter's whitespace
+    /// rewriting would change are sent as text parts (`auto`: to ClawRouter, big bodies only).
+    pub preserve_whitespace: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -196,7 +199,9 @@ pub struct Config {
     pub auth_token: Option<String>,
     pub upstream: Upstream,
     pub system_role: SystemRole,
-    pub stream_mode: StreamMode,
+    pub stream_mode: AutoSwitch,
+    /// Whether code whitespace is protected from ClawRouter's rewriting of big requests.
+    pub preserve_whitespace: AutoSwitch,
     pub keepalive: Duration,
     pub proxy: ProxySettings,
     pub codex: CodexSettings,
@@ -211,13 +216,30 @@ pub struct Config {
     pub source: Option<PathBuf>,
 }
 
-/// Whether the upstream is asked to stream (`upstream.stream`).
+/// An `auto | always | never` setting: `upstream.stream` (ask the upstream to stream; `auto`
+/// streams except from ClawRouter, whose streams drop reasoning) and
+/// `upstream.preserve_whitespace` (`auto`: only for ClawRouter and big bodies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamMode {
-    /// Decide per upstream: stream where that keeps reasoning, else non-streaming + keep-alive.
+pub enum AutoSwitch {
+    /// Decided per upstream (and, for whitespace, per request size).
     Auto,
     Always,
     Never,
+}
+
+impl AutoSwitch {
+    fn parse(value: Option<&str>, key: &'static str, origin: &str) -> Result<Self, ConfigError> {
+        match value.unwrap_or("auto") {
+            "auto" => Ok(AutoSwitch::Auto),
+            "always" => Ok(AutoSwitch::Always),
+            "never" => Ok(AutoSwitch::Never),
+            other => Err(ConfigError::Invalid {
+                key,
+                origin: origin.to_owned(),
+                message: format!("{other:?} is not one of \"auto\", \"always\", \"never\""),
+            }),
+        }
+    }
 }
 
 /// How `start` runs the ClawRouter proxy.
@@ -419,18 +441,12 @@ pub fn resolve(
         }
     };
 
-    let stream_mode = match up.stream.as_deref().unwrap_or("auto") {
-        "auto" => StreamMode::Auto,
-        "always" => StreamMode::Always,
-        "never" => StreamMode::Never,
-        other => {
-            return Err(ConfigError::Invalid {
-                key: "upstream.stream",
-                origin: file_origin,
-                message: format!("{other:?} is not one of \"auto\", \"always\", \"never\""),
-            })
-        }
-    };
+    let stream_mode = AutoSwitch::parse(up.stream.as_deref(), "upstream.stream", &file_origin)?;
+    let preserve_whitespace = AutoSwitch::parse(
+        up.preserve_whitespace.as_deref(),
+        "upstream.preserve_whitespace",
+        &file_origin,
+    )?;
     let keepalive_secs = file.keepalive_secs.unwrap_or(DEFAULT_KEEPALIVE_SECS);
     if !(1..=240).contains(&keepalive_secs) {
         return Err(ConfigError::Invalid {
@@ -543,6 +559,7 @@ pub fn resolve(
         upstream,
         system_role,
         stream_mode,
+        preserve_whitespace,
         keepalive: Duration::from_secs(keepalive_secs),
         proxy,
         codex,
@@ -746,7 +763,7 @@ mod tests {
         .unwrap();
         assert_eq!(defaults.codex.home, PathBuf::from("/home/u/.codex"));
         assert_eq!(defaults.proxy.port, DEFAULT_PROXY_PORT);
-        assert_eq!(defaults.stream_mode, StreamMode::Auto);
+        assert_eq!(defaults.stream_mode, AutoSwitch::Auto);
         assert_eq!(
             defaults.keepalive,
             Duration::from_secs(DEFAULT_KEEPALIVE_SECS)

@@ -1082,3 +1082,15 @@ fn stops_on_drop() {
     std::thread::sleep(Duration::from_millis(50));
     assert!(TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err());
 }
+
+#[test]
+fn clawrouter_whitespace_rules_as_clawrouter_applies_them() {
+    use common::mock_upstream::clawrouter::normalize_whitespace as n;
+    assert_eq!(n("all:\n\tcc main.c\n"), "all:\n  cc main.c");
+    assert_eq!(n("a\r\nb\rc"), "a\nb\nc");
+    assert_eq!(n("a\n\n\n\nb"), "a\n\nb");
+    assert_eq!(n("x = 1   \ny"), "x = 1\ny");
+    assert_eq!(n("x  =  1"), "x = 1");
+    assert_eq!(n("if x:\n    y()"), "if x:\n  y()");
+    assert_eq!(n("fn a() {\n  b();\n}"), "fn a() {\n  b();\n}");
+}

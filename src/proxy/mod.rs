@@ -7,17 +7,20 @@
 //! - every other `/v1/*` → Pingora's proxy path, rewritten by [`passthrough`].
 //!
 //! Every request first passes [`hygiene`] (Host, Origin, token), before any upstream call.
-//! [`stream_policy`] decides whether the upstream is asked to stream; [`local`] writes the
+//! [`upstream_profile`] knows whether the upstream is ClawRouter and decides from that whether
+//! it is asked to stream and whether whitespace is protected; [`replay_guard`] makes retries of
+//! a failed turn differ from it (ClawRouter replays failures); [`local`] writes the
 //! answers the bridge makes itself; [`ctx`] is the per-request state.
 
 pub mod ctx;
 pub mod hygiene;
 pub mod local;
 pub mod passthrough;
+pub mod replay_guard;
 pub mod responses;
 pub mod routes;
-pub mod stream_policy;
 pub mod upstream;
+pub mod upstream_profile;
 
 use std::sync::Arc;
 
@@ -45,8 +48,10 @@ pub struct Bridge {
     pub gate: Gate,
     pub upstream: UpstreamClient,
     pub request_options: RequestOptions,
-    /// Whether the upstream is asked to stream.
-    pub stream_policy: stream_policy::StreamPolicy,
+    /// Whether the upstream is ClawRouter, and what follows (streaming, whitespace).
+    pub profile: upstream_profile::UpstreamProfile,
+    /// Recently failed requests, whose retries are nudged past ClawRouter's replay.
+    pub replay_guard: replay_guard::ReplayGuard,
     /// Seals reasoning into `encrypted_content` (responses) and opens it (requests).
     pub reasoning_key: Arc<ReasoningKey>,
 }
@@ -63,7 +68,11 @@ impl Bridge {
                 ..RequestOptions::default()
             },
             reasoning_key,
-            stream_policy: stream_policy::StreamPolicy::new(config.stream_mode),
+            profile: upstream_profile::UpstreamProfile::new(
+                config.stream_mode,
+                config.preserve_whitespace,
+            ),
+            replay_guard: replay_guard::ReplayGuard::default(),
             config,
         }
     }

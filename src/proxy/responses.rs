@@ -6,8 +6,10 @@
 //! calls the upstream with our own pooled client ([`super::upstream`]) and an exact length.
 //! The same path carries keep-alive events, and will carry multi-call loops (web search).
 //!
-//! Flow: checks → read + decode body → `translate::request` → upstream → `translate::response`
-//! (or `translate::upstream_error` for failures) → SSE for `stream:true`, JSON otherwise.
+//! Flow: checks → read + decode body → `translate::request` (whitespace protected for
+//! ClawRouter, see [`super::upstream_profile`]; a retry of a recent failure nudged, see
+//! [`super::replay_guard`]) → upstream → `translate::response` (or `translate::upstream_error`
+//! for failures) → SSE for `stream:true`, JSON otherwise.
 //! A streaming answer is committed (status 200, first events) before the upstream is called,
 //! so the client sees its first byte at once and keep-alive events while the model works.
 
@@ -19,13 +21,14 @@ use pingora::proxy::Session;
 use super::ctx::RequestCtx;
 use super::hygiene::require_json_content_type;
 use super::local::{read_body, send_error, send_json, send_sse_bytes, start_sse, ReadBodyError};
+use super::replay_guard::{Ticket, REPLAY_WINDOW};
 use super::upstream::TransportError;
 use super::Bridge;
 use crate::decode::decode_body;
 use crate::error::BridgeError;
 use crate::outcome::Outcome;
 use crate::translate::ids::new_id;
-use crate::translate::request::{request_to_chat, ChatPlan, RequestError};
+use crate::translate::request::{request_to_chat, ChatPlan, RequestError, RequestOptions};
 use crate::translate::response::{
     completion_to_response_json_sealed, CompletionError, ResponseMeta,
 };
@@ -41,8 +44,8 @@ pub async fn handle(
     session: &mut Session,
     ctx: &mut RequestCtx,
 ) -> pingora::Result<()> {
-    let mut plan = match read_plan(bridge, session).await {
-        Ok(plan) => plan,
+    let prepared = match prepare(bridge, session).await {
+        Ok(prepared) => prepared,
         Err(PlanError::Refused(error)) => {
             ctx.outcome = error.outcome();
             return send_error(session, &error).await;
@@ -52,6 +55,11 @@ pub async fn handle(
             return Err(e);
         }
     };
+    let Prepared {
+        plan,
+        chat_body,
+        ticket,
+    } = prepared;
     ctx.model = Some(plan.model.clone());
     let meta = ResponseMeta {
         id: new_id("resp_"),
@@ -59,19 +67,81 @@ pub async fn handle(
         model: plan.model.clone(),
     };
     let session_id = thread_id(session);
-    if plan.client_stream
-        && bridge
-            .stream_policy
-            .upstream_streams(&bridge.upstream)
-            .await
-    {
+    let answered = if plan.client_stream {
+        stream_answer(
+            bridge,
+            session,
+            ctx,
+            plan,
+            chat_body.clone(),
+            meta,
+            session_id.as_deref(),
+        )
+        .await
+    } else {
+        json_answer(
+            bridge,
+            session,
+            ctx,
+            plan,
+            chat_body.clone(),
+            meta,
+            session_id.as_deref(),
+        )
+        .await
+    };
+    if ctx.outcome.is_upstream_failure() {
+        bridge.replay_guard.failed(&ticket, &chat_body);
+    }
+    answered
+}
+
+/// A translated request, ready to go upstream.
+struct Prepared {
+    /// What the response side needs (tools, echo, model); its `body` has moved to `chat_body`.
+    plan: ChatPlan,
+    /// The Chat body to send.
+    chat_body: Bytes,
+    /// What the replay guard knows of this body.
+    ticket: Ticket,
+}
+
+/// Reads, checks and translates the request, and decides how the upstream is asked: streaming
+/// or not, whitespace protected or not, nudged past ClawRouter's replay of a recent failure or
+/// not. Nothing has been sent upstream yet (the ClawRouter probe aside).
+async fn prepare(bridge: &Bridge, session: &mut Session) -> Result<Prepared, PlanError> {
+    let body = read_request(bridge, session).await?;
+    let mut options = bridge.request_options.clone();
+    options.preserve_whitespace_above = bridge
+        .profile
+        .protect_whitespace_above(&bridge.upstream, body.len())
+        .await;
+    let mut plan = translate(&body, &options)?;
+    let upstream_streams =
+        plan.client_stream && bridge.profile.upstream_streams(&bridge.upstream).await;
+    if upstream_streams {
         plan.ask_upstream_to_stream();
     }
-    if plan.client_stream {
-        stream_answer(bridge, session, ctx, plan, meta, session_id.as_deref()).await
-    } else {
-        json_answer(bridge, session, ctx, plan, meta, session_id.as_deref()).await
+    let ticket = bridge.replay_guard.check(&plan.body);
+    if ticket.nudge > 0 && bridge.profile.known_clawrouter() != Some(false) {
+        log::info!(
+            "this request failed {} time(s) in the last {} s: nudging its body so that \
+             ClawRouter does not replay the failure",
+            ticket.nudge,
+            REPLAY_WINDOW.as_secs()
+        );
+        options.retry_nudge = ticket.nudge;
+        plan = translate(&body, &options)?;
+        if upstream_streams {
+            plan.ask_upstream_to_stream();
+        }
     }
+    let chat_body = Bytes::from(std::mem::take(&mut plan.body));
+    Ok(Prepared {
+        plan,
+        chat_body,
+        ticket,
+    })
 }
 
 /// `stream:true`. The event stream starts at once (`response.created`, `response.in_progress`),
@@ -86,6 +156,7 @@ async fn stream_answer(
     session: &mut Session,
     ctx: &mut RequestCtx,
     plan: ChatPlan,
+    chat_body: Bytes,
     meta: ResponseMeta,
     session_id: Option<&str>,
 ) -> pingora::Result<()> {
@@ -110,7 +181,7 @@ async fn stream_answer(
     let chat_path = bridge.upstream.upstream().chat_path();
     let opening = bridge
         .upstream
-        .open("POST", &chat_path, &headers, Some(Bytes::from(plan.body)));
+        .open("POST", &chat_path, &headers, Some(chat_body));
     let opened = match pump.wait(opening, &mut translator).await? {
         Some(opened) => opened,
         None => return client_gone(ctx),
@@ -253,6 +324,7 @@ async fn json_answer(
     session: &mut Session,
     ctx: &mut RequestCtx,
     plan: ChatPlan,
+    chat_body: Bytes,
     meta: ResponseMeta,
     session_id: Option<&str>,
 ) -> pingora::Result<()> {
@@ -261,7 +333,7 @@ async fn json_answer(
     let chat_path = upstream.chat_path();
     let sending = bridge
         .upstream
-        .send("POST", &chat_path, &headers, Some(Bytes::from(plan.body)));
+        .send("POST", &chat_path, &headers, Some(chat_body));
     let reply = tokio::select! {
         reply = sending => reply,
         // The client went away: dropping `sending` closes the upstream request at once.
@@ -311,8 +383,9 @@ fn upstream_headers(session_id: Option<&str>) -> Vec<(&str, &str)> {
     let mut headers: Vec<(&str, &str)> = vec![
         ("content-type", "application/json"),
         ("accept", "application/json, text/event-stream"),
-        // ClawRouter replays identical requests for 30 s (errors included): Codex's retries
-        // must reach the upstream.
+        // ClawRouter serves identical successful requests from a 10-minute cache unless told
+        // not to. (Its 30 s replay of any identical body, failures included, ignores this
+        // header: the replay guard makes retries differ instead.)
         ("cache-control", "no-cache"),
         (
             "user-agent",
@@ -359,7 +432,8 @@ enum PlanError {
     ClientGone(Box<pingora::Error>),
 }
 
-async fn read_plan(bridge: &Bridge, session: &mut Session) -> Result<ChatPlan, PlanError> {
+/// Checks the request line and headers, reads the whole body and decodes it.
+async fn read_request(bridge: &Bridge, session: &mut Session) -> Result<Vec<u8>, PlanError> {
     if session.is_upgrade_req() {
         return Err(PlanError::Refused(BridgeError::WebSocketUnsupported));
     }
@@ -383,8 +457,13 @@ async fn read_plan(bridge: &Bridge, session: &mut Session) -> Result<ChatPlan, P
         .get("content-encoding")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = decode_body(encoding.as_deref(), raw, limit).map_err(PlanError::Refused)?;
-    request_to_chat(&body, &bridge.request_options).map_err(|e| match e {
+    decode_body(encoding.as_deref(), raw, limit).map_err(PlanError::Refused)
+}
+
+/// The Responses body → the Chat request; a body that does not translate is the client's
+/// mistake (400), except for the bridge's own bugs (500).
+fn translate(body: &[u8], options: &RequestOptions) -> Result<ChatPlan, PlanError> {
+    request_to_chat(body, options).map_err(|e| match e {
         RequestError::Internal(detail) => PlanError::Refused(BridgeError::Internal(detail)),
         e => PlanError::Refused(BridgeError::InvalidRequest(
             e.to_string(),

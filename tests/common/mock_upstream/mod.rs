@@ -21,6 +21,9 @@
 //!   decodes, so a forwarded header would corrupt the body on a real server).
 //! - `GET /v1/models`: a ClawRouter-like list (`auto`, `eco`, …, `provider/model` ids).
 //! - `GET /health` (`?full=true` adds `balance`, `isLow`, `isEmpty`).
+//!
+//! Optionally it rewrites and replays chat requests like the real ClawRouter does
+//! ([`Builder::compress_like_clawrouter`], [`Builder::replay_like_clawrouter`]).
 //! - any other `/v1/*`: 200 with a JSON echo `{method, path, headers, body, json}`.
 //! - anything else: 404 `{"error":"Not found"}`.
 //!
@@ -29,6 +32,7 @@
 //! so the test fails.
 #![allow(dead_code)]
 
+pub mod clawrouter;
 mod http;
 mod reply;
 pub mod validate;
@@ -160,6 +164,7 @@ struct Shared {
     route: Option<Box<Route>>,
     strict: Strictness,
     balance_usd: Option<f64>,
+    compress: bool,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -172,6 +177,12 @@ struct State {
     conns: HashMap<u64, TcpStream>,
     next_conn: u64,
     panics: Vec<String>,
+    /// ClawRouter's replay memory, when the mock behaves like it.
+    replay: Option<clawrouter::Replay>,
+    /// String contents ClawRouter's compression rewrote.
+    rewritten_contents: usize,
+    /// Chat requests answered from the replay memory (no model call).
+    replayed: usize,
 }
 
 impl Shared {
@@ -195,6 +206,8 @@ pub struct Builder {
     strict: Strictness,
     balance_usd: Option<f64>,
     route: Option<Box<Route>>,
+    compress: bool,
+    replay_window: Option<Duration>,
 }
 
 impl Builder {
@@ -213,6 +226,20 @@ impl Builder {
     /// Wallet balance for `/health?full=true`; `None` = `balanceError`. Default $5.00.
     pub fn balance_usd(mut self, usd: Option<f64>) -> Self {
         self.balance_usd = usd;
+        self
+    }
+
+    /// Rewrite big requests' whitespace like ClawRouter's auto-compression does (see
+    /// [`clawrouter`]); the script then sees the rewritten body.
+    pub fn compress_like_clawrouter(mut self) -> Self {
+        self.compress = true;
+        self
+    }
+
+    /// Replay any identical chat request finished within `window` (ClawRouter: 30 s), failures
+    /// included, without calling the script.
+    pub fn replay_like_clawrouter(mut self, window: Duration) -> Self {
+        self.replay_window = Some(window);
         self
     }
 
@@ -238,7 +265,11 @@ impl Builder {
             route: self.route,
             strict: self.strict,
             balance_usd: self.balance_usd,
-            state: Mutex::new(State::default()),
+            compress: self.compress,
+            state: Mutex::new(State {
+                replay: self.replay_window.map(clawrouter::Replay::new),
+                ..State::default()
+            }),
             changed: Condvar::new(),
         });
         let sh = shared.clone();
@@ -267,6 +298,8 @@ impl MockUpstream {
             strict: Strictness::default(),
             balance_usd: Some(5.0),
             route: None,
+            compress: false,
+            replay_window: None,
         }
     }
 
@@ -286,6 +319,16 @@ impl MockUpstream {
                 replies.len()
             ),
         })
+    }
+
+    /// How many string contents the ClawRouter compression rewrote.
+    pub fn rewritten_contents(&self) -> usize {
+        self.shared.state().rewritten_contents
+    }
+
+    /// How many chat requests were answered from the ClawRouter-like replay memory.
+    pub fn replayed(&self) -> usize {
+        self.shared.state().replayed
     }
 
     /// `http://127.0.0.1:PORT/v1`
@@ -595,6 +638,24 @@ fn handle_chat(
     if let Err(r) = validate::validate_chat(&body, &shared.strict) {
         return reject(conn, idx, shared, 400, r);
     }
+    let mut body = body;
+    if shared.compress {
+        let rewritten = clawrouter::compress(&mut body, req.body.len());
+        shared.state().rewritten_contents += rewritten;
+    }
+    let replay_key = clawrouter::Replay::key(&body);
+    let replayed = {
+        let mut st = shared.state();
+        let reply = st.replay.as_mut().and_then(|r| r.replay(replay_key));
+        if reply.is_some() {
+            st.replayed += 1;
+        }
+        reply
+    };
+    if let Some(reply) = replayed {
+        let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
+        return run_reply(conn, reply, &body, req.body.len(), stream, idx, shared);
+    }
     let call = {
         let mut st = shared.state();
         let call = ChatCall {
@@ -635,6 +696,9 @@ fn handle_chat(
         }
     };
     let stream = call.is_stream();
+    if let Some(replay) = shared.state().replay.as_mut() {
+        replay.remember(replay_key, &reply);
+    }
     run_reply(conn, reply, &body, req.body.len(), stream, idx, shared)
 }
 

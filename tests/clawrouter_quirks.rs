@@ -1,0 +1,317 @@
+//! Living with what the real ClawRouter does to requests, against a mock that does the same
+//! (tests/common/mock_upstream/clawrouter.rs): its whitespace rewriting of big bodies must not
+//! reach code the model reads, and its 30-second replay of identical bodies (failures included)
+//! must not swallow Codex's retries.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::bridge::BridgeGuard;
+use common::client::post_json;
+use common::codex::{run_codex, CodexHome};
+use common::mock_upstream::{ChatCall, MockUpstream, Reply};
+use serde_json::{json, Value};
+
+const MAKEFILE: &str = "CC = cc\nCFLAGS  = -O2 -Wall\n\nall: app\n\napp: main.o util.o\n\t$(CC) $(CFLAGS) -o app main.o util.o\n\nclean:\n\trm -f app *.o\n";
+
+/// About 7 KB of indented Python, different for each `n`.
+fn python_module(n: usize) -> String {
+    let mut s = String::new();
+    for f in 0..70 {
+        s.push_str(&format!(
+            "def handler_{n}_{f}(request):\n    if request.ok:\n        return  {{'status':  200}}\n    return None\n\n"
+        ));
+    }
+    s
+}
+
+/// A Codex-shaped history of 30 shell turns (> 180 KB): turn 1 reads the Makefile, every later
+/// turn reads a Python module, and the user asks for a change.
+fn long_session() -> Value {
+    let mut input = vec![
+        json!({"type": "message", "role": "developer",
+               "content": [{"type": "input_text", "text": "You are Codex."}]}),
+        json!({"type": "message", "role": "user",
+               "content": [{"type": "input_text", "text": "Tidy up the build."}]}),
+    ];
+    for turn in 1..=30 {
+        let id = format!("call_{turn}");
+        let (cmd, out) = if turn == 1 {
+            ("cat Makefile".to_owned(), MAKEFILE.to_owned())
+        } else {
+            (format!("cat mod{turn}.py"), python_module(turn))
+        };
+        input.push(
+            json!({"type": "function_call", "call_id": id, "name": "exec_command",
+                          "arguments": json!({"cmd": cmd}).to_string()}),
+        );
+        input.push(json!({"type": "function_call_output", "call_id": id, "output": out}));
+    }
+    input.push(json!({"type": "message", "role": "user",
+                      "content": [{"type": "input_text", "text": "Now add -g to CFLAGS."}]}));
+    json!({"model": "blockrun/auto", "stream": false, "input": input,
+           "tools": [{"type": "function", "name": "exec_command", "strict": false,
+                      "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}}}]})
+}
+
+/// The text of a Chat message's content, whether a string or text parts.
+fn text_of(message: &Value) -> String {
+    match &message["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+        _ => String::new(),
+    }
+}
+
+/// Sends the long session through a bridge with `preserve_whitespace` and returns what the model
+/// saw as the Makefile, and how many contents ClawRouter's rewriting changed.
+fn makefile_seen_by_the_model(preserve_whitespace: Option<&str>) -> (String, usize, usize) {
+    let seen = Arc::new(Mutex::new(String::new()));
+    let seen_by_script = seen.clone();
+    let mock = MockUpstream::builder()
+        .compress_like_clawrouter()
+        .start(move |call: &ChatCall| {
+            let makefile = call
+                .messages()
+                .iter()
+                .find(|m| m["role"] == "tool" && m["tool_call_id"] == "call_1")
+                .map(text_of)
+                .unwrap_or_default();
+            *seen_by_script.lock().unwrap() = makefile;
+            Reply::text("Done.")
+        });
+    let bridge = BridgeGuard::start_with(&mock.base_url(), |file| {
+        if let Some(upstream) = file.upstream.as_mut() {
+            upstream.preserve_whitespace = preserve_whitespace.map(str::to_owned);
+        }
+    });
+    let answer = post_json(&bridge.url("/v1/responses"), &long_session());
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    mock.assert_no_rejections();
+    let chat = mock.requests().into_iter().find(|r| r.is_chat()).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    (seen, mock.rewritten_contents(), chat.body.len())
+}
+
+#[test]
+fn code_whitespace_reaches_the_model_byte_exact_in_a_long_session() {
+    let (seen, rewritten, size) = makefile_seen_by_the_model(None);
+    assert!(
+        size > 180 * 1024,
+        "the session is big enough to be rewritten: {size} bytes"
+    );
+    assert_eq!(
+        seen, MAKEFILE,
+        "turn 1's Makefile as the model reads it in turn 30"
+    );
+    assert_eq!(
+        rewritten, 0,
+        "ClawRouter found no string content to rewrite"
+    );
+}
+
+#[test]
+fn without_protection_clawrouter_mangles_the_makefile() {
+    // The control: proves the test above can fail.
+    let (seen, rewritten, _) = makefile_seen_by_the_model(Some("never"));
+    assert!(rewritten > 0);
+    assert_ne!(seen, MAKEFILE);
+    assert!(!seen.contains('\t'), "tabs became spaces: {seen:?}");
+}
+
+#[test]
+fn small_requests_stay_plain_strings() {
+    let mock = MockUpstream::start(|_| Reply::text("ok"));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let body = json!({"model": "m", "input": [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "a\tb"}]}]});
+    assert_eq!(post_json(&bridge.url("/v1/responses"), &body).status, 200);
+    let call = &mock.chat_calls()[0];
+    assert_eq!(call.messages()[0]["content"], "a\tb");
+}
+
+// ---- ClawRouter's 30 s replay -----------------------------------------------------------
+
+/// A mock that replays like ClawRouter, failing the first `failures` model calls with 500.
+fn replaying_mock(failures: usize) -> MockUpstream {
+    MockUpstream::builder()
+        .replay_like_clawrouter(Duration::from_secs(30))
+        .start(move |call: &ChatCall| {
+            if call.index < failures {
+                Reply::json(
+                    500,
+                    json!({"error": {"message": "upstream overloaded", "type": "server_error"}}),
+                )
+            } else {
+                Reply::text("Recovered.")
+            }
+        })
+}
+
+fn request() -> Value {
+    json!({"model": "blockrun/auto", "stream": false, "input": "Say something."})
+}
+
+#[test]
+fn the_mock_replays_an_identical_failed_request_like_clawrouter() {
+    // The control for the next test: the same Chat body twice, straight to the mock.
+    let mock = replaying_mock(1);
+    let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+    let url = format!("{}/chat/completions", mock.base_url());
+    assert_eq!(post_json(&url, &body).status, 500);
+    assert_eq!(
+        post_json(&url, &body).status,
+        500,
+        "replayed, even though the model recovered"
+    );
+    assert_eq!(mock.replayed(), 1);
+    assert_eq!(mock.chat_calls().len(), 1);
+}
+
+#[test]
+fn retries_of_a_failed_request_reach_the_model() {
+    let mock = replaying_mock(2);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let url = bridge.url("/v1/responses");
+    assert_eq!(post_json(&url, &request()).status, 502);
+    assert_eq!(
+        post_json(&url, &request()).status,
+        502,
+        "the model failed again"
+    );
+    let answer = post_json(&url, &request());
+    assert_eq!(
+        answer.status,
+        200,
+        "{} replayed={} calls={:?}",
+        answer.body,
+        mock.replayed(),
+        mock.chat_calls()
+            .iter()
+            .map(|c| c.messages().to_vec())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        mock.replayed(),
+        0,
+        "no retry was answered from ClawRouter's memory"
+    );
+    let calls = mock.chat_calls();
+    assert_eq!(calls.len(), 3);
+    let last_user = |call: &ChatCall| text_of(call.messages().last().unwrap());
+    assert_eq!(last_user(&calls[0]), "Say something.");
+    assert_eq!(last_user(&calls[1]), "Say something.\n");
+    assert_eq!(last_user(&calls[2]), "Say something.\n\n");
+    // Within ClawRouter's window the same request again is sent like the retry that
+    // succeeded (whose answer ClawRouter may replay), never like the ones that failed.
+    let again = post_json(&url, &request());
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert!(again.body.contains("Recovered."));
+}
+
+#[test]
+fn requests_that_did_not_fail_are_never_nudged() {
+    let mock = MockUpstream::start(|_| Reply::text("fine"));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let url = bridge.url("/v1/responses");
+    for _ in 0..3 {
+        assert_eq!(post_json(&url, &request()).status, 200);
+    }
+    let bodies: Vec<Vec<u8>> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_chat())
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(bodies.len(), 3);
+    assert!(bodies.iter().all(|b| b == &bodies[0]));
+}
+
+// ---- the real Codex CLI -----------------------------------------------------------------
+
+/// Codex reads a tab-indented Makefile, then big files until its history is over 180 KB, then
+/// patches the Makefile with context lines copied from what the model saw of it. Returns the
+/// Makefile afterwards and the largest Chat body the upstream got.
+fn codex_patch_session(preserve_whitespace: Option<&str>) -> (String, usize) {
+    const READS: usize = 10;
+    let mock = MockUpstream::builder()
+        .compress_like_clawrouter()
+        .start(|call: &ChatCall| {
+            let tool_turns = call.messages().iter().filter(|m| m["role"] == "tool").count();
+            match tool_turns {
+                0 => Reply::tool_calls(vec![("exec_command", json!({"cmd": "cat Makefile"}))]),
+                n if n <= READS => Reply::tool_calls(vec![(
+                    "exec_command",
+                    json!({"cmd": format!("cat big{n}.py")}),
+                )]),
+                n if n == READS + 1 => {
+                    // The Makefile as this model call shows it: patch with those very lines.
+                    let first_output = call
+                        .messages()
+                        .iter()
+                        .find(|m| m["role"] == "tool")
+                        .map(text_of)
+                        .unwrap_or_default();
+                    let start = first_output.find("CC =").unwrap_or(0);
+                    let lines: Vec<&str> = first_output[start..].lines().take(7).collect();
+                    let patch = format!(
+                        "*** Begin Patch\n*** Update File: Makefile\n@@\n {}\n-{}\n+CFLAGS  = -O2 -Wall -g\n {}\n {}\n {}\n {}\n {}\n*** End Patch\n",
+                        lines[0], lines[1], lines[2], lines[3], lines[4], lines[5], lines[6]
+                    );
+                    Reply::tool_calls(vec![("apply_patch", json!({"input": patch}))])
+                }
+                _ => Reply::text("Done."),
+            }
+        });
+    let bridge = BridgeGuard::start_with(&mock.base_url(), |file| {
+        if let Some(upstream) = file.upstream.as_mut() {
+            upstream.preserve_whitespace = preserve_whitespace.map(str::to_owned);
+        }
+    });
+    let home = CodexHome::new(&bridge.base_url());
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("Makefile"), MAKEFILE).unwrap();
+    for n in 1..=READS {
+        std::fs::write(
+            work.path().join(format!("big{n}.py")),
+            python_module(n).repeat(3),
+        )
+        .unwrap();
+    }
+    let run = run_codex(
+        &home,
+        work.path(),
+        "Add -g to CFLAGS in the Makefile",
+        Duration::from_secs(180),
+    );
+    run.assert_success();
+    mock.assert_no_rejections();
+    let biggest = mock
+        .requests()
+        .iter()
+        .filter(|r| r.is_chat())
+        .map(|r| r.body.len())
+        .max()
+        .unwrap_or(0);
+    let makefile = std::fs::read_to_string(work.path().join("Makefile")).unwrap();
+    (makefile, biggest)
+}
+
+#[test]
+fn codex_patches_a_tab_indented_makefile_after_a_long_history() {
+    let (makefile, biggest) = codex_patch_session(None);
+    assert!(
+        biggest > 180 * 1024,
+        "the history grew past 180 KB: {biggest} bytes"
+    );
+    assert_eq!(
+        makefile,
+        MAKEFILE.replace("CFLAGS  = -O2 -Wall\n", "CFLAGS  = -O2 -Wall -g\n"),
+        "the patch applied, tabs intact"
+    );
+    // The control: through ClawRouter's rewriting the model's patch no longer matches.
+    let (makefile, _) = codex_patch_session(Some("never"));
+    assert_eq!(makefile, MAKEFILE, "the mangled context did not apply");
+}
