@@ -315,3 +315,23 @@ fn codex_patches_a_tab_indented_makefile_after_a_long_history() {
     let (makefile, _) = codex_patch_session(Some("never"));
     assert_eq!(makefile, MAKEFILE, "the mangled context did not apply");
 }
+
+/// The user's case: the model fails once, Codex retries at once with the same request, and
+/// the retry gets the model's answer instead of ClawRouter's replay of the failure.
+#[test]
+fn codex_retry_after_a_500_gets_the_answer() {
+    let mock = replaying_mock(1);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let home = CodexHome::new(&bridge.base_url());
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(
+        &home,
+        work.path(),
+        "Say something.",
+        Duration::from_secs(120),
+    );
+    run.assert_success();
+    assert_eq!(run.final_message.as_deref(), Some("Recovered."));
+    assert_eq!(mock.replayed(), 0);
+    assert_eq!(mock.chat_calls().len(), 2);
+}
