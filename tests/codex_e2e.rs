@@ -205,6 +205,45 @@ fn empty_wallet_ends_the_run_at_once_with_the_wallet_message() {
 }
 
 #[test]
+fn balance_check_402_ends_the_run_at_once_with_the_funding_message() {
+    for chain in ["Base", "Solana"] {
+        let mock = MockUpstream::start(move |_| Reply::insufficient_balance(chain));
+        let bridge = BridgeGuard::start(&mock.base_url());
+        let home = home_with_codex_default_retries(&bridge);
+        let work = tempfile::tempdir().unwrap();
+        let run = run_codex(&home, work.path(), "Say hello", TURN_TIMEOUT);
+        assert!(!run.success(), "{}", run.describe());
+        let said = everything_said(&run);
+        assert!(
+            said.contains(&format!("Insufficient {chain} USDC balance.")),
+            "{said}"
+        );
+        assert!(said.contains("clawrouter-codex doctor"), "{said}");
+        assert_eq!(mock.chat_calls().len(), 1, "not retried");
+    }
+}
+
+#[test]
+fn spending_cap_ends_the_run_at_once_and_is_never_retried() {
+    for code in ["cost_cap_exceeded", "budget_exhausted"] {
+        let mock = MockUpstream::start(move |_| Reply::spending_cap(code));
+        let bridge = BridgeGuard::start(&mock.base_url());
+        let home = home_with_codex_default_retries(&bridge);
+        let work = tempfile::tempdir().unwrap();
+        let run = run_codex(&home, work.path(), "Say hello", TURN_TIMEOUT);
+        assert!(!run.success(), "{}", run.describe());
+        let said = everything_said(&run);
+        assert!(said.contains("Spending cap reached"), "{said}");
+        assert!(said.contains("cost cap exceeded"), "{said}");
+        assert_eq!(
+            mock.chat_calls().len(),
+            1,
+            "a cap is not a rate limit: no retry"
+        );
+    }
+}
+
+#[test]
 fn rate_limit_is_retried_after_the_delay_and_succeeds() {
     let mock = MockUpstream::start(|call| {
         if call.index == 0 {

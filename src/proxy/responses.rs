@@ -33,7 +33,7 @@ use crate::translate::response::{
     completion_to_response_json_sealed, CompletionError, ResponseMeta,
 };
 use crate::translate::stream::StreamTranslator;
-use crate::translate::upstream_error::{self, ClientFailure};
+use crate::translate::upstream_error::{self, ClientFailure, ErrorHeaders};
 
 /// Client headers whose value identifies the Codex thread (newest spelling first).
 const SESSION_HEADERS: &[&str] = &["x-session-id", "session-id", "thread-id", "session_id"];
@@ -194,18 +194,15 @@ async fn stream_answer(
         }
     };
     if !(200..300).contains(&open.status) {
-        let (status, retry_after) = (open.status, open.retry_after.take());
+        let (status, headers) = (open.status, std::mem::take(&mut open.error_headers));
         let failure = match pump
             .wait(bridge.upstream.read_all(open), &mut translator)
             .await?
         {
             None => return client_gone(ctx),
-            Some(Ok(body)) => upstream_error::classify_status(
-                status,
-                retry_after.as_deref(),
-                &body,
-                &upstream_url,
-            ),
+            Some(Ok(body)) => {
+                upstream_error::classify_status(status, &headers, &body, &upstream_url)
+            }
             Some(Err(e)) => transport_failure(bridge, e),
         };
         translator.fail(&failure, &mut out);
@@ -351,7 +348,7 @@ async fn json_answer(
         .map_err(|e| completion_failure(&upstream.url, &reply.body, e)),
         Ok(reply) => Err(upstream_error::classify_status(
             reply.status,
-            reply.retry_after.as_deref(),
+            &reply.error_headers,
             &reply.body,
             &upstream.url,
         )),
@@ -420,7 +417,7 @@ fn transport_failure(bridge: &Bridge, error: TransportError) -> ClientFailure {
 fn completion_failure(upstream_url: &str, body: &[u8], error: CompletionError) -> ClientFailure {
     match error {
         CompletionError::Upstream { .. } => {
-            upstream_error::classify_status(502, None, body, upstream_url)
+            upstream_error::classify_status(502, &ErrorHeaders::default(), body, upstream_url)
         }
         other => upstream_error::garbage(upstream_url, &other.to_string()),
     }

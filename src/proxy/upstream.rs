@@ -15,6 +15,7 @@ use pingora::protocols::http::client::HttpSession;
 use pingora::{Error, ErrorType};
 
 use crate::config::Upstream;
+use crate::translate::upstream_error::ErrorHeaders;
 
 /// How long an idle pooled upstream connection is kept.
 const POOL_IDLE: Duration = Duration::from_secs(60);
@@ -27,8 +28,8 @@ const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Debug)]
 pub struct UpstreamReply {
     pub status: u16,
-    /// The `Retry-After` header, if any.
-    pub retry_after: Option<String>,
+    /// What the headers say about an error answer (`Retry-After`, spending cap).
+    pub error_headers: ErrorHeaders,
     pub body: Bytes,
 }
 
@@ -48,8 +49,8 @@ pub enum TransportError {
 /// An upstream answer whose header has arrived and whose body is still to be read.
 pub struct OpenResponse {
     pub status: u16,
-    /// The `Retry-After` header, if any.
-    pub retry_after: Option<String>,
+    /// What the headers say about an error answer (`Retry-After`, spending cap).
+    pub error_headers: ErrorHeaders,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
     received: usize,
@@ -103,11 +104,11 @@ impl UpstreamClient {
     ) -> Result<UpstreamReply, TransportError> {
         let open = self.open(method, path, headers, body).await?;
         let status = open.status;
-        let retry_after = open.retry_after.clone();
+        let error_headers = open.error_headers.clone();
         let body = self.read_all(open).await?;
         Ok(UpstreamReply {
             status,
-            retry_after,
+            error_headers,
             body,
         })
     }
@@ -220,7 +221,10 @@ impl UpstreamClient {
         };
         Ok(OpenResponse {
             status: header.status.as_u16(),
-            retry_after: text("retry-after"),
+            error_headers: ErrorHeaders {
+                retry_after: text("retry-after"),
+                spending_cap: text("x-clawrouter-cost-cap-exceeded").as_deref() == Some("1"),
+            },
             content_type: text("content-type"),
             received: 0,
             session,

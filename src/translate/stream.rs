@@ -73,7 +73,7 @@ use super::response::{
 };
 use super::sse::{SseFrame, SseParser};
 use super::tools::{ToolKind, ToolMap};
-use super::upstream_error::{self, ClientFailure};
+use super::upstream_error::{self, ClientFailure, ErrorHeaders};
 use crate::outcome::Outcome;
 
 /// The failure message when the upstream stops before a `finish_reason` or `[DONE]`.
@@ -260,8 +260,12 @@ impl StreamTranslator {
                     .ok()
                     .and_then(|v| error_status(&v))
                     .unwrap_or(502);
-                let failure =
-                    upstream_error::classify_status(status, None, body, &self.upstream_url);
+                let failure = upstream_error::classify_status(
+                    status,
+                    &ErrorHeaders::default(),
+                    body,
+                    &self.upstream_url,
+                );
                 self.fail(&failure, out);
             }
             Err(other) => {
@@ -375,7 +379,12 @@ impl StreamTranslator {
     fn on_chunk(&mut self, chunk: &Map<String, Value>, raw: &[u8], out: &mut Vec<u8>) {
         if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
             let status = error_status(error).unwrap_or(502);
-            let failure = upstream_error::classify_status(status, None, raw, &self.upstream_url);
+            let failure = upstream_error::classify_status(
+                status,
+                &ErrorHeaders::default(),
+                raw,
+                &self.upstream_url,
+            );
             self.fail(&failure, out);
             return;
         }
@@ -1768,7 +1777,7 @@ mod tests {
         let mut t = translator();
         let mut out = Vec::new();
         t.start(&mut out);
-        let failure = upstream_error::classify_status(429, None, b"{}", URL);
+        let failure = upstream_error::classify_status(429, &ErrorHeaders::default(), b"{}", URL);
         t.fail(&failure, &mut out);
         assert_eq!(t.outcome(), Outcome::RateLimited);
         let events = checked(&out);

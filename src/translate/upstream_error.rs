@@ -11,7 +11,8 @@
 //!
 //! | upstream | kind | streaming client (Codex): `response.failed` code | `stream:false` client |
 //! |---|---|---|---|
-//! | 402, x402 payment errors | `Payment` | `invalid_prompt` (fatal, message shown) | 402 JSON |
+//! | 402 (after a payment or the balance check before it), x402 payment errors | `Payment` | `invalid_prompt` (fatal, message shown) | 402 JSON |
+//! | spending cap (ClawRouter's 429 `cost_cap_exceeded` / `budget_exhausted`, header `X-ClawRouter-Cost-Cap-Exceeded: 1`) | `SpendingCap` | `invalid_prompt` (fatal, message shown; never retried) | 402 JSON (a 429 would be retried by SDKs) |
 //! | 429 | `RateLimited` | `rate_limit_exceeded`, message says "try again in Ns" (Codex waits that long, then retries) | 429 + `retry-after` |
 //! | context length exceeded | `ContextLength` | `context_length_exceeded` (fatal, Codex's own context-window error) | 400 JSON |
 //! | other 4xx | `Rejected` | `invalid_prompt` (fatal, message shown) | same status, JSON |
@@ -33,11 +34,23 @@ const BODY_EXCERPT_CHARS: usize = 300;
 pub const FUNDING_HINT: &str = "Fund the wallet with USDC (address: `clawrouter-codex wallet`) \
 or pick a free model; `clawrouter-codex doctor` checks the whole setup.";
 
+/// What the headers of an upstream error answer add to its body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorHeaders {
+    /// `Retry-After`, if any.
+    pub retry_after: Option<String>,
+    /// ClawRouter's `X-ClawRouter-Cost-Cap-Exceeded: 1`: a spending cap, not a rate limit.
+    pub spending_cap: bool,
+}
+
 /// The class of a failure, which decides what Codex does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
     /// Wallet empty, payment rejected: stop at once, show the upstream's message and a hint.
     Payment,
+    /// A spending cap of the upstream (ClawRouter's per-session cost cap or budget) was
+    /// reached: stop at once with its message; retrying cannot help.
+    SpendingCap,
     /// Rate limited: retry after a delay.
     RateLimited,
     /// The conversation no longer fits the model: Codex's context-window error.
@@ -66,7 +79,9 @@ impl ClientFailure {
     /// The `error.code` of a `response.failed` event (codex-wire.md §4 lists which are fatal).
     pub fn responses_code(&self) -> &'static str {
         match self.kind {
-            FailureKind::Payment | FailureKind::Rejected => "invalid_prompt",
+            FailureKind::Payment | FailureKind::SpendingCap | FailureKind::Rejected => {
+                "invalid_prompt"
+            }
             FailureKind::ContextLength => "context_length_exceeded",
             FailureKind::RateLimited => "rate_limit_exceeded",
             FailureKind::Unavailable | FailureKind::TimedOut => "server_error",
@@ -76,7 +91,8 @@ impl ClientFailure {
     /// The HTTP status for a non-streaming client (and for streaming rate limits).
     pub fn http_status(&self) -> u16 {
         match self.kind {
-            FailureKind::Payment => 402,
+            // Not 429: clients (OpenAI's SDKs among them) retry a 429 on their own.
+            FailureKind::Payment | FailureKind::SpendingCap => 402,
             FailureKind::RateLimited => 429,
             FailureKind::ContextLength => 400,
             FailureKind::Rejected => self
@@ -92,6 +108,7 @@ impl ClientFailure {
     pub fn outcome(&self) -> Outcome {
         match self.kind {
             FailureKind::Payment => Outcome::Payment,
+            FailureKind::SpendingCap => Outcome::SpendingCap,
             FailureKind::RateLimited => Outcome::RateLimited,
             FailureKind::ContextLength => Outcome::ContextLength,
             FailureKind::Rejected => Outcome::UpstreamRejected,
@@ -104,6 +121,7 @@ impl ClientFailure {
     pub fn error_body(&self) -> Vec<u8> {
         let error_type = match self.kind {
             FailureKind::Payment => "insufficient_funds",
+            FailureKind::SpendingCap => "cost_cap_exceeded",
             FailureKind::RateLimited => "rate_limit_error",
             FailureKind::ContextLength | FailureKind::Rejected => "invalid_request_error",
             FailureKind::Unavailable | FailureKind::TimedOut => "upstream_error",
@@ -119,12 +137,11 @@ impl ClientFailure {
     }
 }
 
-/// Maps an upstream HTTP error answer (status ≥ 400) to what the client gets.
-/// `retry_after` is the upstream's `Retry-After` header, if any; `upstream` names the upstream
-/// in messages (its configured URL).
+/// Maps an upstream HTTP error answer (status ≥ 400) to what the client gets. `headers` are
+/// what its headers said; `upstream` names the upstream in messages (its configured URL).
 pub fn classify_status(
     status: u16,
-    retry_after: Option<&str>,
+    headers: &ErrorHeaders,
     body: &[u8],
     upstream: &str,
 ) -> ClientFailure {
@@ -161,8 +178,24 @@ pub fn classify_status(
             retry_after_secs: None,
         };
     }
+    if headers.spending_cap
+        || parsed.error_type == "cost_cap_exceeded"
+        || ["cost_cap_exceeded", "budget_exhausted"].contains(&parsed.code.as_str())
+    {
+        return ClientFailure {
+            kind: FailureKind::SpendingCap,
+            upstream_status: Some(status),
+            message: format!(
+                "Spending cap reached: {upstream_words}. Nothing was retried. Raise the cap in \
+                 ClawRouter's settings, or start a new Codex session (the cap counts per session)."
+            ),
+            retry_after_secs: None,
+        };
+    }
     if status == 429 {
-        let retry_after_secs = retry_after
+        let retry_after_secs = headers
+            .retry_after
+            .as_deref()
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(|s| s.ceil() as u64)
@@ -312,10 +345,59 @@ mod tests {
 
     const UP: &str = "http://127.0.0.1:8404/v1";
 
+    fn retry_after(value: &str) -> ErrorHeaders {
+        ErrorHeaders {
+            retry_after: Some(value.to_owned()),
+            ..ErrorHeaders::default()
+        }
+    }
+
+    #[test]
+    fn the_balance_check_402_is_the_same_fatal_funding_failure() {
+        for chain in ["Base", "Solana"] {
+            let body = format!(
+                r#"{{"error":{{"message":"Insufficient {chain} USDC balance.","type":"insufficient_funds","wallet":"0xabc","help":"Fund wallet 0xab...c with USDC on {chain}"}}}}"#
+            );
+            let failure = classify_status(402, &ErrorHeaders::default(), body.as_bytes(), UP);
+            assert_eq!(failure.kind, FailureKind::Payment);
+            assert_eq!(failure.responses_code(), "invalid_prompt");
+            assert!(failure
+                .message
+                .contains(&format!("Insufficient {chain} USDC balance.")));
+            assert!(failure.message.contains(&format!("with USDC on {chain}")));
+            assert!(failure.message.contains("clawrouter-codex doctor"));
+        }
+    }
+
+    #[test]
+    fn a_spending_cap_429_is_fatal_not_a_rate_limit() {
+        let cap = br#"{"error":{"message":"ClawRouter cost cap exceeded: projected spend $1.0200 would exceed limit $1","type":"cost_cap_exceeded","code":"cost_cap_exceeded"}}"#;
+        let budget = br#"{"error":{"message":"ClawRouter budget exhausted: remaining budget cannot support a complex/tool request.","type":"cost_cap_exceeded","code":"budget_exhausted"}}"#;
+        let by_header = ErrorHeaders {
+            spending_cap: true,
+            ..ErrorHeaders::default()
+        };
+        for (headers, body) in [
+            (&ErrorHeaders::default(), &cap[..]),
+            (&ErrorHeaders::default(), &budget[..]),
+            (&by_header, &br#"{"error":{"message":"over the cap"}}"#[..]),
+        ] {
+            let failure = classify_status(429, headers, body, UP);
+            assert_eq!(failure.kind, FailureKind::SpendingCap, "{failure:?}");
+            assert_eq!(failure.responses_code(), "invalid_prompt");
+            assert_eq!(failure.retry_after_secs, None);
+            assert_eq!(failure.http_status(), 402);
+            assert!(failure.message.contains("Spending cap reached"));
+        }
+        // In a stream ClawRouter sends the same object under HTTP 200.
+        let failure = classify_status(502, &ErrorHeaders::default(), budget, UP);
+        assert_eq!(failure.kind, FailureKind::SpendingCap);
+    }
+
     #[test]
     fn clawrouter_402_is_a_payment_failure_with_message_and_hint() {
         let body = br#"{"error":{"message":"Insufficient USDC balance. Current: $0.000251, Required: ~$0.011463","type":"insufficient_funds","wallet":"0xabc","help":"Fund wallet 0x2c75...5c23 with USDC on Base, or use free model: /model free"}}"#;
-        let failure = classify_status(402, None, body, UP);
+        let failure = classify_status(402, &ErrorHeaders::default(), body, UP);
         assert_eq!(failure.kind, FailureKind::Payment);
         assert!(failure.message.contains("Insufficient USDC balance"));
         assert!(failure.message.contains("Fund wallet 0x2c75"));
@@ -328,14 +410,19 @@ mod tests {
     fn payment_types_under_other_statuses_are_payment_failures() {
         let body = br#"{"error":{"message":"settlement failed","type":"settlement_failed","help":"retry later"}}"#;
         assert_eq!(
-            classify_status(500, None, body, UP).kind,
+            classify_status(500, &ErrorHeaders::default(), body, UP).kind,
             FailureKind::Payment
         );
     }
 
     #[test]
     fn rate_limit_gets_a_retry_after_even_when_upstream_gave_none() {
-        let failure = classify_status(429, None, br#"{"error":{"message":"slow down"}}"#, UP);
+        let failure = classify_status(
+            429,
+            &ErrorHeaders::default(),
+            br#"{"error":{"message":"slow down"}}"#,
+            UP,
+        );
         assert_eq!(failure.kind, FailureKind::RateLimited);
         assert_eq!(failure.retry_after_secs, Some(DEFAULT_RETRY_AFTER_SECS));
         assert!(
@@ -344,9 +431,9 @@ mod tests {
             failure.message
         );
         assert_eq!(failure.responses_code(), "rate_limit_exceeded");
-        let failure = classify_status(429, Some("7"), b"", UP);
+        let failure = classify_status(429, &retry_after("7"), b"", UP);
         assert_eq!(failure.retry_after_secs, Some(7));
-        let failure = classify_status(429, Some("0.5"), b"", UP);
+        let failure = classify_status(429, &retry_after("0.5"), b"", UP);
         assert_eq!(failure.retry_after_secs, Some(1));
     }
 
@@ -358,7 +445,7 @@ mod tests {
             b"prompt is too long: 210000 tokens > 200000 maximum",
         ];
         for body in bodies {
-            let failure = classify_status(400, None, body, UP);
+            let failure = classify_status(400, &ErrorHeaders::default(), body, UP);
             assert_eq!(
                 failure.kind,
                 FailureKind::ContextLength,
@@ -374,7 +461,7 @@ mod tests {
         for status in [400, 401, 403, 404] {
             let failure = classify_status(
                 status,
-                None,
+                &ErrorHeaders::default(),
                 br#"{"error":{"message":"model foo/bar not found"}}"#,
                 UP,
             );
@@ -386,7 +473,7 @@ mod tests {
 
     #[test]
     fn plain_text_5xx_bodies_are_quoted() {
-        let failure = classify_status(500, None, b"fetch failed", UP);
+        let failure = classify_status(500, &ErrorHeaders::default(), b"fetch failed", UP);
         assert_eq!(failure.kind, FailureKind::Unavailable);
         assert!(
             failure.message.contains("HTTP 500: fetch failed"),
@@ -400,14 +487,14 @@ mod tests {
     #[test]
     fn long_bodies_are_cut() {
         let body = "x".repeat(5000);
-        let failure = classify_status(502, None, body.as_bytes(), UP);
+        let failure = classify_status(502, &ErrorHeaders::default(), body.as_bytes(), UP);
         assert!(failure.message.len() < 600);
         assert!(failure.message.ends_with('…'));
     }
 
     #[test]
     fn error_body_is_openai_shaped() {
-        let failure = classify_status(429, None, b"{}", UP);
+        let failure = classify_status(429, &ErrorHeaders::default(), b"{}", UP);
         let body: Value = serde_json::from_slice(&failure.error_body()).expect("json");
         assert_eq!(body["error"]["code"], "rate_limit_exceeded");
         assert!(body["error"]["message"].is_string());

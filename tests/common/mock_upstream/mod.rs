@@ -811,10 +811,15 @@ fn run_reply(
                 Err(_) => gone(shared),
             }
         }
-        Kind::ClawError { status, body: out } if !stream => {
+        Kind::ClawError {
+            status,
+            headers: extra,
+            body: out,
+        } if !stream => {
             set_status(status);
             let mut headers = json_ct();
             headers.extend(ctx_headers());
+            headers.extend(extra);
             match conn.write_full(status, &headers, &out, false) {
                 Ok(()) => done(After::KeepAlive),
                 Err(_) => gone(shared),

@@ -33,6 +33,8 @@ pub(crate) enum Kind {
     /// ClawRouter error: status + body, or SSE error under 200 when streaming.
     ClawError {
         status: u16,
+        /// Extra headers of the error answer (not of the SSE form).
+        headers: Vec<(String, String)>,
         body: Vec<u8>,
     },
     /// SSE error under HTTP 200 regardless of `stream`.
@@ -202,6 +204,7 @@ impl Reply {
     pub fn clawrouter_error(status: u16, body: impl Into<Vec<u8>>) -> Self {
         Reply::new(Kind::ClawError {
             status,
+            headers: Vec::new(),
             body: body.into(),
         })
     }
@@ -220,6 +223,38 @@ impl Reply {
             }})
             .to_string(),
         )
+    }
+
+    /// ClawRouter's other 402: its balance check before paying failed (no amounts).
+    pub fn insufficient_balance(chain: &str) -> Self {
+        Reply::clawrouter_error(
+            402,
+            json!({"error": {
+                "message": format!("Insufficient {chain} USDC balance."),
+                "type": "insufficient_funds",
+                "wallet": "0x2c75a0E2C5Bb3a1c0dD0e2f8B7aC4D1e5F6a5c23",
+                "help": format!("Fund wallet 0x2c75...5c23 with USDC on {chain}, or use free model: /model free")
+            }})
+            .to_string(),
+        )
+    }
+
+    /// ClawRouter's spending cap (`code` `cost_cap_exceeded` or `budget_exhausted`): a 429
+    /// with `X-ClawRouter-Cost-Cap-Exceeded: 1`, and no `Retry-After`.
+    pub fn spending_cap(code: &str) -> Self {
+        let mut reply = Reply::clawrouter_error(
+            429,
+            json!({"error": {
+                "message": "ClawRouter cost cap exceeded: projected spend $1.0213 (spent $0.9900 + est $0.0313) would exceed limit $1",
+                "type": "cost_cap_exceeded",
+                "code": code
+            }})
+            .to_string(),
+        );
+        if let Kind::ClawError { headers, .. } = &mut reply.kind {
+            headers.push(("X-ClawRouter-Cost-Cap-Exceeded".into(), "1".into()));
+        }
+        reply
     }
 
     /// An upstream 429 as ClawRouter passes it through: no `Retry-After`.
