@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing need beyond the Rust toolchain, Node 20 and npm:
 #   - cmake (Pingora's build compiles zlib-ng with it), via apt-get when missing;
-#   - the pinned Codex CLI for the end-to-end tests, into .tools/codex (only with --codex).
+#   - with --codex, the pinned Codex CLIs for the end-to-end tests: the newest supported
+#     release into .tools/codex (every end-to-end test runs on it) and the previous one into
+#     .tools/codex-previous (a short run keeps it supported).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CODEX_VERSION="0.169.0"
+CODEX_VERSION="0.171.0"
+CODEX_PREVIOUS_VERSION="0.169.0"
 
 if ! command -v cmake >/dev/null 2>&1; then
   echo "==> installing cmake (needed by Pingora's build)"
@@ -14,13 +17,19 @@ if ! command -v cmake >/dev/null 2>&1; then
   $SUDO apt-get install -y -qq cmake >/dev/null
 fi
 
-if [ "${1:-}" = "--codex" ]; then
-  bin=".tools/codex/node_modules/.bin/codex"
-  if [ ! -x "$bin" ] || [ "$("$bin" --version 2>/dev/null)" != "codex-cli $CODEX_VERSION" ]; then
-    echo "==> installing @openai/codex@$CODEX_VERSION into .tools/codex"
-    mkdir -p .tools/codex
-    (cd .tools/codex && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
-      && npm install --no-audit --no-fund --loglevel=error "@openai/codex@$CODEX_VERSION")
+install_codex() { # version dir
+  local version=$1 dir=$2
+  local bin="$dir/node_modules/.bin/codex"
+  if [ ! -x "$bin" ] || [ "$("$bin" --version 2>/dev/null)" != "codex-cli $version" ]; then
+    echo "==> installing @openai/codex@$version into $dir"
+    mkdir -p "$dir"
+    (cd "$dir" && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
+      && npm install --no-audit --no-fund --loglevel=error "@openai/codex@$version")
   fi
   "$bin" --version
+}
+
+if [ "${1:-}" = "--codex" ]; then
+  install_codex "$CODEX_VERSION" .tools/codex
+  install_codex "$CODEX_PREVIOUS_VERSION" .tools/codex-previous
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lint checks, unit tests, integration tests against the
 # strict mock upstream, and end-to-end tests that drive the real Codex CLI (pinned, installed
-# into .tools/codex by this script) through the real bridge.
+# into .tools/ by this script) through the real bridge: every one on the newest supported
+# release, a text turn and a tool turn on the previous one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --codex
@@ -15,6 +16,10 @@ echo "==> cargo test"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --all-targets 2>&1 | tee "$log"
+echo "==> the previous Codex release: a text turn and a tool turn ($("$PWD/.tools/codex-previous/node_modules/.bin/codex" --version))"
+CODEX_BIN="$PWD/.tools/codex-previous/node_modules/.bin/codex" \
+  cargo test --test codex_e2e -- --exact plain_text_turn_streams_the_answer shell_tool_call_creates_a_file \
+  2>&1 | tee -a "$log"
 # One closing line for the whole run (each test binary prints its own).
 awk '/^test result:/ { for (i = 2; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -403,7 +403,21 @@ fn doctor_passes_on_a_healthy_setup() {
         );
     }
     assert!(run.stdout.contains("$5.00"), "{}", run.describe());
-    assert!(run.stdout.contains("0.169.0"), "{}", run.describe());
+    let installed = std::process::Command::new(codex_bin())
+        .arg("--version")
+        .output()
+        .expect("codex --version");
+    let version = String::from_utf8_lossy(&installed.stdout)
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!version.is_empty());
+    assert!(
+        run.stdout.contains(&version),
+        "{version}: {}",
+        run.describe()
+    );
     assert!(!run.stdout.contains('❌'), "{}", run.describe());
 
     let json_run = ours(

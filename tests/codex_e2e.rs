@@ -1,4 +1,4 @@
-//! The real Codex CLI (0.169.0) through the real bridge against the scripted strict mock
+//! The real Codex CLI (the pinned releases, see scripts/install-deps.sh) through the real bridge against the scripted strict mock
 //! upstream: whole agent turns with tools, and the failures a user must see handled right.
 //! The only stand-in is the paid upstream.
 
@@ -58,6 +58,19 @@ fn tool_results(call: &ChatCall) -> Vec<Value> {
         .take_while(|m| m["role"] == "tool")
         .cloned()
         .collect()
+}
+
+#[test]
+fn plain_text_turn_streams_the_answer() {
+    let mock = MockUpstream::start(|_| Reply::text("Hello from the model."));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let home = CodexHome::new(&bridge.base_url());
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(&home, work.path(), "Say hello", TURN_TIMEOUT);
+    run.assert_success();
+    assert_eq!(run.final_message.as_deref(), Some("Hello from the model."));
+    assert_eq!(mock.chat_calls().len(), 1);
+    mock.assert_no_rejections();
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Drives the real Codex CLI (0.169.0) in tests.
+//! Drives the real Codex CLI in tests: `$CODEX_BIN`, which `scripts/test.sh` sets to each
+//! pinned release in turn (see `scripts/install-deps.sh`).
 //!
 //! ```ignore
 //! let bridge = BridgeGuard::start(&mock.base_url());
@@ -39,7 +40,9 @@ pub fn codex_bin() -> PathBuf {
     }
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/codex/node_modules/.bin/codex");
     if !p.exists() {
-        panic!("Codex CLI not installed: run scripts/test.sh (it installs @openai/codex@0.169.0)");
+        panic!(
+            "Codex CLI not installed: run scripts/test.sh (it installs the pinned @openai/codex)"
+        );
     }
     p
 }
