@@ -29,7 +29,7 @@ pub enum Command {
     /// `start` + `setup`: the one-command quick start.
     Up,
     /// Write the Codex profile ($CODEX_HOME/clawrouter.config.toml) and generate the model catalog.
-    Setup,
+    Setup(SetupArgs),
     /// Verify the link end to end: bridge, proxy, wallet, catalog, profile, Codex.
     Doctor(DoctorArgs),
     /// (Re)generate $CODEX_HOME/clawrouter-catalog.json from the live model list.
@@ -42,6 +42,14 @@ pub enum Command {
     Daemon(DaemonArgs),
     /// Print the wallet address (derived offline; the key is never printed) and its balance.
     Wallet,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Leave a legacy [profiles.<name>] table (or `profile = "<name>"`) in config.toml, although
+    /// `codex --profile <name>` will not start while it is there.
+    #[arg(long)]
+    pub keep_legacy: bool,
 }
 
 #[derive(Debug, Args)]

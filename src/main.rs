@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         Command::Bridge => run_bridge(config),
         Command::Start => admin::supervisor::start(config),
         Command::Up => admin::supervisor::up(config),
-        Command::Setup => admin::setup::run(&config),
+        Command::Setup(args) => admin::setup::run(&config, args.keep_legacy),
         Command::Doctor(args) => admin::doctor::run(&config, args.json),
         Command::GenCatalog => admin::catalog::run(&config),
         Command::Desktop(args) => admin::toggles::desktop(&config, args.action),

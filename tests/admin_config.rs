@@ -501,18 +501,44 @@ fn setup_preserves_the_users_keys() {
     assert_eq!(env.backups("clawrouter.config.toml").len(), 1);
 }
 
+const LEGACY_CONFIG: &str = "# mine\nmodel = \"gpt-5.5\"\nprofile = \"clawrouter\"\n\n\
+    [profiles.clawrouter]\nmodel = \"blockrun/auto\"\nmodel_reasoning_effort = \"high\"\n\n\
+    [tui]\nnotifications = true\n";
+
 #[test]
-fn setup_never_touches_config_toml_and_warns_about_a_legacy_profile() {
+fn setup_moves_a_legacy_profile_out_of_config_toml() {
     let env = Env::new();
-    let text = "model = \"gpt-5.5\"\n\n[profiles.clawrouter]\nmodel = \"blockrun/auto\"\nmodel_provider = \"clawrouter\"\n";
-    std::fs::write(env.config(), text).unwrap();
+    std::fs::write(env.config(), LEGACY_CONFIG).unwrap();
     let out = env.run_ok(&["setup"]);
     assert!(
-        out.stdout.contains("[profiles.clawrouter]") && out.stdout.contains("remove"),
+        out.stdout.contains("[profiles.clawrouter]")
+            && out.stdout.contains("Codex refuses to start")
+            && out.stdout.contains("moved: model_reasoning_effort")
+            && out.stdout.contains("profile's own value kept: model"),
         "{}",
         out.stdout
     );
-    assert_eq!(read(&env.config()), text);
+    assert_eq!(
+        read(&env.config()),
+        "# mine\nmodel = \"gpt-5.5\"\n\n[tui]\nnotifications = true\n",
+        "only the legacy profile left config.toml"
+    );
+    let backups = env.backups("config.toml");
+    assert_eq!(backups.len(), 1);
+    assert_eq!(read(&backups[0]), LEGACY_CONFIG);
+    let profile = parse(&env.profile());
+    assert_eq!(profile["model_reasoning_effort"].as_str(), Some("high"));
+    assert_eq!(profile["model"].as_str(), Some("blockrun/auto"));
+    // A second run finds nothing to move and writes nothing.
+    env.run_ok(&["setup"]);
+    assert_eq!(env.backups("config.toml").len(), 1);
+
+    // --keep-legacy leaves it, saying what it costs.
+    let env = Env::new();
+    std::fs::write(env.config(), LEGACY_CONFIG).unwrap();
+    let out = env.run_ok(&["setup", "--keep-legacy"]);
+    assert!(out.stdout.contains("refuses to start"), "{}", out.stdout);
+    assert_eq!(read(&env.config()), LEGACY_CONFIG);
     assert!(env.backups("config.toml").is_empty());
 
     // A broken config.toml is reported, not touched; the profile is still written.
@@ -522,6 +548,35 @@ fn setup_never_touches_config_toml_and_warns_about_a_legacy_profile() {
     assert!(out.stdout.contains("not valid TOML"), "{}", out.stdout);
     assert_eq!(read(&env.config()), "[oops\n");
     assert!(env.profile().exists());
+}
+
+#[test]
+fn real_codex_starts_the_profile_once_setup_moved_the_legacy_one() {
+    let env = Env::new();
+    std::fs::write(env.config(), LEGACY_CONFIG).unwrap();
+    env.run_ok(&["setup", "--keep-legacy"]);
+    env.write_catalog();
+    let (ok, output) = codex_loads(&env, true);
+    assert!(!ok, "Codex started despite the legacy profile");
+    assert!(output.contains("legacy"), "{output}");
+    // The selector stops even plain `codex` (0.171); the table alone stops only the profile.
+    let (ok, _) = codex_loads(&env, false);
+    assert!(!ok, "plain codex started with profile = \"clawrouter\"");
+
+    env.run_ok(&["setup"]);
+    let (ok, output) = codex_loads(&env, true);
+    assert!(ok, "Codex rejected the profile after setup: {output}");
+    let (ok, output) = codex_loads(&env, false);
+    assert!(ok, "plain codex after setup: {output}");
+
+    let env = Env::new();
+    let table_only = "[profiles.clawrouter]\nmodel = \"blockrun/auto\"\n";
+    std::fs::write(env.config(), table_only).unwrap();
+    env.run_ok(&["setup", "--keep-legacy"]);
+    env.write_catalog();
+    assert!(!codex_loads(&env, true).0, "the table stops the profile");
+    let (ok, output) = codex_loads(&env, false);
+    assert!(ok, "the table alone leaves plain codex alone: {output}");
 }
 
 #[test]
@@ -627,6 +682,7 @@ fn real_codex_accepts_the_profile_and_desktop_config() {
 #[test]
 fn state_readers_follow_the_commands() {
     use clawrouter_codex::admin::codex_config::{self, DesktopMode};
+    use clawrouter_codex::admin::legacy_profile;
     use clawrouter_codex::config::{self, CliOverrides, EnvOverrides};
 
     let env = Env::new();
@@ -650,7 +706,7 @@ fn state_readers_follow_the_commands() {
         DesktopMode::Native
     );
     assert!(!codex_config::websearch_state(&conf).unwrap());
-    assert!(!codex_config::legacy_profile_table(&conf));
+    assert!(legacy_profile::in_config(&conf).is_none());
 
     env.run_ok(&["setup"]);
     let profile = codex_config::profile_state(&conf).unwrap();
@@ -670,7 +726,7 @@ fn state_readers_follow_the_commands() {
         ),
     )
     .unwrap();
-    assert!(codex_config::legacy_profile_table(&conf));
+    assert!(legacy_profile::in_config(&conf).is_some());
 
     env.run_ok(&["desktop", "on"]);
     let desktop = codex_config::desktop_state(&conf).unwrap();
@@ -686,5 +742,5 @@ fn state_readers_follow_the_commands() {
     std::fs::write(env.config(), "[oops\n").unwrap();
     assert!(codex_config::desktop_state(&conf).is_err());
     assert!(codex_config::websearch_state(&conf).is_err());
-    assert!(!codex_config::legacy_profile_table(&conf));
+    assert!(legacy_profile::in_config(&conf).is_none());
 }

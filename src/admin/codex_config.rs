@@ -20,7 +20,8 @@
 //! - **No lost updates.** If the file changed on disk since it was loaded (Codex Desktop
 //!   writes `config.toml` too), the save is refused and the user is told to run again.
 //!
-//! The state readers ([`desktop_state`], [`websearch_state`], [`legacy_profile_table`]) are
+//! The state readers ([`desktop_state`], [`websearch_state`], and
+//! [`legacy_profile::in_config`](super::legacy_profile::in_config)) are
 //! what `doctor` and the dashboard use; they never write.
 
 use std::fs;
@@ -1047,23 +1048,6 @@ pub fn websearch_status_of(
 /// mode, in `config.toml` (the bridge may also have it on for every request by its own config).
 pub fn websearch_state(config: &Config) -> Result<bool, CodexConfigError> {
     Ok(websearch_status(config)?.any_on())
-}
-
-/// True when `config.toml` has an obsolete `[profiles.<profile>]` table (Codex now reads the
-/// profile from `<profile>.config.toml`). False when the file is missing or does not parse.
-pub fn legacy_profile_table(config: &Config) -> bool {
-    CodexFile::load(&config_toml_path(config))
-        .map(|f| has_legacy_profile(&f, &config.codex.profile))
-        .unwrap_or(false)
-}
-
-/// [`legacy_profile_table`] of an already loaded `config.toml`.
-pub fn has_legacy_profile(file: &CodexFile, profile: &str) -> bool {
-    file.document()
-        .get("profiles")
-        .and_then(Item::as_table_like)
-        .and_then(|t| t.get(profile))
-        .is_some_and(|p| p.as_table_like().is_some())
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! Checks, in order: the bridge (`/health`), the ClawRouter proxy (`/health`), wallet and
 //! balance (`/health?full=true`), the catalog file, the Codex profile, desktop mode
 //! (informational when off), web-search mode (informational), a legacy `[profiles.<name>]`
-//! table in `config.toml`, and the Codex CLI. Each prints `✅ name — detail` or `❌ name — detail` with an indented `fix:` line;
+//! table or `profile = "<name>"` in `config.toml` (it stops `codex --profile` from starting),
+//! and the Codex CLI. Each prints `✅ name — detail` or `❌ name — detail` with an indented `fix:` line;
 //! `--json` prints `{"ok":bool,"checks":[{"name","ok","detail","fix"}]}`. Exit 0 only when all
 //! pass, else 1.
 //!
@@ -31,6 +32,7 @@ use serde_json::{json, Value};
 use super::catalog;
 use super::codex_config::{self, CodexConfigError, CodexFile, DesktopMode};
 use super::http;
+use super::legacy_profile;
 use super::wallet::ProxyHealth;
 use crate::config::Config;
 
@@ -552,40 +554,31 @@ fn check_websearch(config: &Config) -> Check {
     }
 }
 
-/// An obsolete `[profiles.<profile>]` in `config.toml` ([`codex_config::has_legacy_profile`]).
-/// Stricter than that reader: any value at `profiles.<profile>` counts, not only a table (Codex
-/// cannot read a non-table profile either, and the fix is the same). A `config.toml` that
-/// cannot be read passes here; the desktop check reports it.
+/// A legacy profile in `config.toml` ([`legacy_profile`]): `codex --profile <name>` will not
+/// start while it is there. A `config.toml` that cannot be read passes here; the desktop check
+/// reports it.
 fn check_legacy(config: &Config) -> Check {
     let path = codex_config::config_toml_path(config);
     let profile = &config.codex.profile;
-    let legacy = CodexFile::load(&path).is_ok_and(|file| {
-        codex_config::has_legacy_profile(&file, profile)
-            || file
-                .document()
-                .get("profiles")
-                .and_then(|p| p.get(profile))
-                .is_some()
-    });
-    if legacy {
-        Check::fail(
+    match legacy_profile::in_config(config) {
+        Some(legacy) => Check::fail(
             "legacy profile",
             format!(
-                "{} has a [profiles.{profile}] table (obsolete since Codex 0.134, ignored)",
+                "{} has {}: {} while it is there",
+                path.display(),
+                legacy.describe(profile),
+                legacy.consequence(profile)
+            ),
+            format!(
+                "run `clawrouter-codex setup`: it moves it into {} (keeping a backup of {})",
+                codex_config::profile_path(config).display(),
                 path.display()
             ),
-            format!(
-                "remove the [profiles.{profile}] table from {}; `clawrouter-codex setup` writes \
-                 {} instead",
-                path.display(),
-                codex_config::profile_path(config).display()
-            ),
-        )
-    } else {
-        Check::pass(
+        ),
+        None => Check::pass(
             "legacy profile",
-            format!("no [profiles.{profile}] table in config.toml"),
-        )
+            format!("no [profiles.{profile}] or profile = \"{profile}\" in config.toml"),
+        ),
     }
 }
 
@@ -898,7 +891,8 @@ mod tests {
         h.config_toml("model = \"gpt-5.5\"\n\n[profiles.clawrouter]\nmodel = \"x\"\n");
         let table = check_legacy(&h.config);
         assert!(!table.ok, "{table:?}");
-        assert!(table.fix.as_deref().is_some_and(|f| f.contains("remove")));
+        assert!(table.detail.contains("refuses to start"), "{table:?}");
+        assert!(table.fix.as_deref().is_some_and(|f| f.contains("setup")));
         assert!(
             table
                 .fix
@@ -906,9 +900,15 @@ mod tests {
                 .is_some_and(|f| f.contains("clawrouter.config.toml")),
             "{table:?}"
         );
-        // Stricter than has_legacy_profile: a non-table value there is flagged too.
+        // A non-table value there counts too, and so does the selector.
         h.config_toml("profiles = { clawrouter = \"x\" }\n");
         assert!(!check_legacy(&h.config).ok);
+        h.config_toml("profile = \"clawrouter\"\n");
+        let selector = check_legacy(&h.config);
+        assert!(
+            selector.detail.contains("profile = \"clawrouter\""),
+            "{selector:?}"
+        );
         h.config_toml("[profiles.other]\nmodel = \"x\"\n");
         assert!(check_legacy(&h.config).ok);
         h.config_toml("broken = \n");

@@ -3,7 +3,8 @@
 //! (0 success, 1 ran and found a problem, 2 bad usage or configuration).
 //!
 //! - [`codex_config`]: format-preserving, atomic edits of Codex's TOML files (one backup each).
-//! - [`setup`]: the Codex profile; [`toggles`]: `desktop` and `websearch`.
+//! - [`setup`]: the Codex profile ([`legacy_profile`]: moving an old `[profiles.x]` out);
+//!   [`toggles`]: `desktop` and `websearch`.
 //! - [`catalog`]: `gen-catalog`; [`doctor`]: the end-to-end check.
 //! - [`wallet`]: address derivation and balance; [`daemon`]: the login service.
 //! - [`supervisor`]: `start` / `up`.
@@ -14,6 +15,7 @@ pub mod codex_config;
 pub mod daemon;
 pub mod doctor;
 pub mod http;
+pub mod legacy_profile;
 pub mod setup;
 pub mod supervisor;
 pub mod toggles;

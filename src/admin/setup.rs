@@ -8,8 +8,10 @@
 //! edited in place through [`super::codex_config`]: every key the user added stays, and a
 //! second run writes nothing.
 //!
-//! The base `config.toml` is never written: plain `codex` keeps the user's default. It is read
-//! only to warn about an obsolete `[profiles.<profile>]` table.
+//! The base `config.toml` keeps the user's default, so plain `codex` is unchanged. The one edit
+//! `setup` makes there: a legacy `[profiles.<profile>]` table or `profile = "<profile>"` stops
+//! `codex --profile <profile>` from starting, so `setup` says so and moves it into the profile
+//! file ([`super::legacy_profile`]; backup kept) — unless run with `--keep-legacy`.
 //!
 //! Then the catalog is generated. That needs the bridge and the upstream; when they are down
 //! the profile is still written, `setup` exits 0 and says how to make the catalog later.
@@ -17,10 +19,11 @@
 use std::process::ExitCode;
 
 use super::codex_config::{self, CodexFile, Saved};
+use super::legacy_profile;
 use crate::config::Config;
 
-/// Runs `setup`.
-pub fn run(config: &Config) -> ExitCode {
+/// Runs `setup`; `keep_legacy` leaves a legacy profile in `config.toml`.
+pub fn run(config: &Config, keep_legacy: bool) -> ExitCode {
     let profile_name = &config.codex.profile;
     if !valid_profile_name(profile_name) {
         eprintln!(
@@ -53,6 +56,7 @@ pub fn run(config: &Config) -> ExitCode {
             ));
         }
     }
+    let legacy = move_legacy_profile(config, &mut profile, keep_legacy);
     match profile.save() {
         Ok(Saved::Created) => println!("✅ Wrote the Codex profile {}", path.display()),
         Ok(Saved::Changed { backup }) => println!(
@@ -75,7 +79,9 @@ pub fn run(config: &Config) -> ExitCode {
         codex_config::bridge_base_url(config)
     );
 
-    warn_about_base_config(config);
+    if let Err(code) = save_base_config(legacy, config) {
+        return code;
+    }
 
     let catalog = codex_config::catalog_path(config);
     match generate_catalog(config) {
@@ -102,26 +108,77 @@ pub fn run(config: &Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Warns (never writes) about the base `config.toml`: an obsolete `[profiles.<profile>]`
-/// table, or a file Codex will refuse to load.
-fn warn_about_base_config(config: &Config) {
-    let base = codex_config::config_toml_path(config);
-    match CodexFile::load(&base) {
-        Ok(file) => {
-            if codex_config::has_legacy_profile(&file, &config.codex.profile) {
-                let name = &config.codex.profile;
-                println!(
-                    "⚠️  {} still has a [profiles.{name}] table. Codex now reads profiles from \
-                     {}; remove the [profiles.{name}] table (and its sub-tables) from {} so the \
-                     two cannot disagree. setup did not change {}.",
-                    base.display(),
-                    codex_config::profile_path(config).display(),
-                    base.display(),
-                    base.display()
-                );
-            }
+/// Finds a legacy profile in `config.toml` and, unless `keep_legacy`, moves it into `profile`
+/// (in memory) and returns `config.toml` to save once the profile is saved. Says what it does.
+/// `config.toml` that does not parse is reported and left alone.
+fn move_legacy_profile(
+    config: &Config,
+    profile: &mut CodexFile,
+    keep_legacy: bool,
+) -> Option<CodexFile> {
+    let name = &config.codex.profile;
+    let path = codex_config::config_toml_path(config);
+    let mut base = match CodexFile::load(&path) {
+        Ok(base) => base,
+        Err(e) => {
+            println!("⚠️  Codex will not start until its base config is fixed: {e}");
+            return None;
         }
-        Err(e) => println!("⚠️  Codex will not start until its base config is fixed: {e}"),
+    };
+    let legacy = legacy_profile::find(&base, name)?;
+    let found = legacy.describe(name);
+    if keep_legacy {
+        println!(
+            "⚠️  {} has {found}: {} while it is there. Left as it is (--keep-legacy); run \
+             `clawrouter-codex setup` without it to move it into {}.",
+            path.display(),
+            legacy.consequence(name),
+            profile.path().display()
+        );
+        return None;
+    }
+    println!(
+        "ℹ️  {} has {found}: {} while it is there. Moving it into {} (a backup of {} is kept).",
+        path.display(),
+        legacy.consequence(name),
+        profile.path().display(),
+        path.display()
+    );
+    let moved = legacy_profile::move_into_profile(&mut base, profile, name);
+    if !moved.moved.is_empty() {
+        println!("   moved: {}", moved.moved.join(", "));
+    }
+    if !moved.kept_from_profile.is_empty() {
+        println!(
+            "   not moved, the profile's own value kept: {}",
+            moved.kept_from_profile.join(", ")
+        );
+    }
+    Some(base)
+}
+
+/// Saves `config.toml` after its legacy profile was moved out (the profile is saved already).
+fn save_base_config(base: Option<CodexFile>, config: &Config) -> Result<(), ExitCode> {
+    let Some(base) = base else {
+        return Ok(());
+    };
+    match base.save() {
+        Ok(Saved::Changed { backup }) => {
+            println!(
+                "✅ Removed the legacy profile from {} (previous version saved as {})",
+                base.path().display(),
+                backup.display()
+            );
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => {
+            eprintln!(
+                "clawrouter-codex: {e} (the profile {} is written; run setup again to finish)",
+                codex_config::profile_path(config).display()
+            );
+            Err(e.exit_code())
+        }
     }
 }
 

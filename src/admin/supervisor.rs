@@ -183,7 +183,7 @@ fn run_setup(config: Arc<Config>, events: Sender<Event>) {
     let spawned = std::thread::Builder::new()
         .name("setup".to_owned())
         .spawn(move || {
-            let ok = super::setup::run(&config) == ExitCode::SUCCESS;
+            let ok = super::setup::run(&config, false) == ExitCode::SUCCESS;
             let _ = events.send(Event::SetupDone(ok));
         });
     if let Err(e) = spawned {
