@@ -196,7 +196,8 @@ impl ChatPlan {
 pub struct ResponseEcho {
     /// `instructions`, a string or an array, as sent.
     pub instructions: Option<Box<RawValue>>,
-    /// The request's `tools` array exactly as sent.
+    /// The request's `tools` array as sent, function tools completed with the fields the
+    /// Response object requires.
     pub tools: Option<Box<RawValue>>,
     pub tool_choice: Option<Box<RawValue>>,
     pub parallel_tool_calls: Option<bool>,
@@ -500,9 +501,9 @@ pub fn request_to_chat(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, R
     }
 
     let mut tool_map = ToolMap::default();
-    let tools = match req.tools {
+    let (tools, tools_echo) = match req.tools {
         Some(raw) => offer::tools(raw, &mut tool_map)?,
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
     let tool_choice = match req.tool_choice {
         Some(raw) => Some(offer::tool_choice(raw, &tool_map)?),
@@ -576,7 +577,7 @@ pub fn request_to_chat(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, R
         model: req.model.0.into_owned(),
         echo: ResponseEcho {
             instructions: req.instructions.map(ToOwned::to_owned),
-            tools: req.tools.map(ToOwned::to_owned),
+            tools: tools_echo.or_else(|| req.tools.map(ToOwned::to_owned)),
             tool_choice: req.tool_choice.map(ToOwned::to_owned),
             parallel_tool_calls: req.parallel_tool_calls,
             temperature: req.temperature,

@@ -67,11 +67,14 @@ expecting!(ChoiceIn<'_>, "a tool_choice object");
 expecting!(NamedIn<'_>, "an object with a name");
 
 /// The Chat tools for the request's `tools`; every offered tool is declared in `map`.
-/// Hosted-only tools (and unknown types) are dropped.
+/// Hosted-only tools (and unknown types) are dropped. Also returns the `tools` the Response
+/// object must echo when they differ from the request's: a function tool there carries every
+/// field the Responses schema requires (`description` and `parameters`, `null` when not sent,
+/// and `strict`, `true` when not sent, as OpenAI reports it). `None`: echo the request's as is.
 pub(super) fn tools<'a>(
     raw: &'a RawValue,
     map: &mut ToolMap,
-) -> Result<Vec<Tool<'a>>, RequestError> {
+) -> Result<(Vec<Tool<'a>>, Option<Box<RawValue>>), RequestError> {
     if !raw.get().starts_with('[') {
         return Err(RequestError::invalid_type(
             "tools",
@@ -81,6 +84,11 @@ pub(super) fn tools<'a>(
     }
     check_depth(raw, "tools")?;
     let list: Vec<Obj<ToolIn<'a>>> = parse(raw.get(), "tools")?;
+    let echo = if list.iter().any(|Obj(tool)| lacks_echo_fields(tool)) {
+        echo_with_defaults(raw)
+    } else {
+        None
+    };
     let mut out = Vec::with_capacity(list.len());
     for (index, Obj(tool)) in list.iter().enumerate() {
         let loc = Loc {
@@ -122,7 +130,32 @@ pub(super) fn tools<'a>(
             other => log::debug!("{}: hosted tool type {other:?} dropped", loc.path()),
         }
     }
-    Ok(out)
+    Ok((out, echo))
+}
+
+/// A function tool without one of the fields the Response object must report.
+fn lacks_echo_fields(tool: &ToolIn<'_>) -> bool {
+    &*tool.kind == "function"
+        && (tool.description.is_none() || tool.parameters.is_none() || tool.strict.is_none())
+}
+
+/// `raw` (the request's `tools`) with the missing fields of function tools filled in.
+fn echo_with_defaults(raw: &RawValue) -> Option<Box<RawValue>> {
+    let mut tools: Vec<serde_json::Value> = serde_json::from_str(raw.get()).ok()?;
+    for tool in &mut tools {
+        if let Some(fields) = tool.as_object_mut() {
+            if fields.get("type").and_then(|t| t.as_str()) == Some("function") {
+                for (key, default) in [
+                    ("description", serde_json::Value::Null),
+                    ("parameters", serde_json::Value::Null),
+                    ("strict", serde_json::Value::Bool(true)),
+                ] {
+                    fields.entry(key).or_insert(default);
+                }
+            }
+        }
+    }
+    serde_json::value::to_raw_value(&tools).ok()
 }
 
 /// A `function` or `custom` tool, possibly nested in a namespace, → one Chat function.

@@ -1401,3 +1401,29 @@ fn a_retry_nudge_appends_newlines_to_the_last_non_assistant_message() {
     );
     assert_eq!(chat["messages"][1]["content"], "done");
 }
+
+#[test]
+fn function_tools_are_echoed_with_every_field_the_response_schema_requires() {
+    let bare = json!({"model": "m", "input": "hi", "tools": [
+        {"type": "function", "name": "get_weather",
+         "parameters": {"type": "object", "properties": {}}},
+        {"type": "function", "name": "ping"},
+        {"type": "web_search"}]});
+    let (_, plan) = plan(&bare);
+    let echoed: Value = serde_json::from_str(plan.echo.tools.as_ref().unwrap().get()).unwrap();
+    assert_eq!(
+        echoed,
+        json!([{"type": "function", "name": "get_weather", "description": null, "strict": true,
+                "parameters": {"type": "object", "properties": {}}},
+               {"type": "function", "name": "ping", "description": null, "parameters": null,
+                "strict": true},
+               {"type": "web_search"}])
+    );
+    // Complete tools (Codex's) are echoed byte for byte.
+    let complete = r#"{"model":"m","input":"hi","tools":[{"type":"function","name":"f","description":"d","strict":false,"parameters":{"type":"object"}}]}"#;
+    let plan = request_to_chat(complete.as_bytes(), &RequestOptions::default()).unwrap();
+    assert_eq!(
+        plan.echo.tools.as_ref().unwrap().get(),
+        r#"[{"type":"function","name":"f","description":"d","strict":false,"parameters":{"type":"object"}}]"#
+    );
+}
