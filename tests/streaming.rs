@@ -319,3 +319,26 @@ fn sse_fixture_helper_parses_our_framing() {
         sse_events("event: a\r\ndata: {\"type\":\"a\"}\r\n\r\n: comment\n\ndata: [DONE]\n\n");
     assert_eq!(events.len(), 1);
 }
+
+#[test]
+fn streaming_upstream_connections_are_reused() {
+    let mock = MockUpstream::start(|_| Reply::text("pooled").incremental(2));
+    let bridge = streaming_bridge(&mock);
+    let url = bridge.url("/v1/responses");
+    let body = json!({"model": "m", "stream": true, "input": "hi"});
+    for _ in 0..100 {
+        let answer = post_json(&url, &body);
+        assert_eq!(answer.status, 200);
+        assert_eq!(
+            answer.events().last().unwrap()["type"],
+            "response.completed"
+        );
+    }
+    assert_eq!(mock.chat_calls().len(), 100);
+    assert!(mock.chat_calls().iter().all(ChatCall::is_stream));
+    let connections = mock.connections_accepted();
+    assert!(
+        connections <= 2,
+        "{connections} upstream connections for 100 streaming requests"
+    );
+}

@@ -220,6 +220,9 @@ async fn stream_answer(
         }
         return finish(pump.session, ctx, &translator, out).await;
     }
+    // The body's unread rest once the answer is complete: read after the client has its last
+    // event, so the connection can go back to the pool.
+    let mut rest = None;
     loop {
         match pump
             .wait(bridge.upstream.next_chunk(&mut open), &mut translator)
@@ -238,7 +241,8 @@ async fn stream_answer(
             }
         }
         if translator.is_finished() {
-            // `[DONE]` or the terminal event: the rest of the body does not matter.
+            // `[DONE]` or the terminal event: what follows is not needed for the answer.
+            rest = Some(open);
             break;
         }
         if !out.is_empty() {
@@ -247,7 +251,11 @@ async fn stream_answer(
             pump.ticks.reset();
         }
     }
-    finish(pump.session, ctx, &translator, out).await
+    let finished = finish(pump.session, ctx, &translator, out).await;
+    if let Some(open) = rest {
+        bridge.upstream.drain_and_release(open).await;
+    }
+    finished
 }
 
 /// Waits for upstream progress while keeping the client alive and watching for its departure.

@@ -23,6 +23,11 @@ const POOL_IDLE: Duration = Duration::from_secs(60);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest upstream answer the bridge buffers (a chat completion is far smaller).
 const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
+/// After the last event the bridge needs, at most this much of a body is still read so the
+/// connection can be reused (the rest of a stream is `[DONE]` and the chunked end).
+const DRAIN_LIMIT: usize = 64 * 1024;
+/// ... and for at most this long.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A whole upstream answer.
 #[derive(Debug)]
@@ -182,6 +187,23 @@ impl UpstreamClient {
         }
         self.release(open).await;
         Ok(buf.freeze())
+    }
+
+    /// Reads what is left of an answer whose content is no longer needed (a stream after its
+    /// terminal event) and returns the connection to the pool; an answer with more than
+    /// [`DRAIN_LIMIT`] left, or that does not end within [`DRAIN_TIMEOUT`], closes it instead.
+    pub async fn drain_and_release(&self, mut open: OpenResponse) {
+        let drain = async {
+            let mut left = DRAIN_LIMIT;
+            while let Some(chunk) = self.next_chunk(&mut open).await.ok()? {
+                left = left.checked_sub(chunk.len())?;
+            }
+            Some(())
+        };
+        match tokio::time::timeout(DRAIN_TIMEOUT, drain).await {
+            Ok(Some(())) => self.release(open).await,
+            _ => log::debug!("upstream answer not drained; its connection is closed"),
+        }
     }
 
     /// Returns a connection whose answer was read to its end to the pool (if reusable).

@@ -321,6 +321,11 @@ impl MockUpstream {
         })
     }
 
+    /// How many TCP connections the mock has accepted.
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared.state().next_conn
+    }
+
     /// How many string contents the ClawRouter compression rewrote.
     pub fn rewritten_contents(&self) -> usize {
         self.shared.state().rewritten_contents
