@@ -58,6 +58,7 @@ pub struct FileConfig {
     /// counts only data events).
     pub keepalive_secs: Option<u64>,
     pub limits: Option<FileLimits>,
+    pub web_search: Option<FileWebSearch>,
     pub server: Option<FileServer>,
     pub log: Option<FileLog>,
 }
@@ -112,6 +113,20 @@ pub struct FileCodex {
 #[serde(deny_unknown_fields)]
 pub struct FileLimits {
     pub max_body_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileWebSearch {
+    /// Run web searches for every request (env `WEB_SEARCH=1`); otherwise only for requests
+    /// with the `x-web-search: 1` header (what `websearch on` sets on the Codex provider).
+    pub enabled: Option<bool>,
+    /// Most model calls that may search in one request; the next one must answer (1..=10).
+    pub max_rounds: Option<u32>,
+    /// Results per search unless the model asks for fewer (1..=10).
+    pub max_results: Option<u32>,
+    /// Longest wait for one search.
+    pub timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -203,6 +218,8 @@ pub struct Config {
     /// Whether code whitespace is protected from ClawRouter's rewriting of big requests.
     pub preserve_whitespace: AutoSwitch,
     pub keepalive: Duration,
+    /// Web searches run by the bridge.
+    pub web_search: WebSearchSettings,
     pub proxy: ProxySettings,
     pub codex: CodexSettings,
     /// The bridge's own folder (`~/.clawrouter-codex`): keys, logs, the proxy's isolated HOME.
@@ -238,6 +255,27 @@ impl AutoSwitch {
                 origin: origin.to_owned(),
                 message: format!("{other:?} is not one of \"auto\", \"always\", \"never\""),
             }),
+        }
+    }
+}
+
+/// Web search run by the bridge (`web_search` in the YAML).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebSearchSettings {
+    /// On for every request, not only those with `x-web-search: 1`.
+    pub enabled: bool,
+    pub max_rounds: u32,
+    pub max_results: u32,
+    pub timeout: Duration,
+}
+
+impl Default for WebSearchSettings {
+    fn default() -> Self {
+        WebSearchSettings {
+            enabled: false,
+            max_rounds: 4,
+            max_results: 5,
+            timeout: Duration::from_secs(30),
         }
     }
 }
@@ -284,6 +322,8 @@ pub struct EnvOverrides {
     pub isolate_home: Option<String>,
     /// `CODEX_HOME`.
     pub codex_home: Option<String>,
+    /// `WEB_SEARCH` (`1`/`true` = on for every request).
+    pub web_search: Option<String>,
     /// `HOME`, for `~` defaults.
     pub home: Option<String>,
 }
@@ -300,6 +340,7 @@ impl EnvOverrides {
             wallet_key_file: get("WALLET_KEY_FILE"),
             isolate_home: get("ISOLATE_HOME"),
             codex_home: get("CODEX_HOME"),
+            web_search: get("WEB_SEARCH"),
             home: get("HOME"),
         }
     }
@@ -511,6 +552,45 @@ pub fn resolve(
             .unwrap_or_else(|| "gpt-5.5".to_owned()),
     };
 
+    let file_search = file.web_search.unwrap_or_default();
+    let defaults = WebSearchSettings::default();
+    let in_range = |value: Option<u32>, default: u32, key: &'static str| match value {
+        None => Ok(default),
+        Some(n) if (1..=10).contains(&n) => Ok(n),
+        Some(n) => Err(ConfigError::Invalid {
+            key,
+            origin: file_origin.clone(),
+            message: format!("{n} is out of range; use 1 to 10"),
+        }),
+    };
+    let timeout_secs = file_search
+        .timeout_secs
+        .unwrap_or(defaults.timeout.as_secs());
+    if !(1..=300).contains(&timeout_secs) {
+        return Err(ConfigError::Invalid {
+            key: "web_search.timeout_secs",
+            origin: file_origin,
+            message: format!("{timeout_secs} is out of range; use 1 to 300"),
+        });
+    }
+    let web_search = WebSearchSettings {
+        enabled: match &env.web_search {
+            Some(v) => matches!(v.trim(), "1" | "true" | "yes" | "on"),
+            None => file_search.enabled.unwrap_or(false),
+        },
+        max_rounds: in_range(
+            file_search.max_rounds,
+            defaults.max_rounds,
+            "web_search.max_rounds",
+        )?,
+        max_results: in_range(
+            file_search.max_results,
+            defaults.max_results,
+            "web_search.max_results",
+        )?,
+        timeout: Duration::from_secs(timeout_secs),
+    };
+
     let limits = file.limits.unwrap_or_default();
     let max_body_bytes = limits.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
     if max_body_bytes < 1024 {
@@ -561,6 +641,7 @@ pub fn resolve(
         stream_mode,
         preserve_whitespace,
         keepalive: Duration::from_secs(keepalive_secs),
+        web_search,
         proxy,
         codex,
         state_dir: env

@@ -21,6 +21,7 @@ pub mod responses;
 pub mod routes;
 pub mod upstream;
 pub mod upstream_profile;
+pub mod web_search;
 
 use std::sync::Arc;
 

@@ -22,18 +22,22 @@ use super::ctx::RequestCtx;
 use super::hygiene::require_json_content_type;
 use super::local::{read_body, send_error, send_json, send_sse_bytes, start_sse, ReadBodyError};
 use super::replay_guard::{Ticket, REPLAY_WINDOW};
-use super::upstream::TransportError;
+use super::upstream::{OpenResponse, TransportError};
+use super::web_search;
 use super::Bridge;
 use crate::decode::decode_body;
 use crate::error::BridgeError;
 use crate::outcome::Outcome;
 use crate::translate::ids::new_id;
-use crate::translate::request::{request_to_chat, ChatPlan, RequestError, RequestOptions};
+use crate::translate::request::{
+    request_to_chat, ChatPlan, RequestError, RequestOptions, WebSearchOffer,
+};
 use crate::translate::response::{
     completion_to_response_json_sealed, CompletionError, ResponseMeta,
 };
 use crate::translate::stream::StreamTranslator;
 use crate::translate::upstream_error::{self, ClientFailure, ErrorHeaders};
+use crate::translate::web_search::{follow_up_body, SearchCall};
 
 /// Client headers whose value identifies the Codex thread (newest spelling first).
 const SESSION_HEADERS: &[&str] = &["x-session-id", "session-id", "thread-id", "session_id"];
@@ -78,6 +82,17 @@ pub async fn handle(
             session_id.as_deref(),
         )
         .await
+    } else if plan.tools.offers_web_search() {
+        searching_json_answer(
+            bridge,
+            session,
+            ctx,
+            plan,
+            chat_body.clone(),
+            meta,
+            session_id.as_deref(),
+        )
+        .await
     } else {
         json_answer(
             bridge,
@@ -112,6 +127,11 @@ struct Prepared {
 async fn prepare(bridge: &Bridge, session: &mut Session) -> Result<Prepared, PlanError> {
     let body = read_request(bridge, session).await?;
     let mut options = bridge.request_options.clone();
+    if web_search::is_on(&bridge.config, &session.req_header().headers) {
+        options.web_search = Some(WebSearchOffer {
+            max_results: bridge.config.web_search.max_results,
+        });
+    }
     options.preserve_whitespace_above = bridge
         .profile
         .protect_whitespace_above(&bridge.upstream, body.len())
@@ -160,111 +180,260 @@ async fn stream_answer(
     meta: ResponseMeta,
     session_id: Option<&str>,
 ) -> pingora::Result<()> {
-    let upstream_url = bridge.upstream.upstream().url.clone();
     let mut translator = StreamTranslator::new(
         meta,
         &plan.echo,
         plan.tools,
         Some(bridge.reasoning_key.clone()),
-        upstream_url.clone(),
+        bridge.upstream.upstream().url.clone(),
     );
     let mut out = Vec::with_capacity(8 * 1024);
     translator.start(&mut out);
     start_sse(session).await?;
     send_sse_bytes(session, std::mem::take(&mut out), false).await?;
-
     let mut pump = Pump {
         session,
         ticks: keepalive_ticks(bridge.config.keepalive),
+        streaming: true,
     };
+    let rest = match converse(
+        bridge,
+        &mut pump,
+        &mut translator,
+        chat_body,
+        session_id,
+        &mut out,
+    )
+    .await?
+    {
+        Called::ClientGone => return client_gone(ctx),
+        Called::Answered { rest } => rest,
+    };
+    let finished = finish(pump.session, ctx, &translator, out).await;
+    if let Some(open) = rest {
+        bridge.upstream.drain_and_release(*open).await;
+    }
+    finished
+}
+
+/// `stream:false` with web search on: the same model-call loop as [`stream_answer`], events
+/// discarded, then one Response object (or an HTTP error, as [`json_answer`] sends them).
+async fn searching_json_answer(
+    bridge: &Bridge,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    plan: ChatPlan,
+    chat_body: Bytes,
+    meta: ResponseMeta,
+    session_id: Option<&str>,
+) -> pingora::Result<()> {
+    let mut translator = StreamTranslator::without_events(
+        meta,
+        &plan.echo,
+        plan.tools,
+        Some(bridge.reasoning_key.clone()),
+        bridge.upstream.upstream().url.clone(),
+    );
+    let mut out = Vec::new();
+    let mut pump = Pump {
+        session,
+        ticks: keepalive_ticks(bridge.config.keepalive),
+        streaming: false,
+    };
+    let rest = match converse(
+        bridge,
+        &mut pump,
+        &mut translator,
+        chat_body,
+        session_id,
+        &mut out,
+    )
+    .await?
+    {
+        Called::ClientGone => return client_gone(ctx),
+        Called::Answered { rest } => rest,
+    };
+    ctx.outcome = translator.outcome();
+    let sent = match translator.failure() {
+        Some(failure) => send_failure(pump.session, failure).await,
+        None => send_json(pump.session, 200, translator.response_json(), &[]).await,
+    };
+    if let Some(open) = rest {
+        bridge.upstream.drain_and_release(*open).await;
+    }
+    sent
+}
+
+/// What became of the model calls of one response.
+enum Called {
+    /// The translator has the whole answer; `rest` is the unread end of the last upstream
+    /// body (to read before its connection goes back to the pool).
+    Answered {
+        rest: Option<Box<OpenResponse>>,
+    },
+    ClientGone,
+}
+
+/// The model calls of one response: the first with `chat_body`, then, while the model asks for
+/// web searches (and may still), the searches — shown to the client as `web_search_call`
+/// items, keep-alive events going on — and the next call with their results. Events the
+/// translator writes reach a streaming client as soon as they are ready.
+async fn converse(
+    bridge: &Bridge,
+    pump: &mut Pump<'_>,
+    translator: &mut StreamTranslator,
+    chat_body: Bytes,
+    session_id: Option<&str>,
+    out: &mut Vec<u8>,
+) -> pingora::Result<Called> {
+    let settings = bridge.config.web_search;
+    let mut body = chat_body;
+    let mut search_rounds = 0;
+    loop {
+        let rest = match call_model(bridge, pump, translator, body.clone(), session_id, out).await?
+        {
+            Called::Answered { rest } => rest,
+            Called::ClientGone => return Ok(Called::ClientGone),
+        };
+        let Some(pending) = translator.pending_searches() else {
+            return Ok(Called::Answered { rest });
+        };
+        let calls: Vec<SearchCall> = pending
+            .iter()
+            .map(|call| {
+                SearchCall::new(
+                    call.call_id.clone(),
+                    call.arguments.clone(),
+                    settings.max_results,
+                )
+            })
+            .collect();
+        if let Some(open) = rest {
+            bridge.upstream.drain_and_release(*open).await;
+        }
+        let queries: Vec<String> = calls.iter().map(|call| call.query.clone()).collect();
+        translator.start_searches(&queries, out);
+        pump.flush(out).await?;
+        let searching = web_search::run(&bridge.upstream, &calls, settings.timeout);
+        let Some(outcomes) = pump.wait(searching, translator).await? else {
+            return Ok(Called::ClientGone);
+        };
+        let follow_up = translator.searches_done(outcomes, unix_now(), out);
+        pump.flush(out).await?;
+        let Some(follow_up) = follow_up else {
+            return Ok(Called::Answered { rest: None });
+        };
+        search_rounds += 1;
+        let answer_now = search_rounds >= settings.max_rounds;
+        translator.allow_searches(!answer_now);
+        body = match follow_up_body(&body, follow_up.messages, answer_now) {
+            Ok(next) => Bytes::from(next),
+            Err(detail) => {
+                translator.fail(&upstream_error::bridge_bug(&detail), out);
+                return Ok(Called::Answered { rest: None });
+            }
+        };
+    }
+}
+
+/// One model call: sends `body`, then feeds the answer to `translator` as it arrives, until
+/// the model call's answer is complete ([`StreamTranslator::round_over`]) or has failed.
+async fn call_model(
+    bridge: &Bridge,
+    pump: &mut Pump<'_>,
+    translator: &mut StreamTranslator,
+    body: Bytes,
+    session_id: Option<&str>,
+    out: &mut Vec<u8>,
+) -> pingora::Result<Called> {
+    let answered = |rest| Ok(Called::Answered { rest });
+    let upstream_url = &bridge.upstream.upstream().url;
     let headers = upstream_headers(session_id);
     let chat_path = bridge.upstream.upstream().chat_path();
     let opening = bridge
         .upstream
-        .open("POST", &chat_path, &headers, Some(chat_body));
-    let opened = match pump.wait(opening, &mut translator).await? {
-        Some(opened) => opened,
-        None => return client_gone(ctx),
+        .open("POST", &chat_path, &headers, Some(body));
+    let Some(opened) = pump.wait(opening, translator).await? else {
+        return Ok(Called::ClientGone);
     };
     let mut open = match opened {
         Ok(open) => open,
         Err(e) => {
-            translator.fail(&transport_failure(bridge, e), &mut out);
-            return finish(pump.session, ctx, &translator, out).await;
+            translator.fail(&transport_failure(bridge, e), out);
+            return answered(None);
         }
     };
     if !(200..300).contains(&open.status) {
         let (status, headers) = (open.status, std::mem::take(&mut open.error_headers));
         let failure = match pump
-            .wait(bridge.upstream.read_all(open), &mut translator)
+            .wait(bridge.upstream.read_all(open), translator)
             .await?
         {
-            None => return client_gone(ctx),
+            None => return Ok(Called::ClientGone),
             Some(Ok(body)) => {
-                upstream_error::classify_status(status, &headers, &body, &upstream_url)
+                upstream_error::classify_status(status, &headers, &body, upstream_url)
             }
             Some(Err(e)) => transport_failure(bridge, e),
         };
-        translator.fail(&failure, &mut out);
-        return finish(pump.session, ctx, &translator, out).await;
+        translator.fail(&failure, out);
+        return answered(None);
     }
     if !open.is_event_stream() {
         // A JSON answer: the non-streaming upstream call, or an upstream that ignored `stream`.
         match pump
-            .wait(bridge.upstream.read_all(open), &mut translator)
+            .wait(bridge.upstream.read_all(open), translator)
             .await?
         {
-            None => return client_gone(ctx),
-            Some(Ok(body)) => translator.feed_completion(&body, unix_now(), &mut out),
-            Some(Err(e)) => translator.fail(&transport_failure(bridge, e), &mut out),
+            None => return Ok(Called::ClientGone),
+            Some(Ok(body)) => translator.feed_completion(&body, unix_now(), out),
+            Some(Err(e)) => translator.fail(&transport_failure(bridge, e), out),
         }
-        return finish(pump.session, ctx, &translator, out).await;
+        return answered(None);
     }
-    // The body's unread rest once the answer is complete: read after the client has its last
-    // event, so the connection can go back to the pool.
-    let mut rest = None;
     loop {
         match pump
-            .wait(bridge.upstream.next_chunk(&mut open), &mut translator)
+            .wait(bridge.upstream.next_chunk(&mut open), translator)
             .await?
         {
-            None => return client_gone(ctx),
-            Some(Ok(Some(bytes))) => translator.feed(&bytes, unix_now(), &mut out),
+            None => return Ok(Called::ClientGone),
+            Some(Ok(Some(bytes))) => translator.feed(&bytes, unix_now(), out),
             Some(Ok(None)) => {
-                translator.upstream_ended(unix_now(), &mut out);
+                translator.upstream_ended(unix_now(), out);
                 bridge.upstream.release(open).await;
-                break;
+                return answered(None);
             }
             Some(Err(e)) => {
-                translator.fail(&transport_failure(bridge, e), &mut out);
-                break;
+                translator.fail(&transport_failure(bridge, e), out);
+                return answered(None);
             }
         }
-        if translator.is_finished() {
+        if translator.round_over() {
             // `[DONE]` or the terminal event: what follows is not needed for the answer.
-            rest = Some(open);
-            break;
+            return answered(Some(Box::new(open)));
         }
-        if !out.is_empty() {
-            send_sse_bytes(pump.session, std::mem::take(&mut out), false).await?;
-            // Data just went out: the next keep-alive is due a full interval from now.
-            pump.ticks.reset();
-        }
+        pump.flush(out).await?;
     }
-    let finished = finish(pump.session, ctx, &translator, out).await;
-    if let Some(open) = rest {
-        bridge.upstream.drain_and_release(open).await;
-    }
-    finished
 }
 
 /// Waits for upstream progress while keeping the client alive and watching for its departure.
 struct Pump<'a> {
     session: &'a mut Session,
     ticks: tokio::time::Interval,
+    /// The client gets events (keep-alive, and what [`Pump::flush`] sends).
+    streaming: bool,
 }
 
 impl Pump<'_> {
+    /// Sends the events ready in `out` to a streaming client (nothing otherwise). The next
+    /// keep-alive is then due a full interval later.
+    async fn flush(&mut self, out: &mut Vec<u8>) -> pingora::Result<()> {
+        if self.streaming && !out.is_empty() {
+            send_sse_bytes(self.session, std::mem::take(out), false).await?;
+            self.ticks.reset();
+        }
+        Ok(())
+    }
+
     /// Runs `work` to completion, writing a keep-alive event at every tick. `None` when the
     /// client went away (then `work` is dropped: an upstream request ends with it).
     async fn wait<T>(
@@ -282,6 +451,7 @@ impl Pump<'_> {
             match wake {
                 Wake::Done(result) => return Ok(Some(result)),
                 Wake::ClientGone => return Ok(None),
+                Wake::Tick if !self.streaming => {}
                 Wake::Tick => {
                     let mut out = Vec::new();
                     translator.keepalive(&mut out);
@@ -368,19 +538,25 @@ async fn json_answer(
             send_json(session, 200, json, &[]).await
         }
         Err(failure) => {
-            log::warn!(
-                "/v1/responses failed ({:?}): {}",
-                failure.kind,
-                failure.message
-            );
             ctx.outcome = failure.outcome();
-            let mut extra = Vec::new();
-            if let Some(secs) = failure.retry_after_secs {
-                extra.push(("retry-after", secs.to_string()));
-            }
-            send_json(session, failure.http_status(), failure.error_body(), &extra).await
+            send_failure(session, &failure).await
         }
     }
+}
+
+/// An upstream failure as an HTTP error with an OpenAI-style body (and `retry-after` for rate
+/// limits), for `stream:false` clients.
+async fn send_failure(session: &mut Session, failure: &ClientFailure) -> pingora::Result<()> {
+    log::warn!(
+        "/v1/responses failed ({:?}): {}",
+        failure.kind,
+        failure.message
+    );
+    let mut extra = Vec::new();
+    if let Some(secs) = failure.retry_after_secs {
+        extra.push(("retry-after", secs.to_string()));
+    }
+    send_json(session, failure.http_status(), failure.error_body(), &extra).await
 }
 
 /// The headers of the translated request.

@@ -78,6 +78,23 @@ pub struct Usage {
     pub total_tokens: u64,
 }
 
+impl Usage {
+    /// The usage of two upstream calls made for one response, added up (`None` + `None` stays
+    /// `None`).
+    pub fn sum(a: Option<Usage>, b: Option<Usage>) -> Option<Usage> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(Usage {
+                input_tokens: a.input_tokens.saturating_add(b.input_tokens),
+                cached_tokens: a.cached_tokens.saturating_add(b.cached_tokens),
+                output_tokens: a.output_tokens.saturating_add(b.output_tokens),
+                reasoning_tokens: a.reasoning_tokens.saturating_add(b.reasoning_tokens),
+                total_tokens: a.total_tokens.saturating_add(b.total_tokens),
+            }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 impl Serialize for Usage {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
@@ -197,6 +214,21 @@ impl OpenToolCall {
     /// `arguments` (function) or `input` (custom) sent so far.
     pub fn payload(&self) -> &str {
         &self.payload
+    }
+}
+
+/// A `web_search_call` item that has been started (the bridge is searching).
+#[derive(Debug)]
+pub struct OpenWebSearch {
+    item_id: String,
+    output_index: usize,
+    query: String,
+}
+
+impl OpenWebSearch {
+    /// The item's id (`ws_…`).
+    pub fn item_id(&self) -> &str {
+        &self.item_id
     }
 }
 
@@ -360,6 +392,11 @@ impl ResponseEventWriter {
             emit: false,
             ..Self::new(meta, echo)
         }
+    }
+
+    /// Stops encoding events from now on (see [`Self::without_events`]).
+    pub fn stop_events(&mut self) {
+        self.emit = false;
     }
 
     /// The response's identity.
@@ -818,6 +855,82 @@ impl ResponseEventWriter {
         self.finish_reasoning(reasoning, status, encrypted_content, out);
     }
 
+    /// Starts a `web_search_call` item for a search the bridge runs: `output_item.added`
+    /// (status `in_progress`, `action: {type: search, query}`), then
+    /// `response.web_search_call.in_progress` and `.searching`.
+    pub fn start_web_search(&mut self, query: &str, out: &mut Vec<u8>) -> OpenWebSearch {
+        let search = OpenWebSearch {
+            item_id: new_id("ws"),
+            output_index: self.take_output_index(),
+            query: query.to_owned(),
+        };
+        if self.writable() {
+            let item = search.item_view("in_progress");
+            self.encode_item_event(
+                "response.output_item.added",
+                search.output_index,
+                &item,
+                out,
+            );
+            for kind in [
+                "response.web_search_call.in_progress",
+                "response.web_search_call.searching",
+            ] {
+                self.web_search_event(kind, &search, out);
+            }
+        }
+        search
+    }
+
+    /// Finishes a `web_search_call` item: `response.web_search_call.completed` (when it
+    /// worked), then `output_item.done` with status `completed` or `failed`.
+    pub fn finish_web_search(&mut self, search: OpenWebSearch, worked: bool, out: &mut Vec<u8>) {
+        if !self.writable() {
+            return;
+        }
+        if worked {
+            self.web_search_event("response.web_search_call.completed", &search, out);
+        }
+        let item = search.item_view(if worked { "completed" } else { "failed" });
+        self.finish_item(search.output_index, &item, out);
+    }
+
+    fn web_search_event(&mut self, kind: &'static str, search: &OpenWebSearch, out: &mut Vec<u8>) {
+        let seq = self.take_sequence();
+        self.encode(
+            kind,
+            &WebSearchEvent {
+                kind,
+                sequence_number: seq,
+                item_id: &search.item_id,
+                output_index: search.output_index,
+            },
+            out,
+        );
+    }
+
+    /// A reasoning item with no text that only carries `encrypted_content` for the bridge
+    /// itself (a sealed record of web searches): `output_item.added` and `.done`, `summary: []`.
+    pub fn opaque_reasoning(&mut self, encrypted_content: &str, out: &mut Vec<u8>) {
+        let output_index = self.take_output_index();
+        if !self.writable() {
+            return;
+        }
+        let item_id = new_id("rs");
+        let mut item = ReasoningItem {
+            kind: "reasoning",
+            id: &item_id,
+            status: "in_progress",
+            summary: &[],
+            content: EmptyList,
+            encrypted_content: None,
+        };
+        self.encode_item_event("response.output_item.added", output_index, &item, out);
+        item.status = ItemStatus::Completed.as_str();
+        item.encrypted_content = Some(encrypted_content);
+        self.finish_item(output_index, &item, out);
+    }
+
     /// `response.completed`: status `completed`, all finished items, `usage` (null when the
     /// upstream gave none), `completed_at` (Unix seconds, from the caller).
     pub fn completed(&mut self, usage: Option<Usage>, completed_at: u64, out: &mut Vec<u8>) {
@@ -993,6 +1106,20 @@ impl ResponseEventWriter {
     }
 }
 
+impl OpenWebSearch {
+    fn item_view(&self, status: &'static str) -> WebSearchItem<'_> {
+        WebSearchItem {
+            kind: "web_search_call",
+            id: &self.item_id,
+            status,
+            action: SearchAction {
+                kind: "search",
+                query: &self.query,
+            },
+        }
+    }
+}
+
 impl OpenToolCall {
     fn item_view<'a>(&'a self, status: &'static str) -> ToolCallItem<'a> {
         let (kind, arguments, input) = match self.kind {
@@ -1098,6 +1225,31 @@ impl<'a> SummaryText<'a> {
             text,
         }
     }
+}
+
+#[derive(Serialize)]
+struct WebSearchItem<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    status: &'static str,
+    action: SearchAction<'a>,
+}
+
+#[derive(Serialize)]
+struct SearchAction<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    query: &'a str,
+}
+
+#[derive(Serialize)]
+struct WebSearchEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
 }
 
 #[derive(Serialize)]

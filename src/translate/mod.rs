@@ -15,6 +15,7 @@
 //! - [`ids`]: unique ids for responses and items.
 //! - [`reasoning`]: reasoning text sealed into `encrypted_content` and opened again next turn.
 //! - [`upstream_error`]: an upstream failure → what Codex must be told.
+//! - [`web_search`]: the bridge-run web search's tool, arguments, results and sealed records.
 
 pub mod events;
 pub mod ids;
@@ -26,3 +27,4 @@ pub mod sse;
 pub mod stream;
 pub mod tools;
 pub mod upstream_error;
+pub mod web_search;

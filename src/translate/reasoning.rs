@@ -42,22 +42,51 @@ impl ReasoningKey {
     /// Seals reasoning text into an `encrypted_content` value.
     pub fn seal(&self, text: &str) -> String {
         let tag = hmac::sign(&self.key, text.as_bytes());
-        let mut raw = Vec::with_capacity(TAG_LEN + text.len());
-        raw.extend_from_slice(tag.as_ref());
-        raw.extend_from_slice(text.as_bytes());
-        format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw))
+        Self::encode(PREFIX, tag.as_ref(), text)
     }
 
     /// The reasoning text sealed in `blob`, or `None` when the blob is not ours, was tampered
     /// with, or is malformed. Never panics.
     pub fn open(&self, blob: &str) -> Option<String> {
-        let raw = URL_SAFE_NO_PAD.decode(blob.strip_prefix(PREFIX)?).ok()?;
+        let (tag, payload) = Self::decode(PREFIX, blob)?;
+        hmac::verify(&self.key, &payload, &tag).ok()?;
+        String::from_utf8(payload).ok()
+    }
+
+    /// Seals another kind of text (e.g. a web-search record) under its own `prefix`. The prefix
+    /// is authenticated with the text, so a blob of one kind never opens as another.
+    pub fn seal_tagged(&self, prefix: &str, text: &str) -> String {
+        let mut context = hmac::Context::with_key(&self.key);
+        context.update(prefix.as_bytes());
+        context.update(text.as_bytes());
+        Self::encode(prefix, context.sign().as_ref(), text)
+    }
+
+    /// The text [`Self::seal_tagged`] sealed under `prefix`, if `blob` is that and authentic.
+    pub fn open_tagged(&self, prefix: &str, blob: &str) -> Option<String> {
+        let (tag, payload) = Self::decode(prefix, blob)?;
+        let mut signed = Vec::with_capacity(prefix.len() + payload.len());
+        signed.extend_from_slice(prefix.as_bytes());
+        signed.extend_from_slice(&payload);
+        hmac::verify(&self.key, &signed, &tag).ok()?;
+        String::from_utf8(payload).ok()
+    }
+
+    fn encode(prefix: &str, tag: &[u8], text: &str) -> String {
+        let mut raw = Vec::with_capacity(TAG_LEN + text.len());
+        raw.extend_from_slice(tag);
+        raw.extend_from_slice(text.as_bytes());
+        format!("{prefix}{}", URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    /// `(tag, payload)` of a blob with `prefix`.
+    fn decode(prefix: &str, blob: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+        let mut raw = URL_SAFE_NO_PAD.decode(blob.strip_prefix(prefix)?).ok()?;
         if raw.len() < TAG_LEN {
             return None;
         }
-        let (tag, payload) = raw.split_at(TAG_LEN);
-        hmac::verify(&self.key, payload, tag).ok()?;
-        String::from_utf8(payload.to_vec()).ok()
+        let payload = raw.split_off(TAG_LEN);
+        Some((raw, payload))
     }
 }
 

@@ -143,6 +143,17 @@ pub struct RequestOptions {
     /// Newlines appended to the last non-assistant message so that a retry's body differs from
     /// the one that failed ([`clawrouter::nudge`]); 0: none.
     pub retry_nudge: u32,
+    /// Web search run by the bridge, when it is on for this request: Codex's hosted
+    /// `web_search` tool becomes the bridge's `web_search` function (see
+    /// [`super::web_search`]); `None`: the hosted tool is dropped.
+    pub web_search: Option<WebSearchOffer>,
+}
+
+/// The bridge's web search, as offered to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebSearchOffer {
+    /// Most results one search may ask for.
+    pub max_results: u32,
 }
 
 /// Where `developer`/`system` texts go in the Chat messages.
@@ -502,7 +513,7 @@ pub fn request_to_chat(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, R
 
     let mut tool_map = ToolMap::default();
     let (tools, tools_echo) = match req.tools {
-        Some(raw) => offer::tools(raw, &mut tool_map)?,
+        Some(raw) => offer::tools(raw, opts.web_search, &mut tool_map)?,
         None => (Vec::new(), None),
     };
     let tool_choice = match req.tool_choice {

@@ -311,6 +311,18 @@ pub fn write_output_sealed(
     completed_at: u64,
     out: &mut Vec<u8>,
 ) {
+    write_items_sealed(writer, output, tools, key, out);
+    write_terminal(writer, &output.finish, output.usage, completed_at, out);
+}
+
+/// The items of [`write_output_sealed`] without the terminal event.
+pub(crate) fn write_items_sealed(
+    writer: &mut ResponseEventWriter,
+    output: &ChatOutput,
+    tools: &ToolMap,
+    key: Option<&ReasoningKey>,
+    out: &mut Vec<u8>,
+) {
     let status = finish_status(&output.finish);
     let text = output.text.as_deref().filter(|t| !t.trim().is_empty());
     if let Some(reasoning) = output.reasoning.as_deref().filter(|r| !r.is_empty()) {
@@ -326,7 +338,19 @@ pub fn write_output_sealed(
     if let Some(text) = text {
         writer.message(text, status, out);
     }
-    for call in &output.tool_calls {
+    write_calls(writer, &output.tool_calls, tools, status, out);
+}
+
+/// One whole item per tool call: `custom_tool_call` for freeform tools, `function_call` (with
+/// `namespace` when the tool had one) for the rest.
+pub(crate) fn write_calls(
+    writer: &mut ResponseEventWriter,
+    calls: &[ToolCallOut],
+    tools: &ToolMap,
+    status: ItemStatus,
+    out: &mut Vec<u8>,
+) {
+    for call in calls {
         match tools.resolve(&call.chat_name) {
             Some(target) if target.kind == ToolKind::Custom => writer.custom_tool_call(
                 &call.call_id,
@@ -354,7 +378,6 @@ pub fn write_output_sealed(
             ),
         }
     }
-    write_terminal(writer, &output.finish, output.usage, completed_at, out);
 }
 
 /// Message shown when the upstream stopped with `finish_reason: error`.

@@ -56,11 +56,11 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::events::{
-    CallKind, ItemStatus, OpenMessage, OpenReasoning, OpenToolCall, ResponseEventWriter,
-    ResponseMeta, Usage,
+    CallKind, ItemStatus, OpenMessage, OpenReasoning, OpenToolCall, OpenWebSearch,
+    ResponseEventWriter, ResponseMeta, Usage,
 };
 use super::ids::new_id;
 use super::leaked::LeakHold;
@@ -68,12 +68,13 @@ use super::reasoning::ReasoningKey;
 use super::request::ResponseEcho;
 use super::response::{
     completion_to_output, custom_input, finish_status, normalize_argument_string, reasoning_text,
-    snippet, usage_from_chat, write_output_sealed, write_terminal, CompletionError, Finish,
-    THINK_CLOSE, THINK_OPEN,
+    snippet, usage_from_chat, write_calls, write_items_sealed, write_terminal, CompletionError,
+    Finish, ToolCallOut, THINK_CLOSE, THINK_OPEN,
 };
 use super::sse::{SseFrame, SseParser};
 use super::tools::{ToolKind, ToolMap};
 use super::upstream_error::{self, ClientFailure, ErrorHeaders};
+use super::web_search::{RecordedSearch, SearchRecord};
 use crate::outcome::Outcome;
 
 /// The failure message when the upstream stops before a `finish_reason` or `[DONE]`.
@@ -127,6 +128,27 @@ struct CallSlot {
     args: Args,
     /// Arguments not yet passed on.
     pending: String,
+    /// Held until the model call ends (web search on): no item is opened for it.
+    held: bool,
+}
+
+/// A model call that ended asking for web searches: they run before the response goes on.
+#[derive(Debug)]
+struct SearchRound {
+    /// Calls to the bridge's `web_search` function.
+    searches: Vec<ToolCallOut>,
+    /// Calls to Codex's own tools in the same model call, given to Codex once the searches are
+    /// done (the response then ends, as any answer with calls does).
+    codex_calls: Vec<ToolCallOut>,
+    /// Items of the running searches.
+    running: Vec<OpenWebSearch>,
+}
+
+/// What the model is sent next after a model call's searches: that call as an assistant
+/// message (its text, reasoning and the search calls) and one tool message per search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchFollowUp {
+    pub messages: Vec<Value>,
 }
 
 /// Translates one upstream answer into one Responses event stream. See the module docs.
@@ -156,6 +178,22 @@ pub struct StreamTranslator {
     skipped_frames: u64,
     first_skipped: Option<String>,
     outcome: Outcome,
+    /// Web search is offered: every call of a model call is held until it ends, so that the
+    /// bridge's searches run first and Codex gets its own calls after them.
+    hold_calls: bool,
+    /// The held calls of this model call.
+    held: Vec<ToolCallOut>,
+    /// This model call's visible text and reasoning (web search on), for the next request.
+    round_text: String,
+    round_reasoning: String,
+    /// Usage of the earlier model calls of this response.
+    earlier_usage: Option<Usage>,
+    /// False for the last model call a search loop allows: its searches are not run.
+    searches_allowed: bool,
+    /// Set when a model call ended with searches to run.
+    search_round: Option<SearchRound>,
+    /// The failure [`Self::fail`] wrote, for clients that get it as an HTTP error.
+    failure: Option<ClientFailure>,
 }
 
 impl StreamTranslator {
@@ -191,7 +229,45 @@ impl StreamTranslator {
             skipped_frames: 0,
             first_skipped: None,
             outcome: Outcome::InProgress,
+            hold_calls: false,
+            held: Vec::new(),
+            round_text: String::new(),
+            round_reasoning: String::new(),
+            earlier_usage: None,
+            searches_allowed: true,
+            search_round: None,
+            failure: None,
         }
+        .with_web_search()
+    }
+
+    /// A translator for a `stream:false` client: the same translation, no events encoded; the
+    /// client gets [`Self::response_json`] (or an HTTP error from [`Self::failure`]) at the end.
+    pub fn without_events(
+        meta: ResponseMeta,
+        echo: &ResponseEcho,
+        tools: ToolMap,
+        reasoning_key: Option<Arc<ReasoningKey>>,
+        upstream_url: String,
+    ) -> Self {
+        let mut translator = Self::new(meta, echo, tools, reasoning_key, upstream_url);
+        translator.writer.stop_events();
+        translator
+    }
+
+    /// The Response object as it stands (complete once the response is finished).
+    pub fn response_json(&self) -> Vec<u8> {
+        self.writer.response_json()
+    }
+
+    /// The upstream failure that ended the response, if one did.
+    pub fn failure(&self) -> Option<&ClientFailure> {
+        self.failure.as_ref()
+    }
+
+    fn with_web_search(mut self) -> Self {
+        self.hold_calls = self.tools.offers_web_search();
+        self
     }
 
     /// `response.created` + `response.in_progress`.
@@ -208,7 +284,7 @@ impl StreamTranslator {
     /// Upstream SSE bytes (chat.completion.chunk frames) as they arrive; appends the translated
     /// events.
     pub fn feed(&mut self, bytes: &[u8], completed_at: u64, out: &mut Vec<u8>) {
-        if self.is_finished() || bytes.is_empty() {
+        if self.round_over() || bytes.is_empty() {
             return;
         }
         if let Body::Sniffing = self.body {
@@ -239,20 +315,25 @@ impl StreamTranslator {
     /// streaming path would emit them. An error body or garbage → `response.failed`
     /// (classified via [`upstream_error`]).
     pub fn feed_completion(&mut self, body: &[u8], completed_at: u64, out: &mut Vec<u8>) {
-        if self.is_finished() {
+        if self.round_over() {
             return;
         }
         match completion_to_output(body, &self.tools) {
+            Ok(mut output) if self.hold_calls => {
+                let key = self.key.clone();
+                self.held = std::mem::take(&mut output.tool_calls);
+                write_items_sealed(&mut self.writer, &output, &self.tools, key.as_deref(), out);
+                self.round_text = output.text.unwrap_or_default();
+                self.round_reasoning = output.reasoning.unwrap_or_default();
+                self.usage = output.usage;
+                self.finish = Some(output.finish);
+                self.end_model_call(completed_at, out);
+            }
             Ok(output) => {
                 let key = self.key.clone();
-                write_output_sealed(
-                    &mut self.writer,
-                    &output,
-                    &self.tools,
-                    key.as_deref(),
-                    completed_at,
-                    out,
-                );
+                let usage = Usage::sum(self.earlier_usage, output.usage);
+                write_items_sealed(&mut self.writer, &output, &self.tools, key.as_deref(), out);
+                write_terminal(&mut self.writer, &output.finish, usage, completed_at, out);
                 self.outcome = finish_outcome(&output.finish);
             }
             Err(CompletionError::Upstream { .. }) => {
@@ -279,7 +360,7 @@ impl StreamTranslator {
     /// — completed when a finish_reason or `[DONE]` was seen, otherwise `response.failed`
     /// (code `server_error`, [`EARLY_EOF_MESSAGE`]) after what was already sent.
     pub fn upstream_ended(&mut self, completed_at: u64, out: &mut Vec<u8>) {
-        if self.is_finished() {
+        if self.round_over() {
             return;
         }
         match std::mem::replace(&mut self.body, Body::Events) {
@@ -288,7 +369,7 @@ impl StreamTranslator {
         }
         let mut parser = std::mem::take(&mut self.parser);
         parser.finish(|frame| self.on_frame(frame, completed_at, out));
-        if self.is_finished() {
+        if self.round_over() {
             return;
         }
         if self.finish.is_some() {
@@ -314,11 +395,137 @@ impl StreamTranslator {
         self.writer
             .failed(failure.responses_code(), &failure.message, out);
         self.outcome = failure.outcome();
+        self.failure = Some(failure.clone());
     }
 
     /// True once the terminal event has been written.
     pub fn is_finished(&self) -> bool {
         self.writer.is_finished()
+    }
+
+    /// True when the current model call's answer needs no more upstream bytes: the response
+    /// is finished, or the call ended with searches to run ([`Self::pending_searches`]).
+    pub fn round_over(&self) -> bool {
+        self.is_finished() || self.search_round.is_some()
+    }
+
+    /// The searches the last model call asked for, once it ended; the response goes on only
+    /// after [`Self::start_searches`] and [`Self::searches_done`].
+    pub fn pending_searches(&self) -> Option<&[ToolCallOut]> {
+        self.search_round
+            .as_ref()
+            .filter(|_| !self.is_finished())
+            .map(|round| round.searches.as_slice())
+    }
+
+    /// When false, the searches of the next model call are not run (the last call a search
+    /// loop allows): its calls to `web_search` are dropped and the response ends with it.
+    pub fn allow_searches(&mut self, allowed: bool) {
+        self.searches_allowed = allowed;
+    }
+
+    /// Shows the pending searches as running: one `web_search_call` item each (`queries` in
+    /// the order of [`Self::pending_searches`]).
+    pub fn start_searches(&mut self, queries: &[String], out: &mut Vec<u8>) {
+        let Some(round) = self.search_round.as_mut() else {
+            return;
+        };
+        for query in queries {
+            round.running.push(self.writer.start_web_search(query, out));
+        }
+    }
+
+    /// The pending searches are done: `outcomes` holds, in order, whether each worked and the
+    /// tool result the model gets. Their items are finished and sealed into a record for the
+    /// next turn. When the model call also called Codex's tools, those calls follow and the
+    /// response ends (`None`); otherwise the model is asked again with the returned messages,
+    /// and the next upstream answer is fed to this translator as usual.
+    pub fn searches_done(
+        &mut self,
+        outcomes: Vec<(bool, String)>,
+        completed_at: u64,
+        out: &mut Vec<u8>,
+    ) -> Option<SearchFollowUp> {
+        let round = self.search_round.take()?;
+        if self.is_finished() {
+            return None;
+        }
+        let mut record = SearchRecord::default();
+        let mut tool_messages = Vec::with_capacity(round.searches.len());
+        let mut running = round.running.into_iter();
+        for (call, (worked, result)) in round.searches.iter().zip(outcomes) {
+            if let Some(item) = running.next() {
+                self.writer.finish_web_search(item, worked, out);
+            }
+            tool_messages
+                .push(json!({"role": "tool", "tool_call_id": call.call_id, "content": result}));
+            record.searches.push(RecordedSearch {
+                id: call.call_id.clone(),
+                arguments: call.arguments.clone(),
+                result,
+            });
+        }
+        if let Some(key) = &self.key {
+            self.writer.opaque_reasoning(&record.seal(key), out);
+        }
+        if !round.codex_calls.is_empty() {
+            write_calls(
+                &mut self.writer,
+                &round.codex_calls,
+                &self.tools,
+                ItemStatus::Completed,
+                out,
+            );
+            let usage = Usage::sum(self.earlier_usage, self.usage);
+            write_terminal(
+                &mut self.writer,
+                &Finish::ToolCalls,
+                usage,
+                completed_at,
+                out,
+            );
+            self.outcome = Outcome::Ok;
+            return None;
+        }
+        let mut assistant = json!({
+            "role": "assistant",
+            "content": if self.round_text.trim().is_empty() { Value::Null } else { Value::from(std::mem::take(&mut self.round_text)) },
+            "tool_calls": round.searches.iter().map(|call| json!({
+                "id": call.call_id,
+                "type": "function",
+                "function": {"name": call.chat_name, "arguments": call.arguments},
+            })).collect::<Vec<_>>(),
+        });
+        if !self.round_reasoning.is_empty() {
+            assistant["reasoning_content"] = Value::from(std::mem::take(&mut self.round_reasoning));
+        }
+        let mut messages = vec![assistant];
+        messages.extend(tool_messages);
+        self.next_model_call();
+        Some(SearchFollowUp { messages })
+    }
+
+    /// Clears what belongs to one model call; the response (writer, usage so far) goes on.
+    fn next_model_call(&mut self) {
+        self.earlier_usage = Usage::sum(self.earlier_usage, self.usage.take());
+        self.parser = SseParser::new();
+        self.body = Body::Sniffing;
+        self.reasoning = None;
+        self.think = Think::Start;
+        self.think_buf.clear();
+        self.think_started = false;
+        self.lead_blank.clear();
+        self.message = None;
+        self.hold = LeakHold::new();
+        self.calls.clear();
+        self.structured_calls = false;
+        self.finish = None;
+        self.valid_frames = 0;
+        self.skipped_frames = 0;
+        self.first_skipped = None;
+        self.round_text.clear();
+        self.round_reasoning.clear();
+        self.held.clear();
     }
 
     /// How it ended, for the access log: `ok`, `incomplete`, or a failure label
@@ -345,7 +552,7 @@ impl StreamTranslator {
     }
 
     fn on_frame(&mut self, frame: SseFrame<'_>, completed_at: u64, out: &mut Vec<u8>) {
-        if self.is_finished() {
+        if self.round_over() {
             return;
         }
         match frame {
@@ -441,6 +648,9 @@ impl StreamTranslator {
     fn on_reasoning(&mut self, text: &str, out: &mut Vec<u8>) {
         if text.is_empty() {
             return;
+        }
+        if self.hold_calls {
+            self.round_reasoning.push_str(text);
         }
         let reasoning = match &mut self.reasoning {
             Some(open) => open,
@@ -559,6 +769,9 @@ impl StreamTranslator {
         if text.is_empty() {
             return;
         }
+        if self.hold_calls {
+            self.round_text.push_str(text);
+        }
         if let Some(message) = &mut self.message {
             self.writer.text_delta(message, text, out);
             return;
@@ -636,6 +849,7 @@ impl StreamTranslator {
                     open: None,
                     args: Args::Undecided,
                     pending: String::new(),
+                    held: false,
                 });
                 self.calls.len() - 1
             }
@@ -653,8 +867,15 @@ impl StreamTranslator {
         if let Some(arguments) = arguments {
             self.calls[at].pending.push_str(&arguments);
         }
-        if self.calls[at].open.is_none() && !self.calls[at].chat_name.is_empty() {
-            self.start_call(at, out);
+        if self.calls[at].open.is_none()
+            && !self.calls[at].held
+            && !self.calls[at].chat_name.is_empty()
+        {
+            if self.hold_calls {
+                self.calls[at].held = true;
+            } else {
+                self.start_call(at, out);
+            }
         }
         self.pass_arguments(at, out);
     }
@@ -666,7 +887,8 @@ impl StreamTranslator {
             Some(target) => (
                 match target.kind {
                     ToolKind::Custom => CallKind::Custom,
-                    ToolKind::Function => CallKind::Function,
+                    // Web search calls are held (`hold_calls`) and never reach here.
+                    ToolKind::Function | ToolKind::WebSearch => CallKind::Function,
                 },
                 target.name.as_str(),
                 target.namespace.as_deref(),
@@ -711,6 +933,15 @@ impl StreamTranslator {
     }
 
     fn finish_call(&mut self, slot: CallSlot, status: ItemStatus, out: &mut Vec<u8>) {
+        if slot.held {
+            let call_id = self.fresh_call_id(slot.upstream_id);
+            self.held.push(ToolCallOut {
+                call_id,
+                chat_name: slot.chat_name,
+                arguments: normalize_argument_string(slot.pending),
+            });
+            return;
+        }
         let Some(mut open) = slot.open else {
             log::debug!("skipping an upstream tool call without a name");
             return;
@@ -765,6 +996,14 @@ impl StreamTranslator {
         for call in leaked {
             let arguments = normalize_argument_string(call.arguments);
             let call_id = self.fresh_call_id(None);
+            if self.hold_calls {
+                self.held.push(ToolCallOut {
+                    call_id,
+                    chat_name: call.chat_name,
+                    arguments,
+                });
+                continue;
+            }
             match self.tools.resolve(&call.chat_name) {
                 Some(target) if target.kind == ToolKind::Custom => self.writer.custom_tool_call(
                     &call_id,
@@ -810,8 +1049,42 @@ impl StreamTranslator {
 
     fn terminal(&mut self, completed_at: u64, out: &mut Vec<u8>) {
         self.close_items(out);
+        self.end_model_call(completed_at, out);
+    }
+
+    /// A model call's answer is complete (its items closed): with searches to run, the
+    /// response waits for them ([`Self::pending_searches`]); otherwise held calls are given to
+    /// Codex and the terminal event is written.
+    fn end_model_call(&mut self, completed_at: u64, out: &mut Vec<u8>) {
         let finish = self.finish.clone().unwrap_or(Finish::Missing);
-        write_terminal(&mut self.writer, &finish, self.usage, completed_at, out);
+        let held = std::mem::take(&mut self.held);
+        let (searches, codex_calls): (Vec<ToolCallOut>, Vec<ToolCallOut>) = held
+            .into_iter()
+            .partition(|call| self.tools.is_web_search(&call.chat_name));
+        let normal_end = finish_status(&finish) == ItemStatus::Completed && finish != Finish::Error;
+        if !searches.is_empty() && self.searches_allowed && normal_end {
+            self.search_round = Some(SearchRound {
+                searches,
+                codex_calls,
+                running: Vec::new(),
+            });
+            return;
+        }
+        if !searches.is_empty() {
+            log::debug!(
+                "{} web search call(s) not run: no more searches for this answer",
+                searches.len()
+            );
+        }
+        write_calls(
+            &mut self.writer,
+            &codex_calls,
+            &self.tools,
+            finish_status(&finish),
+            out,
+        );
+        let usage = Usage::sum(self.earlier_usage, self.usage);
+        write_terminal(&mut self.writer, &finish, usage, completed_at, out);
         self.outcome = finish_outcome(&finish);
     }
 }

@@ -27,6 +27,9 @@ pub enum ToolKind {
     Function,
     /// `type: custom` (freeform) → calls come back as `custom_tool_call` with raw `input`.
     Custom,
+    /// The bridge's own `web_search` function (offered for Codex's hosted `web_search`): calls
+    /// are run by the bridge and shown to Codex as `web_search_call` items, never as calls.
+    WebSearch,
 }
 
 /// The Codex-side identity of a tool offered to the upstream under a Chat name.
@@ -68,6 +71,19 @@ impl ToolMap {
     /// True when the request declared no tools at all.
     pub fn is_empty(&self) -> bool {
         self.by_chat_name.is_empty()
+    }
+
+    /// True when the bridge's `web_search` function is offered.
+    pub fn offers_web_search(&self) -> bool {
+        self.by_chat_name
+            .values()
+            .any(|target| target.kind == ToolKind::WebSearch)
+    }
+
+    /// True when `chat_name` is the bridge's `web_search` function.
+    pub fn is_web_search(&self, chat_name: &str) -> bool {
+        self.resolve(chat_name)
+            .is_some_and(|target| target.kind == ToolKind::WebSearch)
     }
 }
 

@@ -288,6 +288,19 @@ pub fn garbage(upstream: &str, detail: &str) -> ClientFailure {
     }
 }
 
+/// The bridge itself could not go on (a bug, never the upstream's or the user's fault).
+pub fn bridge_bug(detail: &str) -> ClientFailure {
+    ClientFailure {
+        kind: FailureKind::Unavailable,
+        upstream_status: None,
+        message: format!(
+            "The bridge could not build its next upstream request ({detail}); this is a bug \
+             in clawrouter-codex, please report it"
+        ),
+        retry_after_secs: None,
+    }
+}
+
 /// The readable parts of an upstream error body, which may be OpenAI-style JSON, a bare
 /// `{"error":"…"}`, or plain text labelled as JSON (ClawRouter does that).
 #[derive(Debug, Default)]

@@ -13,6 +13,7 @@ use super::text::{JStr, Obj, OutText, Str, TextJoin};
 use super::{check_depth, parse, RequestError, RequestOptions, SystemRole};
 use crate::translate::reasoning::ReasoningKey;
 use crate::translate::tools::{chat_tool_name, CUSTOM_INPUT_PARAM};
+use crate::translate::web_search::{self, SearchRecord};
 
 /// Separator between system texts merged into one message, and between messages of an
 /// `instructions` array.
@@ -344,6 +345,9 @@ impl<'a> Builder<'a, '_> {
                 group.reasoning.append(&mut self.pending_reasoning);
             }
             Entry::OutputMark => self.end_turn(),
+            Entry::Reasoning(Some(blob)) if SearchRecord::is_record(blob.escaped()) => {
+                self.searches(blob)
+            }
             Entry::Reasoning(blob) => match (self.key, blob) {
                 (Some(_), Some(blob)) => self.pending_reasoning.push(blob),
                 (None, _) => log::debug!("reasoning item dropped: no reasoning key configured"),
@@ -352,6 +356,47 @@ impl<'a> Builder<'a, '_> {
                 }
             },
             Entry::Skip => {}
+        }
+    }
+
+    /// A sealed record of the bridge's web searches (written after a model call that searched):
+    /// its calls join the assistant message being assembled, and their results are answered
+    /// right after it, as the model saw them. A record that does not open is dropped.
+    fn searches(&mut self, blob: JStr<'a>) {
+        let Some(record) = self
+            .key
+            .and_then(|key| SearchRecord::open(key, &blob.value()))
+        else {
+            log::debug!("web search record does not open (foreign or tampered), dropped");
+            return;
+        };
+        let group = self.group.get_or_insert_with(|| Group {
+            text: None,
+            calls: Vec::new(),
+            reasoning: Vec::new(),
+        });
+        group.reasoning.append(&mut self.pending_reasoning);
+        for search in record.searches {
+            if !self.seen_calls.insert(Cow::Owned(search.id.clone())) {
+                continue;
+            }
+            let mut text = TextJoin::default();
+            text.push_plain(search.result);
+            self.outputs.insert(
+                Cow::Owned(search.id.clone()),
+                ToolOutput {
+                    text,
+                    images: Vec::new(),
+                },
+            );
+            group.calls.push(ToolCall {
+                id: Cow::Owned(search.id),
+                kind: "function",
+                function: FunctionCall {
+                    name: web_search::TOOL_NAME.to_owned(),
+                    arguments: OutText::Plain(Cow::Owned(search.arguments)),
+                },
+            });
         }
     }
 

@@ -7,8 +7,9 @@ use serde_json::value::RawValue;
 use super::chat::{FunctionDef, Parameters, Tool, ToolChoice};
 use super::history::{optional_str, required_str, Loc};
 use super::text::{JStr, Obj, Str};
-use super::{check_depth, parse, RequestError};
+use super::{check_depth, parse, RequestError, WebSearchOffer};
 use crate::translate::tools::{chat_tool_name, ToolKind, ToolMap, CUSTOM_INPUT_PARAM};
+use crate::translate::web_search;
 
 /// One entry of `tools`, read leniently: hosted tools have shapes of their own.
 #[derive(serde::Deserialize)]
@@ -73,6 +74,7 @@ expecting!(NamedIn<'_>, "an object with a name");
 /// and `strict`, `true` when not sent, as OpenAI reports it). `None`: echo the request's as is.
 pub(super) fn tools<'a>(
     raw: &'a RawValue,
+    web_search: Option<WebSearchOffer>,
     map: &mut ToolMap,
 ) -> Result<(Vec<Tool<'a>>, Option<Box<RawValue>>), RequestError> {
     if !raw.get().starts_with('[') {
@@ -127,10 +129,34 @@ pub(super) fn tools<'a>(
                     }
                 }
             }
+            hosted if hosted.starts_with("web_search") && web_search.is_some() => {
+                if let Some(offer) = web_search {
+                    offer_web_search(offer, map, &mut out);
+                }
+            }
             other => log::debug!("{}: hosted tool type {other:?} dropped", loc.path()),
         }
     }
     Ok((out, echo))
+}
+
+/// The bridge's `web_search` function, for Codex's hosted `web_search` (once, and not when a
+/// tool of that name is already offered).
+fn offer_web_search(offer: WebSearchOffer, map: &mut ToolMap, out: &mut Vec<Tool<'_>>) {
+    if map.resolve(web_search::TOOL_NAME).is_some() {
+        log::debug!("a tool named web_search is already offered; the bridge's search is not");
+        return;
+    }
+    let name = map.declare(ToolKind::WebSearch, None, web_search::TOOL_NAME);
+    out.push(Tool {
+        kind: "function",
+        function: FunctionDef {
+            name,
+            description: Some(Cow::Borrowed(web_search::TOOL_DESCRIPTION)),
+            parameters: Parameters::Built(web_search::tool_parameters(offer.max_results)),
+            strict: None,
+        },
+    });
 }
 
 /// A function tool without one of the fields the Response object must report.
