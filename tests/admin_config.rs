@@ -321,6 +321,13 @@ fn websearch_on_off_in_profile_and_desktop_config() {
 
     let out = env.run_ok(&["websearch", "status"]);
     assert!(out.stdout.contains("Web search: on"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("bridge: on for requests whose provider sends x-web-search: 1")
+            && out.stdout.contains("paid call"),
+        "{}",
+        out.stdout
+    );
 
     env.run_ok(&["websearch", "off"]);
     assert_text(

@@ -458,3 +458,63 @@ fn thinking_model_gets_its_reasoning_back_on_the_tool_turn() {
         run.describe()
     );
 }
+
+#[test]
+fn websearch_on_makes_the_model_search_and_codex_shows_the_search() {
+    let url = "https://blog.example.org/rust-1-99";
+    let mock = MockUpstream::builder()
+        .route(move |req| {
+            (req.route() == "/v1/exa/search").then(|| {
+                Reply::json(
+                    200,
+                    json!({"results": [{"title": "Rust 1.99 released", "url": url,
+                                        "summary": "Async closures in traits."}]}),
+                )
+            })
+        })
+        .start(move |call: &ChatCall| {
+            assert!(call.tool("web_search").is_some(), "web_search offered");
+            match call.messages().iter().rfind(|m| m["role"] == "tool") {
+                None => Reply::tool_calls(vec![("web_search", json!({"query": "rust 1.99"}))]),
+                Some(_) => Reply::text(format!("Rust 1.99 has async closures in traits ({url}).")),
+            }
+        });
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let home = CodexHome::new(&bridge.base_url());
+    let toggled = std::process::Command::new(env!("CARGO_BIN_EXE_clawrouter-codex"))
+        .args(["websearch", "on"])
+        .env("CODEX_HOME", home.path())
+        .env("HOME", home.home_dir())
+        .env_remove("WEB_SEARCH")
+        .current_dir(home.home_dir())
+        .output()
+        .expect("run websearch on");
+    assert!(toggled.status.success(), "{toggled:?}");
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(
+        &home,
+        work.path(),
+        "What is new in Rust 1.99?",
+        TURN_TIMEOUT,
+    );
+    run.assert_success();
+    assert!(
+        run.final_message
+            .as_deref()
+            .is_some_and(|m| m.contains(url)),
+        "{}",
+        run.describe()
+    );
+    let searches = run.items("web_search");
+    assert_eq!(searches.len(), 1, "{}", run.describe());
+    assert_eq!(searches[0]["query"], "rust 1.99", "{}", run.describe());
+    let chat = mock.chat_calls();
+    assert_eq!(chat.len(), 2);
+    let searched = mock
+        .requests()
+        .iter()
+        .filter(|r| r.route() == "/v1/exa/search")
+        .count();
+    assert_eq!(searched, 1, "one paid search");
+    mock.assert_no_rejections();
+}

@@ -520,8 +520,8 @@ fn check_desktop(config: &Config) -> Check {
 }
 
 /// Web search (informational): the `x-web-search` header of the profile's provider table and,
-/// in desktop mode, of `config.toml`'s ([`codex_config::websearch_status`]), and `WEB_SEARCH=1`
-/// in this environment.
+/// in desktop mode, of `config.toml`'s ([`codex_config::websearch_status`]), and the bridge
+/// setting (`web_search.enabled`, env `WEB_SEARCH=1`).
 fn check_websearch(config: &Config) -> Check {
     let status = match codex_config::websearch_status(config) {
         Ok(status) => status,
@@ -533,7 +533,6 @@ fn check_websearch(config: &Config) -> Check {
             )
         }
     };
-    let env = std::env::var("WEB_SEARCH").is_ok_and(|v| v.trim() == "1");
     let mut on = Vec::new();
     if status.profile == Some(true) {
         on.push("the profile");
@@ -541,8 +540,8 @@ fn check_websearch(config: &Config) -> Check {
     if status.desktop == Some(true) {
         on.push("desktop mode");
     }
-    if env {
-        on.push("WEB_SEARCH=1");
+    if config.web_search.enabled {
+        on.push("the bridge config, for every request");
     }
     if on.is_empty() {
         Check::pass(
@@ -550,7 +549,13 @@ fn check_websearch(config: &Config) -> Check {
             "off (`clawrouter-codex websearch on` enables it)",
         )
     } else {
-        Check::pass("web search", format!("on ({})", on.join(", ")))
+        Check::pass(
+            "web search",
+            format!(
+                "on ({}); each search is a paid upstream call",
+                on.join(", ")
+            ),
+        )
     }
 }
 

@@ -313,8 +313,11 @@ fn websearch_switch(config: &Config, on: bool) -> Result<ExitCode, CodexConfigEr
     for m in &missing {
         println!("⚠️  {m}");
     }
-    if !on {
-        println!("   (A bridge started with WEB_SEARCH=1 still searches for every request.)");
+    if !on && config.web_search.enabled {
+        println!(
+            "   (The bridge config turns web search on for every request: web_search.enabled \
+             or WEB_SEARCH=1.)"
+        );
     }
     Ok(if missing.is_empty() {
         ExitCode::SUCCESS
@@ -345,8 +348,23 @@ fn websearch_status(config: &Config) -> Result<ExitCode, CodexConfigError> {
         ),
         None => println!("   Codex Desktop / plain codex: desktop mode is off"),
     }
+    let search = config.web_search;
     println!(
-        "   (This bridge does not run web searches yet: the switch is kept for when it does.)"
+        "   bridge: {} (web_search.enabled in {}, or WEB_SEARCH=1)",
+        if search.enabled {
+            "on for every request"
+        } else {
+            "on for requests whose provider sends x-web-search: 1"
+        },
+        config.source.as_ref().map_or_else(
+            || "the bridge config".to_owned(),
+            |p| p.display().to_string()
+        )
+    );
+    println!(
+        "   Each search is a paid call to the upstream's /v1/exa/search (BlockRun Exa, from the \
+         wallet): at most {} search rounds and {} results per search for one answer.",
+        search.max_rounds, search.max_results
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -58,6 +58,10 @@
 //!   OpenAI's `gAAAA…`, not a string, missing) or opens to an empty text adds nothing (debug
 //!   log), never an error; `reasoning_content` is only sent when there is some, since strict
 //!   servers reject unknown message fields. Blobs are opened only when they will be used.
+//! - A reasoning item whose `encrypted_content` is a sealed record of the bridge's web searches
+//!   ([`super::web_search::SearchRecord`]) puts those searches back where they happened: their
+//!   calls join the assistant message being assembled and their results follow it as tool
+//!   messages, exactly what the model saw.
 //! - `web_search_call`, `image_generation_call`, `compaction`, `tool_search_call`,
 //!   `tool_search_output`, `additional_tools`, `item_reference` and any unknown type are
 //!   skipped with a debug log, never an error.
@@ -70,6 +74,9 @@
 //!   parameter `input`, its description carrying the tool's description, how to pass raw text,
 //!   and the grammar. `namespace` → each nested function/custom tool flattened to
 //!   `chat_tool_name(namespace, name)`, its description prefixed with the namespace's.
+//! - `web_search*` becomes the bridge's own `web_search` function when
+//!   [`RequestOptions::web_search`] is set (the bridge runs those calls, see
+//!   [`super::web_search`]).
 //! - Hosted-only tools (`web_search*`, `tool_search`, `image_generation`, `file_search`,
 //!   `code_interpreter`, `computer_use_preview`, `local_shell`, `mcp`) and unknown types are
 //!   dropped; a second tool with the same Chat name too. Every offered tool is declared in the

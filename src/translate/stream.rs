@@ -50,6 +50,15 @@
 //!   to a streaming request): it is buffered and translated at EOF like
 //!   [`StreamTranslator::feed_completion`].
 //!
+//! Web search (the bridge's `web_search` function offered, see [`super::web_search`]): every
+//! tool call of a model call is held until that call ends. Calls to `web_search` then make the
+//! response wait ([`StreamTranslator::pending_searches`]) while the proxy runs them
+//! ([`StreamTranslator::start_searches`], [`StreamTranslator::searches_done`]: one
+//! `web_search_call` item each, and a reasoning item carrying their sealed record); with no
+//! Codex call beside them the model is asked again and its next answer continues the same
+//! response (usage added up), else Codex's calls follow and the response ends. A model call
+//! without searches gives Codex its held calls at once.
+//!
 //! Memory per stream: the unfinished SSE frame, the open items' text (needed for their `.done`
 //! events), the held span, and the buffered arguments of open calls.
 
