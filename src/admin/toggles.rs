@@ -38,21 +38,84 @@ const RESTART: &str =
     "Restart Codex to apply: quit and reopen Codex Desktop (Cmd+Q on macOS), and start \
      running `codex` sessions again.";
 
+/// What a switch did, in the words the user reads (printed by the CLI, shown by the
+/// dashboard), and whether it succeeded.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SwitchReport {
+    /// One entry per line.
+    pub lines: Vec<String>,
+    /// True unless the switch could not be made (a precondition failed).
+    pub problem: bool,
+}
+
+impl SwitchReport {
+    fn failed(mut self) -> Self {
+        self.problem = true;
+        self
+    }
+
+    /// A line naming a file the switch wrote (nothing when it was unchanged).
+    fn saved(&mut self, path: &std::path::Path, saved: &Saved) {
+        match saved {
+            Saved::Unchanged => {}
+            Saved::Created => self.lines.push(format!("   Created {}", path.display())),
+            Saved::Changed { backup } => self.lines.push(format!(
+                "   Edited {} (previous version saved as {})",
+                path.display(),
+                backup.display()
+            )),
+        }
+    }
+}
+
+/// Adds a formatted line to a [`SwitchReport`].
+macro_rules! say {
+    ($report:expr, $($arg:tt)*) => {
+        $report.lines.push(format!($($arg)*))
+    };
+}
+
+/// `desktop on` (`on`) or `desktop off`: the same change the CLI and the dashboard make.
+pub fn set_desktop(config: &Config, on: bool) -> Result<SwitchReport, CodexConfigError> {
+    if on {
+        desktop_on(config)
+    } else {
+        desktop_off(config)
+    }
+}
+
+/// `websearch on` (`on`) or `websearch off`: the same change the CLI and the dashboard make.
+pub fn set_websearch(config: &Config, on: bool) -> Result<SwitchReport, CodexConfigError> {
+    websearch_switch(config, on)
+}
+
 /// Runs `desktop on|off|status`.
 pub fn desktop(config: &Config, action: Switch) -> ExitCode {
     let result = match action {
-        Switch::On => desktop_on(config),
-        Switch::Off => desktop_off(config),
+        Switch::On => set_desktop(config, true).map(print_report),
+        Switch::Off => set_desktop(config, false).map(print_report),
         Switch::Status => desktop_status(config),
     };
     finish(result)
 }
 
+/// Prints a switch's report; its exit code.
+fn print_report(report: SwitchReport) -> ExitCode {
+    for line in &report.lines {
+        println!("{line}");
+    }
+    if report.problem {
+        super::problem()
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 /// Runs `websearch on|off|status`.
 pub fn websearch(config: &Config, action: Switch) -> ExitCode {
     let result = match action {
-        Switch::On => websearch_switch(config, true),
-        Switch::Off => websearch_switch(config, false),
+        Switch::On => set_websearch(config, true).map(print_report),
+        Switch::Off => set_websearch(config, false).map(print_report),
         Switch::Status => websearch_status(config),
     };
     finish(result)
@@ -65,7 +128,8 @@ fn finish(result: Result<ExitCode, CodexConfigError>) -> ExitCode {
     })
 }
 
-fn desktop_on(config: &Config) -> Result<ExitCode, CodexConfigError> {
+fn desktop_on(config: &Config) -> Result<SwitchReport, CodexConfigError> {
+    let mut said = SwitchReport::default();
     let path = codex_config::config_toml_path(config);
     let mut base = CodexFile::load(&path)?;
     let before = codex_config::desktop_state_of(&base, config)?;
@@ -78,14 +142,15 @@ fn desktop_on(config: &Config) -> Result<ExitCode, CodexConfigError> {
         } else {
             "Desktop mode not switched on:"
         };
-        println!(
+        say!(
+                said,
             "❌ {what} the model catalog {} does not exist yet, and Codex \
              would not start without it. Start the bridge (`clawrouter-codex start`), run \
              `clawrouter-codex gen-catalog`, then `clawrouter-codex desktop on` again. {} is unchanged.",
             catalog.display(),
             path.display()
         );
-        return Ok(super::problem());
+        return Ok(said.failed());
     }
     codex_config::apply_clawrouter(&mut base, config, true)?;
     // Keep Desktop's web search in step with the profile's.
@@ -95,57 +160,66 @@ fn desktop_on(config: &Config) -> Result<ExitCode, CodexConfigError> {
                 base.set_provider_header(PROVIDER_ID, WEB_SEARCH_HEADER, WEB_SEARCH_ON)?;
             }
         }
-        Err(e) => println!("⚠️  Could not read the profile to copy its web-search setting: {e}"),
+        Err(e) => say!(
+            said,
+            "⚠️  Could not read the profile to copy its web-search setting: {e}"
+        ),
     }
     let saved = base.save()?;
     let model = &config.codex.default_model;
     match &saved {
         Saved::Unchanged => {
-            println!(
+            say!(
+                said,
                 "Desktop mode is already on: Codex Desktop and plain `codex` use ClawRouter \
                  (model {model}). {} is unchanged.",
                 path.display()
             );
         }
         _ => {
-            println!(
+            say!(
+                said,
                 "✅ Desktop mode on: Codex Desktop and plain `codex` now use ClawRouter (model {model})."
             );
-            print_saved(&path, &saved);
+            said.saved(&path, &saved);
             if let DesktopMode::OtherProvider(other) = &before.mode {
-                println!("   (config.toml selected the provider `{other}` before; its table is untouched.)");
+                say!(said, "   (config.toml selected the provider `{other}` before; its table is untouched.)");
             }
-            println!(
+            say!(
+                said,
                 "   The ClawRouter provider claims ChatGPT auth (requires_openai_auth = true) \
                  because Codex Desktop lists custom models only for such providers; stay signed \
                  in to Codex as usual. The bridge never forwards that token: requests are paid \
                  from the wallet."
             );
-            println!("   {RESTART}");
+            say!(said, "   {RESTART}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(said)
 }
 
-fn desktop_off(config: &Config) -> Result<ExitCode, CodexConfigError> {
+fn desktop_off(config: &Config) -> Result<SwitchReport, CodexConfigError> {
+    let mut said = SwitchReport::default();
     let path = codex_config::config_toml_path(config);
     let mut base = CodexFile::load(&path)?;
     if !base.exists() {
-        println!(
+        say!(
+            said,
             "Desktop mode is already off: there is no {} (Codex uses its native default).",
             path.display()
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(said);
     }
     let state = codex_config::desktop_state_of(&base, config)?;
     match &state.mode {
         DesktopMode::OtherProvider(other) => {
-            println!(
+            say!(
+                said,
                 "Desktop mode is already off: {} selects the provider `{other}`, which is not \
                  ClawRouter's; left unchanged.",
                 path.display()
             );
-            return Ok(ExitCode::SUCCESS);
+            return Ok(said);
         }
         DesktopMode::ClawRouter => {
             base.remove_root("model_provider");
@@ -165,7 +239,8 @@ fn desktop_off(config: &Config) -> Result<ExitCode, CodexConfigError> {
     }
     let saved = base.save()?;
     if saved == Saved::Unchanged {
-        println!(
+        say!(
+            said,
             "Desktop mode is already off: Codex Desktop and plain `codex` use the native \
              default{}. {} is unchanged.",
             state
@@ -175,22 +250,24 @@ fn desktop_off(config: &Config) -> Result<ExitCode, CodexConfigError> {
                 .unwrap_or_default(),
             path.display()
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(said);
     }
-    println!(
+    say!(
+        said,
         "✅ Desktop mode off: Codex Desktop and plain `codex` are back on the native ChatGPT \
          default (model {}).",
         config.codex.native_model
     );
-    print_saved(&path, &saved);
-    println!(
+    said.saved(&path, &saved);
+    say!(
+        said,
         "   [model_providers.clawrouter] stays in {} (unused unless selected); \
          `codex --profile {}` still uses ClawRouter.",
         path.display(),
         config.codex.profile
     );
-    println!("   {RESTART}");
-    Ok(ExitCode::SUCCESS)
+    say!(said, "   {RESTART}");
+    Ok(said)
 }
 
 fn desktop_status(config: &Config) -> Result<ExitCode, CodexConfigError> {
@@ -228,7 +305,8 @@ fn desktop_status(config: &Config) -> Result<ExitCode, CodexConfigError> {
     })
 }
 
-fn websearch_switch(config: &Config, on: bool) -> Result<ExitCode, CodexConfigError> {
+fn websearch_switch(config: &Config, on: bool) -> Result<SwitchReport, CodexConfigError> {
+    let mut said = SwitchReport::default();
     let profile_path = codex_config::profile_path(config);
     let base_path = codex_config::config_toml_path(config);
     // Parse both before writing either.
@@ -255,8 +333,12 @@ fn websearch_switch(config: &Config, on: bool) -> Result<ExitCode, CodexConfigEr
             ));
         }
         if !profile_ready && !desktop_on {
-            println!("❌ Web search not switched on: {}", missing.join("; "));
-            return Ok(super::problem());
+            say!(
+                said,
+                "❌ Web search not switched on: {}",
+                missing.join("; ")
+            );
+            return Ok(said.failed());
         }
         profile.set_provider_header(PROVIDER_ID, WEB_SEARCH_HEADER, WEB_SEARCH_ON)?;
         if desktop_on {
@@ -288,22 +370,27 @@ fn websearch_switch(config: &Config, on: bool) -> Result<ExitCode, CodexConfigEr
         "`codex --profile`"
     };
     if !profile_saved.changed() && !base_saved.changed() {
-        println!("Web search is already {word} for {places}; nothing changed.");
+        say!(
+            said,
+            "Web search is already {word} for {places}; nothing changed."
+        );
     } else {
         if on {
-            println!(
+            say!(
+                said,
                 "✅ Web search on for {places}: models can search the web through the bridge \
                  (BlockRun Exa, paid from the wallet)."
             );
         } else {
-            println!("✅ Web search off for {places}.");
+            say!(said, "✅ Web search off for {places}.");
         }
-        print_saved(&profile_path, &profile_saved);
-        print_saved(&base_path, &base_saved);
+        said.saved(&profile_path, &profile_saved);
+        said.saved(&base_path, &base_saved);
         if desktop_on || base_saved.changed() {
-            println!("   {RESTART}");
+            say!(said, "   {RESTART}");
         } else {
-            println!(
+            say!(
+                said,
                 "   Codex reads its config at start: start running `codex --profile {}` \
                  sessions again to apply.",
                 config.codex.profile
@@ -311,18 +398,19 @@ fn websearch_switch(config: &Config, on: bool) -> Result<ExitCode, CodexConfigEr
         }
     }
     for m in &missing {
-        println!("⚠️  {m}");
+        say!(said, "⚠️  {m}");
     }
     if !on && config.web_search.enabled {
-        println!(
+        say!(
+            said,
             "   (The bridge config turns web search on for every request: web_search.enabled \
              or WEB_SEARCH=1.)"
         );
     }
     Ok(if missing.is_empty() {
-        ExitCode::SUCCESS
+        said
     } else {
-        super::problem()
+        said.failed()
     })
 }
 
@@ -367,16 +455,4 @@ fn websearch_status(config: &Config) -> Result<ExitCode, CodexConfigError> {
         search.max_rounds, search.max_results
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn print_saved(path: &std::path::Path, saved: &Saved) {
-    match saved {
-        Saved::Unchanged => {}
-        Saved::Created => println!("   Created {}", path.display()),
-        Saved::Changed { backup } => println!(
-            "   Edited {} (previous version saved as {})",
-            path.display(),
-            backup.display()
-        ),
-    }
 }
