@@ -59,6 +59,7 @@ pub struct FileConfig {
     pub keepalive_secs: Option<u64>,
     pub limits: Option<FileLimits>,
     pub web_search: Option<FileWebSearch>,
+    pub dashboard: Option<FileDashboard>,
     pub server: Option<FileServer>,
     pub log: Option<FileLog>,
 }
@@ -127,6 +128,14 @@ pub struct FileWebSearch {
     pub max_results: Option<u32>,
     /// Longest wait for one search.
     pub timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDashboard {
+    /// The page at `/dashboard`: on by default on a loopback listen address; beyond loopback
+    /// only when set to `true` (and then behind `auth_token`).
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -220,6 +229,8 @@ pub struct Config {
     pub keepalive: Duration,
     /// Web searches run by the bridge.
     pub web_search: WebSearchSettings,
+    /// Whether `/dashboard` is served.
+    pub dashboard: bool,
     pub proxy: ProxySettings,
     pub codex: CodexSettings,
     /// The bridge's own folder (`~/.clawrouter-codex`): keys, logs, the proxy's isolated HOME.
@@ -591,6 +602,11 @@ pub fn resolve(
         timeout: Duration::from_secs(timeout_secs),
     };
 
+    let dashboard = match file.dashboard.and_then(|d| d.enabled) {
+        Some(enabled) => enabled,
+        None => listen.ip().is_loopback(),
+    };
+
     let limits = file.limits.unwrap_or_default();
     let max_body_bytes = limits.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
     if max_body_bytes < 1024 {
@@ -642,6 +658,7 @@ pub fn resolve(
         preserve_whitespace,
         keepalive: Duration::from_secs(keepalive_secs),
         web_search,
+        dashboard,
         proxy,
         codex,
         state_dir: env

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 use crate::config::Config;
 use crate::proxy::Bridge;
+use crate::secrets::RandomUnavailable;
 
 /// Why the bridge could not start.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,8 @@ pub enum StartError {
     },
     #[error("the bridge did not start listening on {addr} within {secs} s")]
     NotListening { addr: SocketAddr, secs: u64 },
+    #[error("cannot start the bridge: {0}")]
+    Secrets(#[from] RandomUnavailable),
 }
 
 /// Keeps multi-megabyte request buffers on the heap between requests.
@@ -86,18 +89,16 @@ fn server_conf(config: &Config) -> ServerConf {
 }
 
 /// Builds the Pingora server with the bridge service listening on `config.listen`.
-pub fn build_server(config: Arc<Config>) -> Server {
+pub fn build_server(config: Arc<Config>) -> Result<Server, StartError> {
+    let bridge = Bridge::new(config.clone())?;
     let mut server = Server::new_with_opt_and_conf(None, server_conf(&config));
     server.bootstrap();
     let listen = config.listen.to_string();
-    let mut service = http_proxy_service_with_name(
-        &server.configuration,
-        Bridge::new(config),
-        "clawrouter-codex",
-    );
+    let mut service =
+        http_proxy_service_with_name(&server.configuration, bridge, "clawrouter-codex");
     service.add_tcp(&listen);
     server.add_service(service);
-    server
+    Ok(server)
 }
 
 /// Runs the bridge in the foreground until SIGINT or SIGTERM.
@@ -109,7 +110,7 @@ pub fn run(config: Arc<Config>) -> Result<(), StartError> {
         config.listen,
         config.upstream.url
     );
-    build_server(config).run(RunArgs {
+    build_server(config)?.run(RunArgs {
         shutdown_signal: Box::new(SignalWatch),
     });
     Ok(())
@@ -151,7 +152,7 @@ impl RunningBridge {
         let addr = config.listen;
         check_listen(addr)?;
         let (stop, stopped) = oneshot::channel();
-        let server = build_server(config);
+        let server = build_server(config)?;
         let thread = std::thread::spawn(move || {
             server.run(RunArgs {
                 shutdown_signal: Box::new(StopWatch(std::sync::Mutex::new(Some(stopped)))),

@@ -36,6 +36,7 @@ use crate::config::Config;
 use crate::error::BridgeError;
 use crate::handlers::{health, ollama};
 use crate::outcome::Outcome;
+use crate::secrets::RandomUnavailable;
 use crate::translate::reasoning::ReasoningKey;
 use crate::translate::request::RequestOptions;
 use ctx::RequestCtx;
@@ -58,9 +59,10 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    pub fn new(config: Arc<Config>) -> Self {
-        let reasoning_key = Arc::new(crate::secrets::reasoning_key(config.state_dir.as_deref()));
-        Bridge {
+    /// The service for `config`; fails only when no secret key can be made.
+    pub fn new(config: Arc<Config>) -> Result<Self, RandomUnavailable> {
+        let reasoning_key = Arc::new(crate::secrets::reasoning_key(config.state_dir.as_deref())?);
+        Ok(Bridge {
             gate: Gate::new(config.listen, config.auth_token.clone()),
             upstream: UpstreamClient::new(&config.upstream),
             request_options: RequestOptions {
@@ -75,7 +77,7 @@ impl Bridge {
             ),
             replay_guard: replay_guard::ReplayGuard::default(),
             config,
-        }
+        })
     }
 
     /// Answers the local endpoints; `Ok(true)` when the request was answered here.
