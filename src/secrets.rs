@@ -46,7 +46,7 @@ pub fn random_hex(len: usize) -> Result<String, RandomUnavailable> {
 /// reasoning then survives only until the bridge restarts. Fails only when no random key can
 /// be made at all.
 pub fn reasoning_key(state_dir: Option<&Path>) -> Result<ReasoningKey, RandomUnavailable> {
-    reasoning_key_with(state_dir, |len| random_bytes(len))
+    reasoning_key_with(state_dir, random_bytes)
 }
 
 fn reasoning_key_with(
