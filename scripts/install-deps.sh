@@ -3,12 +3,16 @@
 #   - cmake (Pingora's build compiles zlib-ng with it), via apt-get when missing;
 #   - with --codex, the pinned Codex CLIs for the end-to-end tests: the newest supported
 #     release into .tools/codex (every end-to-end test runs on it) and the previous one into
-#     .tools/codex-previous (a short run keeps it supported).
+#     .tools/codex-previous (a short run keeps it supported);
+#   - with --browser, Debian's Chromium (apt-get) and the pinned npm packages the dashboard's
+#     browser test drives it with (playwright-core, and pngjs + jsqr to read its QR code back),
+#     into .tools/browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CODEX_VERSION="0.171.0"
 CODEX_PREVIOUS_VERSION="0.169.0"
+BROWSER_PACKAGES="playwright-core@1.65.2 pngjs@7.0.0 jsqr@1.4.0"
 
 if ! command -v cmake >/dev/null 2>&1; then
   echo "==> installing cmake (needed by Pingora's build)"
@@ -29,7 +33,26 @@ install_codex() { # version dir
   "$bin" --version
 }
 
-if [ "${1:-}" = "--codex" ]; then
-  install_codex "$CODEX_VERSION" .tools/codex
-  install_codex "$CODEX_PREVIOUS_VERSION" .tools/codex-previous
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --codex)
+      install_codex "$CODEX_VERSION" .tools/codex
+      install_codex "$CODEX_PREVIOUS_VERSION" .tools/codex-previous
+      ;;
+    --browser)
+      if ! command -v chromium >/dev/null 2>&1; then
+        echo "==> installing chromium (the dashboard's browser test)"
+        if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+        $SUDO apt-get update -qq
+        $SUDO apt-get install -y -qq chromium >/dev/null
+      fi
+      if [ ! -f .tools/browser/installed ] || [ "$(cat .tools/browser/installed)" != "$BROWSER_PACKAGES" ]; then
+        echo "==> installing $BROWSER_PACKAGES into .tools/browser"
+        mkdir -p .tools/browser
+        (cd .tools/browser && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
+          && npm install --no-audit --no-fund --loglevel=error $BROWSER_PACKAGES)
+        echo "$BROWSER_PACKAGES" > .tools/browser/installed
+      fi
+      ;;
+  esac
+done

@@ -5,7 +5,7 @@
 # release, a text turn and a tool turn on the previous one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --codex
+scripts/install-deps.sh --codex --browser
 export CODEX_BIN="$PWD/.tools/codex/node_modules/.bin/codex"
 
 echo "==> cargo fmt --check"

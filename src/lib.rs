@@ -3,6 +3,7 @@
 //!
 //! - [`translate`]: the pure Responses ⇄ Chat translation (no Pingora types).
 //! - [`proxy`]: the Pingora service; hooks stay thin and delegate.
+//! - [`dashboard`]: the loopback dashboard page and its JSON API.
 //! - [`handlers`]: endpoints answered locally (`/health`, Ollama-style `/api/*`).
 //! - [`config`], [`cli`], [`server`]: configuration, command line, server lifecycle.
 //! - [`error`], [`decode`]: the bridge's own errors; request body decoding.
@@ -13,6 +14,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod decode;
 pub mod error;
 pub mod handlers;

@@ -403,6 +403,13 @@ fn doctor_passes_on_a_healthy_setup() {
         );
     }
     assert!(run.stdout.contains("$5.00"), "{}", run.describe());
+    assert!(
+        run.stdout.contains(&format!(
+            "dashboard: http://127.0.0.1:{bridge_port}/dashboard"
+        )),
+        "{}",
+        run.describe()
+    );
     let installed = std::process::Command::new(codex_bin())
         .arg("--version")
         .output()

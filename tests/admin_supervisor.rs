@@ -497,6 +497,14 @@ fn up_uses_a_running_bridge_and_a_key_file_with_an_isolated_home() {
     let run = w.spawn(cmd);
     let out = run.wait_for_output("running setup", 15);
     assert!(out.contains("the bridge is already running"), "{out}");
+    let out = run.wait_for_output("Dashboard: http://127.0.0.1:", 30);
+    assert!(
+        out.contains(&format!(
+            "Dashboard: http://127.0.0.1:{}/dashboard",
+            w.bridge_port
+        )),
+        "{out}"
+    );
     assert_eq!(
         std::fs::read_to_string(w.path("state").join("key")).unwrap(),
         KEY

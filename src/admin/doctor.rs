@@ -76,7 +76,9 @@ pub fn run(config: &Config, json: bool) -> ExitCode {
     let checks = checks(config);
     let ok = checks.iter().all(|c| c.ok);
     if json {
-        println!("{}", to_json(&checks));
+        let mut report = to_json(&checks);
+        report["dashboard"] = json!(crate::dashboard::url(config));
+        println!("{report}");
     } else {
         for c in &checks {
             let mark = if c.ok { "✅" } else { "❌" };
@@ -90,6 +92,9 @@ pub fn run(config: &Config, json: bool) -> ExitCode {
             println!("all {} checks passed", checks.len());
         } else {
             println!("{failed} of {} checks failed", checks.len());
+        }
+        if let Some(url) = crate::dashboard::url(config) {
+            println!("dashboard: {url}");
         }
     }
     if ok {

@@ -155,6 +155,9 @@ fn run(config: Arc<Config>, with_setup: bool) -> ExitCode {
             Ok(Event::SetupDone(ok)) => {
                 if ok {
                     log::info!("setup finished; still supervising the proxy and the bridge");
+                    if let Some(url) = crate::dashboard::url(&config) {
+                        println!("Dashboard: {url}");
+                    }
                 } else {
                     log::warn!("setup reported a problem (see above); the proxy and the bridge keep running; run `clawrouter-codex setup` again once it is fixed");
                 }

@@ -114,17 +114,32 @@ impl Gate {
         let Some(token) = &self.auth_token else {
             return Ok(());
         };
-        let presented = header_str(headers, "authorization")
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
+        let presented = header_str(headers, "authorization").and_then(presented_token);
         match presented {
             Some(p) if constant_time_eq(p.as_bytes(), token.as_bytes()) => Ok(()),
             _ => Err(BridgeError::Unauthorized),
         }
     }
+}
+
+/// The token in an `Authorization` value: `Bearer <token>`, or `Basic` with the token as the
+/// password (what a browser sends for the dashboard once the user typed it).
+fn presented_token(value: &str) -> Option<String> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.trim().to_owned());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()?;
+        let pair = String::from_utf8(decoded).ok()?;
+        return pair
+            .split_once(':')
+            .map(|(_, password)| password.to_owned());
+    }
+    None
 }
 
 /// For POST endpoints that take JSON: the content type must be JSON.
@@ -267,6 +282,19 @@ mod tests {
             .check(&headers(&[
                 ("host", "box:8403"),
                 ("authorization", "Bearer wrong")
+            ]))
+            .is_err());
+        // A browser's Basic credentials, the token as the password (`any:s3cret`).
+        assert!(gate
+            .check(&headers(&[
+                ("host", "box:8403"),
+                ("authorization", "Basic YW55OnMzY3JldA==")
+            ]))
+            .is_ok());
+        assert!(gate
+            .check(&headers(&[
+                ("host", "box:8403"),
+                ("authorization", "Basic czNjcmV0Ondyb25n")
             ]))
             .is_err());
     }

@@ -33,6 +33,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, ErrorType};
 
 use crate::config::Config;
+use crate::dashboard::Dashboard;
 use crate::error::BridgeError;
 use crate::handlers::{health, ollama};
 use crate::outcome::Outcome;
@@ -54,6 +55,8 @@ pub struct Bridge {
     pub profile: upstream_profile::UpstreamProfile,
     /// Recently failed requests, whose retries are nudged past ClawRouter's replay.
     pub replay_guard: replay_guard::ReplayGuard,
+    /// The loopback dashboard (its per-process CSRF token).
+    pub dashboard: Dashboard,
     /// Seals reasoning into `encrypted_content` (responses) and opens it (requests).
     pub reasoning_key: Arc<ReasoningKey>,
 }
@@ -76,6 +79,7 @@ impl Bridge {
                 config.preserve_whitespace,
             ),
             replay_guard: replay_guard::ReplayGuard::default(),
+            dashboard: Dashboard::new()?,
             config,
         })
     }
@@ -157,7 +161,14 @@ impl Bridge {
                 }
                 Ok(true)
             }
-            Route::NotFound => {
+            Route::Dashboard if self.config.dashboard => {
+                ctx.outcome = self
+                    .dashboard
+                    .handle(session, &self.config, &self.upstream)
+                    .await?;
+                Ok(true)
+            }
+            Route::Dashboard | Route::NotFound => {
                 let method = session.req_header().method.to_string();
                 self.refuse(session, ctx, BridgeError::NotFound { method, path })
                     .await
@@ -205,6 +216,16 @@ impl ProxyHttp for Bridge {
     ) -> pingora::Result<bool> {
         ctx.route = Route::classify(session.req_header().uri.path());
         if let Err(error) = self.gate.check(&session.req_header().headers) {
+            if ctx.route == Route::Dashboard && matches!(error, BridgeError::Unauthorized) {
+                // A browser then asks for the token (any user name, the token as password).
+                ctx.outcome = error.outcome();
+                let challenge = (
+                    "www-authenticate",
+                    r#"Basic realm="clawrouter-codex""#.into(),
+                );
+                local::send_json(session, error.status(), error.body(), &[challenge]).await?;
+                return Ok(true);
+            }
             return self.refuse(session, ctx, error).await;
         }
         self.answer_locally(session, ctx).await

@@ -14,6 +14,8 @@ pub enum Route {
     OllamaTags,
     /// `GET /api/version`: Ollama-style version.
     OllamaVersion,
+    /// `/dashboard` and `/dashboard/api/*`: the loopback dashboard.
+    Dashboard,
     /// Anything else.
     NotFound,
 }
@@ -26,6 +28,8 @@ impl Route {
             "/health" => Route::Health,
             "/api/tags" => Route::OllamaTags,
             "/api/version" => Route::OllamaVersion,
+            "/dashboard" => Route::Dashboard,
+            p if p.starts_with("/dashboard/") => Route::Dashboard,
             p if p == "/v1" || p.starts_with("/v1/") => Route::Passthrough,
             _ => Route::NotFound,
         }
@@ -39,6 +43,7 @@ impl Route {
             Route::Health => "health",
             Route::OllamaTags => "api_tags",
             Route::OllamaVersion => "api_version",
+            Route::Dashboard => "dashboard",
             Route::NotFound => "not_found",
         }
     }
@@ -57,6 +62,9 @@ mod tests {
         assert_eq!(Route::classify("/health"), Route::Health);
         assert_eq!(Route::classify("/api/tags"), Route::OllamaTags);
         assert_eq!(Route::classify("/api/version"), Route::OllamaVersion);
+        assert_eq!(Route::classify("/dashboard"), Route::Dashboard);
+        assert_eq!(Route::classify("/dashboard/api/state"), Route::Dashboard);
+        assert_eq!(Route::classify("/dashboards"), Route::NotFound);
         assert_eq!(Route::classify("/"), Route::NotFound);
         assert_eq!(Route::classify("/v10/x"), Route::NotFound);
     }
