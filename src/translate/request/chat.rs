@@ -90,6 +90,17 @@ impl Content<'_> {
             *self = Content::Parts(vec![Part::Text { text }]);
         }
     }
+
+    /// Undoes [`Self::make_parts`]: one text part becomes a string again (other contents stay
+    /// as they are).
+    pub(super) fn make_text(&mut self) {
+        if let Content::Parts(parts) = self {
+            if let [Part::Text { text }] = parts.as_mut_slice() {
+                let text = std::mem::replace(text, OutText::empty());
+                *self = Content::Text(text);
+            }
+        }
+    }
 }
 
 #[derive(Serialize, Debug)]
