@@ -8,7 +8,7 @@
 //! The guard remembers, for [`REPLAY_WINDOW`], which Chat bodies failed (a keyed 64-bit hash,
 //! never the text) and how often. When the same body comes again in that window, the request
 //! is translated once more with a *retry nudge* (`translate::request::clawrouter::nudge`):
-//! newlines appended to the end of the last non-assistant message, so its hash in ClawRouter
+//! newlines appended to the end of the last user or tool message, so its hash in ClawRouter
 //! differs on every retry. Everything else about the body, and every request that did not just
 //! fail, stays byte for byte what it would be otherwise.
 //!

@@ -147,7 +147,7 @@ pub struct RequestOptions {
     /// non-empty string content as a text part, which ClawRouter's rewriting of big bodies
     /// leaves alone ([`clawrouter::protect_whitespace`]); `None`: never.
     pub preserve_whitespace_above: Option<usize>,
-    /// Newlines appended to the last non-assistant message so that a retry's body differs from
+    /// Newlines appended to the last user or tool message so that a retry's body differs from
     /// the one that failed ([`clawrouter::nudge`]); 0: none.
     pub retry_nudge: u32,
     /// Web search run by the bridge, when it is on for this request: Codex's hosted

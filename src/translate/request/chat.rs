@@ -67,10 +67,6 @@ impl<'a> Message<'a> {
             Message::Assistant { content, .. } => content.as_mut(),
         }
     }
-
-    pub(super) fn is_assistant(&self) -> bool {
-        matches!(self, Message::Assistant { .. })
-    }
 }
 
 /// Message content: a plain string, or parts (images, or text kept from ClawRouter's

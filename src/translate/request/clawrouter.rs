@@ -35,7 +35,7 @@
 //! - **Replayed errors.** ClawRouter answers an identical request body (hashed as canonical
 //!   JSON, so key order and spacing do not count) from a 30-second memory, errors included, so
 //!   Codex's retries of a failed turn would all get the first error back. [`nudge`] makes a
-//!   retry's body differ: it appends newlines to the end of the last non-assistant message (sent
+//!   retry's body differ: it appends newlines to the end of the last user or tool message (sent
 //!   as parts, so the whitespace rules cannot trim them away). The proxy asks for it only when
 //!   the same body failed in the last 30 s.
 
@@ -83,9 +83,10 @@ pub(super) fn unprotect_whitespace(messages: &mut [Message<'_>], changed: &[usiz
     }
 }
 
-/// Appends `count` newlines to the end of the last message that is not the assistant's (the
-/// user's request or a tool's output: never an assistant message, whose trailing whitespace
-/// some providers reject), turning its content into parts so that ClawRouter keeps them.
+/// Appends `count` newlines to the end of the last user or tool message (never an assistant
+/// message, whose trailing whitespace some providers reject, nor the instructions, which
+/// ClawRouter's router reads only as a string), turning its content into parts so that
+/// ClawRouter keeps them.
 pub(super) fn nudge(messages: &mut [Message<'_>], count: u32) {
     if count == 0 {
         return;
@@ -93,7 +94,7 @@ pub(super) fn nudge(messages: &mut [Message<'_>], count: u32) {
     let Some(content) = messages
         .iter_mut()
         .rev()
-        .filter(|m| !m.is_assistant())
+        .filter(|m| matches!(m, Message::User { .. } | Message::Tool { .. }))
         .find_map(Message::content_mut)
     else {
         return;

@@ -1397,7 +1397,7 @@ fn whitespace_protection_follows_the_exact_chat_body_length() {
 }
 
 #[test]
-fn a_retry_nudge_appends_newlines_to_the_last_non_assistant_message() {
+fn a_retry_nudge_appends_newlines_to_the_last_user_or_tool_message() {
     let body = whitespace_history();
     let nudged = |n| {
         plan_with(
@@ -1452,6 +1452,21 @@ fn a_retry_nudge_appends_newlines_to_the_last_non_assistant_message() {
         json!([{"type": "text", "text": "go\n"}])
     );
     assert_eq!(chat["messages"][1]["content"], "done");
+    // Nor a system message after it.
+    let system_last = json!({"model": "m", "input": [user("go"),
+        {"type": "message", "role": "developer", "content": "be brief"}]});
+    let (chat, _) = plan_with(
+        &system_last,
+        &RequestOptions {
+            retry_nudge: 1,
+            ..RequestOptions::default()
+        },
+    );
+    assert_eq!(
+        chat["messages"][0]["content"],
+        json!([{"type": "text", "text": "go\n"}])
+    );
+    assert_eq!(chat["messages"][1]["content"], "be brief");
 }
 
 #[test]
