@@ -1396,22 +1396,21 @@ fn whitespace_protection_follows_the_exact_chat_body_length() {
     }
 }
 
+/// The Chat body of `body` nudged `n` times.
+fn nudged(body: &Value, n: u32) -> Value {
+    let opts = RequestOptions {
+        retry_nudge: n,
+        ..RequestOptions::default()
+    };
+    plan_with(body, &opts).0
+}
+
 #[test]
 fn a_retry_nudge_appends_newlines_to_the_last_user_or_tool_message() {
     let body = whitespace_history();
-    let nudged = |n| {
-        plan_with(
-            &body,
-            &RequestOptions {
-                retry_nudge: n,
-                ..RequestOptions::default()
-            },
-        )
-        .0
-    };
     let (plain, _) = plan(&body);
-    assert_eq!(nudged(0), plain);
-    let one = nudged(1);
+    assert_eq!(nudged(&body, 0), plain);
+    let one = nudged(&body, 1);
     assert_eq!(
         one["messages"][6],
         json!({"role": "user", "content": [{"type": "text", "text": "thanks\n"}]})
@@ -1420,53 +1419,30 @@ fn a_retry_nudge_appends_newlines_to_the_last_user_or_tool_message() {
     rest["messages"][6] = plain["messages"][6].clone();
     assert_eq!(rest, plain, "nothing else changes");
     assert_eq!(
-        nudged(3)["messages"][6]["content"][0]["text"],
+        nudged(&body, 3)["messages"][6]["content"][0]["text"],
         "thanks\n\n\n"
     );
 
     // A tool output as the last message; an escaped (verbatim-copied) string gets its suffix too.
     let tool_last = json!({"model": "m", "input": [user("go"), call("c1", "exec_command"),
                                                      output("c1", "a \"quoted\"\tline")]});
-    let (chat, _) = plan_with(
-        &tool_last,
-        &RequestOptions {
-            retry_nudge: 2,
-            ..RequestOptions::default()
-        },
-    );
     assert_eq!(
-        chat["messages"][2]["content"],
+        nudged(&tool_last, 2)["messages"][2]["content"],
         json!([{"type": "text", "text": "a \"quoted\"\tline\n\n"}])
     );
-    // The last message is the assistant's: the user message before it is nudged instead.
-    let assistant_last = json!({"model": "m", "input": [user("go"), assistant("done")]});
-    let (chat, _) = plan_with(
-        &assistant_last,
-        &RequestOptions {
-            retry_nudge: 1,
-            ..RequestOptions::default()
-        },
-    );
-    assert_eq!(
-        chat["messages"][0]["content"],
-        json!([{"type": "text", "text": "go\n"}])
-    );
-    assert_eq!(chat["messages"][1]["content"], "done");
-    // Nor a system message after it.
-    let system_last = json!({"model": "m", "input": [user("go"),
-        {"type": "message", "role": "developer", "content": "be brief"}]});
-    let (chat, _) = plan_with(
-        &system_last,
-        &RequestOptions {
-            retry_nudge: 1,
-            ..RequestOptions::default()
-        },
-    );
-    assert_eq!(
-        chat["messages"][0]["content"],
-        json!([{"type": "text", "text": "go\n"}])
-    );
-    assert_eq!(chat["messages"][1]["content"], "be brief");
+    // Neither an assistant message nor a system message after the user's: the user's is nudged.
+    let developer = json!({"type": "message", "role": "developer", "content": "be brief"});
+    for (last, as_sent) in [
+        (assistant("done"), json!("done")),
+        (developer, json!("be brief")),
+    ] {
+        let chat = nudged(&json!({"model": "m", "input": [user("go"), last]}), 1);
+        assert_eq!(
+            chat["messages"][0]["content"],
+            json!([{"type": "text", "text": "go\n"}])
+        );
+        assert_eq!(chat["messages"][1]["content"], as_sent);
+    }
 }
 
 #[test]
