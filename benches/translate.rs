@@ -1,6 +1,7 @@
 //! Translation benchmarks (criterion): Codex-like Responses request bodies of ~10 KB, ~200 KB
-//! and ~1 MB → Chat Completions; a `chat.completion` → Response JSON; streamed answers
-//! (OpenAI-style incremental, and ClawRouter-shaped) through `StreamTranslator::feed`.
+//! and ~1 MB → Chat Completions (the big ones also with ClawRouter's whitespace protection); a
+//! `chat.completion` → Response JSON; streamed answers (OpenAI-style incremental, and
+//! ClawRouter-shaped) through `StreamTranslator::feed`.
 //!
 //! `cargo bench --bench translate`; under `cargo test --all-targets` each benchmark runs once.
 
@@ -34,6 +35,22 @@ fn request(c: &mut Criterion) {
     let mut group = c.benchmark_group("request_to_chat");
     let opts = RequestOptions::default();
     for &(name, size) in SIZES {
+        let body = codex_body::responses_body(size, true);
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| request_to_chat(black_box(&body), &opts).expect("translates"))
+        });
+    }
+    group.finish();
+
+    // Bodies sent to ClawRouter above 150 KB go out with their string contents as text parts
+    // (`upstream.preserve_whitespace`): the cost of that, on the sizes where it applies.
+    let mut group = c.benchmark_group("request_to_chat_preserve_whitespace");
+    let opts = RequestOptions {
+        preserve_whitespace_above: Some(150 * 1024),
+        ..RequestOptions::default()
+    };
+    for &(name, size) in &SIZES[1..] {
         let body = codex_body::responses_body(size, true);
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function(name, |b| {

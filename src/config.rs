@@ -79,8 +79,9 @@ pub struct FileUpstream {
     pub system_role: Option<String>,
     /// `auto` | `always` | `never`: whether the upstream is asked to stream.
     pub stream: Option<String>,
-    /// `auto` | `always` | `never`: whether string contents that ClawRouter's whitespace
-    /// rewriting would change are sent as text parts (`auto`: to ClawRouter, big bodies only).
+    /// `auto` | `always` | `never`: whether string message contents are sent as text parts,
+    /// which ClawRouter's rewriting of big bodies leaves alone (`auto`: to ClawRouter, big
+    /// bodies only).
     pub preserve_whitespace: Option<String>,
 }
 

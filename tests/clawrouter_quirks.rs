@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::bridge::BridgeGuard;
 use common::client::post_json;
 use common::codex::{run_codex, CodexHome};
-use common::mock_upstream::{ChatCall, MockUpstream, Reply};
+use common::mock_upstream::{content_text, ChatCall, MockUpstream, Reply};
 use serde_json::{json, Value};
 
 const MAKEFILE: &str = "CC = cc\nCFLAGS  = -O2 -Wall\n\nall: app\n\napp: main.o util.o\n\t$(CC) $(CFLAGS) -o app main.o util.o\n\nclean:\n\trm -f app *.o\n";
@@ -27,8 +27,13 @@ fn python_module(n: usize) -> String {
     s
 }
 
-/// A Codex-shaped history of 30 shell turns (> 180 KB): turn 1 reads the Makefile, every later
-/// turn reads a Python module, and the user asks for a change.
+/// A manifest as an MCP tool returns it: JSON indented by two spaces (which ClawRouter's
+/// whitespace rules leave alone, but its JSON layer compacts).
+const MANIFEST: &str = "{\n  \"name\": \"app\",\n  \"version\": \"1.0.0\",\n  \"scripts\": {\n    \"build\": \"make\"\n  }\n}";
+
+/// A Codex-shaped history of 30 tool turns (> 180 KB): turn 1 reads the Makefile, turn 2 the
+/// manifest (through an MCP tool), every later turn a Python module; then the user asks for a
+/// change.
 fn long_session() -> Value {
     let mut input = vec![
         json!({"type": "message", "role": "developer",
@@ -38,48 +43,60 @@ fn long_session() -> Value {
     ];
     for turn in 1..=30 {
         let id = format!("call_{turn}");
-        let (cmd, out) = if turn == 1 {
-            ("cat Makefile".to_owned(), MAKEFILE.to_owned())
-        } else {
-            (format!("cat mod{turn}.py"), python_module(turn))
+        let (name, args, out) = match turn {
+            1 => (
+                "exec_command",
+                json!({"cmd": "cat Makefile"}),
+                MAKEFILE.to_owned(),
+            ),
+            2 => ("mcp__npm__manifest", json!({}), MANIFEST.to_owned()),
+            _ => (
+                "exec_command",
+                json!({"cmd": format!("cat mod{turn}.py")}),
+                python_module(turn),
+            ),
         };
-        input.push(
-            json!({"type": "function_call", "call_id": id, "name": "exec_command",
-                          "arguments": json!({"cmd": cmd}).to_string()}),
-        );
+        input.push(json!({"type": "function_call", "call_id": id, "name": name,
+                          "arguments": args.to_string()}));
         input.push(json!({"type": "function_call_output", "call_id": id, "output": out}));
     }
     input.push(json!({"type": "message", "role": "user",
                       "content": [{"type": "input_text", "text": "Now add -g to CFLAGS."}]}));
     json!({"model": "blockrun/auto", "stream": false, "input": input,
            "tools": [{"type": "function", "name": "exec_command", "strict": false,
-                      "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}}}]})
+                      "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}}},
+                     {"type": "function", "name": "mcp__npm__manifest", "strict": false,
+                      "parameters": {"type": "object", "properties": {}}}]})
 }
 
-/// The text of a Chat message's content, whether a string or text parts.
-fn text_of(message: &Value) -> String {
-    match &message["content"] {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
-        _ => String::new(),
-    }
+/// What the model saw of the long session's first two tool outputs, and what was sent.
+struct Seen {
+    makefile: String,
+    manifest: String,
+    /// String contents ClawRouter's compression rewrote.
+    rewritten: usize,
+    /// The Chat body's size.
+    size: usize,
+    /// The Chat body's first message (the instructions), as sent.
+    instructions: Value,
 }
 
-/// Sends the long session through a bridge with `preserve_whitespace` and returns what the model
-/// saw as the Makefile, and how many contents ClawRouter's rewriting changed.
-fn makefile_seen_by_the_model(preserve_whitespace: Option<&str>) -> (String, usize, usize) {
-    let seen = Arc::new(Mutex::new(String::new()));
+/// Sends the long session through a bridge with `preserve_whitespace` to a mock that
+/// compresses like ClawRouter, and returns what the model saw.
+fn seen_by_the_model(preserve_whitespace: Option<&str>) -> Seen {
+    let seen = Arc::new(Mutex::new((String::new(), String::new())));
     let seen_by_script = seen.clone();
     let mock = MockUpstream::builder()
         .compress_like_clawrouter()
         .start(move |call: &ChatCall| {
-            let makefile = call
-                .messages()
-                .iter()
-                .find(|m| m["role"] == "tool" && m["tool_call_id"] == "call_1")
-                .map(text_of)
-                .unwrap_or_default();
-            *seen_by_script.lock().unwrap() = makefile;
+            let output = |id: &str| {
+                call.messages()
+                    .iter()
+                    .find(|m| m["role"] == "tool" && m["tool_call_id"] == id)
+                    .map(content_text)
+                    .unwrap_or_default()
+            };
+            *seen_by_script.lock().unwrap() = (output("call_1"), output("call_2"));
             Reply::text("Done.")
         });
     let bridge = BridgeGuard::start_with(&mock.base_url(), |file| {
@@ -91,34 +108,54 @@ fn makefile_seen_by_the_model(preserve_whitespace: Option<&str>) -> (String, usi
     assert_eq!(answer.status, 200, "{}", answer.body);
     mock.assert_no_rejections();
     let chat = mock.requests().into_iter().find(|r| r.is_chat()).unwrap();
-    let seen = seen.lock().unwrap().clone();
-    (seen, mock.rewritten_contents(), chat.body.len())
+    let (makefile, manifest) = seen.lock().unwrap().clone();
+    Seen {
+        makefile,
+        manifest,
+        rewritten: mock.rewritten_contents(),
+        size: chat.body.len(),
+        instructions: serde_json::from_slice::<Value>(&chat.body).unwrap()["messages"][0].clone(),
+    }
 }
 
 #[test]
 fn code_whitespace_reaches_the_model_byte_exact_in_a_long_session() {
-    let (seen, rewritten, size) = makefile_seen_by_the_model(None);
+    let seen = seen_by_the_model(None);
     assert!(
-        size > 180 * 1024,
-        "the session is big enough to be rewritten: {size} bytes"
+        seen.size > 180 * 1024,
+        "the session is big enough to be rewritten: {} bytes",
+        seen.size
     );
     assert_eq!(
-        seen, MAKEFILE,
+        seen.makefile, MAKEFILE,
         "turn 1's Makefile as the model reads it in turn 30"
     );
+    assert_eq!(seen.manifest, MANIFEST, "turn 2's JSON, not compacted");
     assert_eq!(
-        rewritten, 0,
+        seen.instructions,
+        json!({"role": "system", "content": "You are Codex."}),
+        "the instructions stay a string, for ClawRouter's router"
+    );
+    assert_eq!(
+        seen.rewritten, 0,
         "ClawRouter found no string content to rewrite"
     );
 }
 
 #[test]
 fn without_protection_clawrouter_mangles_the_makefile() {
-    // The control: proves the test above can fail.
-    let (seen, rewritten, _) = makefile_seen_by_the_model(Some("never"));
-    assert!(rewritten > 0);
-    assert_ne!(seen, MAKEFILE);
-    assert!(!seen.contains('\t'), "tabs became spaces: {seen:?}");
+    // The control: proves the test above can fail, and shows what the model would read.
+    let seen = seen_by_the_model(Some("never"));
+    assert!(seen.rewritten > 0);
+    assert_eq!(
+        seen.makefile,
+        "CC = cc\nCFLAGS = -O2 -Wall\n\nall: app\n\napp: main.o util.o\n  $(CC) $(CFLAGS) -o app main.o util.o\n\nclean:\n  rm -f app *.o",
+        "tabs became spaces, the aligned `=` lost a space, the last newline went"
+    );
+    assert_eq!(
+        seen.manifest,
+        r#"{"name":"app","version":"1.0.0","scripts":{"build":"make"}}"#
+    );
 }
 
 #[test]
@@ -200,7 +237,7 @@ fn retries_of_a_failed_request_reach_the_model() {
     );
     let calls = mock.chat_calls();
     assert_eq!(calls.len(), 3);
-    let last_user = |call: &ChatCall| text_of(call.messages().last().unwrap());
+    let last_user = |call: &ChatCall| content_text(call.messages().last().unwrap());
     assert_eq!(last_user(&calls[0]), "Say something.");
     assert_eq!(last_user(&calls[1]), "Say something.\n");
     assert_eq!(last_user(&calls[2]), "Say something.\n\n");
@@ -252,7 +289,7 @@ fn codex_patch_session(preserve_whitespace: Option<&str>) -> (String, usize) {
                         .messages()
                         .iter()
                         .find(|m| m["role"] == "tool")
-                        .map(text_of)
+                        .map(content_text)
                         .unwrap_or_default();
                     let start = first_output.find("CC =").unwrap_or(0);
                     let lines: Vec<&str> = first_output[start..].lines().take(7).collect();

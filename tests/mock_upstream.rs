@@ -1093,4 +1093,45 @@ fn clawrouter_whitespace_rules_as_clawrouter_applies_them() {
     assert_eq!(n("x  =  1"), "x = 1");
     assert_eq!(n("if x:\n    y()"), "if x:\n  y()");
     assert_eq!(n("fn a() {\n  b();\n}"), "fn a() {\n  b();\n}");
+    // JavaScript's notions of whitespace and of a line, not Rust's.
+    assert_eq!(n("\u{feff}bom first"), "bom first");
+    assert_eq!(n("next line\u{85}"), "next line\u{85}");
+    assert_eq!(n("a \u{2028}b\t"), "a\u{2028}b");
+}
+
+#[test]
+fn clawrouter_compression_runs_its_layers_on_big_bodies_only() {
+    use common::mock_upstream::clawrouter::compress;
+    let pretty = "{\n  \"name\": \"app\",\n  \"tags\": [ \"a b\" ]\n}";
+    let filler = "x".repeat(6000);
+    let body = || {
+        json!({"model": "m", "messages": [
+            {"role": "system", "content": filler},
+            {"role": "assistant", "content": "Done."},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+             "function": {"name": "f", "arguments": "{\"a\": 1}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": pretty},
+            {"role": "assistant", "content": "Done."},
+            {"role": "user", "content": [{"type": "text", "text": "keep\tme "}]}]})
+    };
+    let mut small = body();
+    assert_eq!(compress(&mut small, 180 * 1024), 0);
+    assert_eq!(small, body());
+
+    let mut big = body();
+    assert_eq!(compress(&mut big, 180 * 1024 + 1), 1, "{big:#}");
+    let messages = big["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 5, "the second \"Done.\" is gone");
+    assert_eq!(
+        messages[2]["tool_calls"][0]["function"]["arguments"],
+        "{\"a\":1}"
+    );
+    assert_eq!(
+        messages[3]["content"],
+        "{\"name\":\"app\",\"tags\":[\"a b\"]}"
+    );
+    assert_eq!(
+        messages[4]["content"][0]["text"], "keep\tme ",
+        "parts are left alone"
+    );
 }

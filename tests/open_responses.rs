@@ -2,8 +2,9 @@
 //! `compliance-tests.ts`), rebuilt here: the same request bodies, sent through the real bridge
 //! to the strict mock, and the answers checked against the fields the suite's
 //! `ResponseResource` schema requires and the checks each test makes (output present, status
-//! `completed`, a `function_call` item; for streams, events present and the function-call event
-//! sequence). Written from the suite's tests and schema, not copied from them.
+//! `completed`, a `function_call` item; for streams, events present, each valid against its
+//! event schema as the suite's SSE parser checks them, and the function-call event sequence).
+//! Written from the suite's tests and schemas, not copied from them.
 
 mod common;
 
@@ -196,21 +197,95 @@ fn schema_errors(response: &Value) -> Vec<String> {
         .flatten()
         .enumerate()
     {
-        let ok = item["id"].is_string()
-            && match item["type"].as_str() {
-                Some("message") => item["content"].is_array() && item["status"].is_string(),
-                Some("function_call") => {
-                    item["call_id"].is_string()
-                        && item["name"].is_string()
-                        && item["arguments"].is_string()
-                }
-                _ => false,
-            };
-        if !ok {
+        if !item_ok(item) {
             errors.push(format!("output[{i}]: {item}"));
         }
     }
     errors
+}
+
+/// An output item as the suite's `Message` / `FunctionCall` schemas require it (with
+/// `OutputTextContent` parts: `text`, `annotations`, `logprobs`).
+fn item_ok(item: &Value) -> bool {
+    let status = matches!(
+        item["status"].as_str(),
+        Some("in_progress" | "completed" | "incomplete")
+    );
+    item["id"].is_string()
+        && status
+        && match item["type"].as_str() {
+            Some("message") => {
+                matches!(
+                    item["role"].as_str(),
+                    Some("user" | "assistant" | "system" | "developer")
+                ) && item["content"].as_array().is_some_and(|parts| {
+                    parts.iter().all(|p| {
+                        p["type"] == "output_text"
+                            && p["text"].is_string()
+                            && p["annotations"].is_array()
+                            && p["logprobs"].is_array()
+                    })
+                })
+            }
+            Some("function_call") => {
+                item["call_id"].is_string()
+                    && item["name"].is_string()
+                    && item["arguments"].is_string()
+            }
+            _ => false,
+        }
+}
+
+/// One streaming event against the suite's event schemas: the fields each type requires, the
+/// items and content parts it carries, and the whole response in lifecycle events.
+fn event_errors(event: &Value) -> Vec<String> {
+    let is_int = |k: &str| event[k].is_i64() || event[k].is_u64();
+    let is_str = |k: &str| event[k].is_string();
+    let ok = is_int("sequence_number")
+        && match event["type"].as_str().unwrap_or_default() {
+            "response.created" | "response.in_progress" | "response.completed" => {
+                return schema_errors(&event["response"])
+                    .into_iter()
+                    .map(|e| format!("{}: response.{e}", event["type"]))
+                    .collect();
+            }
+            "response.output_item.added" | "response.output_item.done" => {
+                is_int("output_index") && item_ok(&event["item"])
+            }
+            "response.content_part.added" | "response.content_part.done" => {
+                is_str("item_id")
+                    && is_int("output_index")
+                    && is_int("content_index")
+                    && event["part"]["type"] == "output_text"
+                    && event["part"]["text"].is_string()
+            }
+            "response.output_text.delta" => {
+                is_str("item_id")
+                    && is_int("output_index")
+                    && is_int("content_index")
+                    && is_str("delta")
+                    && event["logprobs"].is_array()
+            }
+            "response.output_text.done" => {
+                is_str("item_id")
+                    && is_int("output_index")
+                    && is_int("content_index")
+                    && is_str("text")
+                    && event["logprobs"].is_array()
+            }
+            "response.function_call_arguments.delta" => {
+                is_str("item_id") && is_int("output_index") && is_str("delta")
+            }
+            "response.function_call_arguments.done" => {
+                is_str("item_id") && is_int("output_index") && is_str("arguments")
+            }
+            _ => false,
+        };
+    if ok {
+        Vec::new()
+    } else {
+        vec![format!("event: {event}")]
+    }
 }
 
 #[test]
@@ -252,9 +327,10 @@ fn every_test_of_the_open_responses_suite_passes() {
                 errors.push("no streaming events".to_owned());
             }
             for (i, event) in events.iter().enumerate() {
-                if !event["type"].is_string() || event["sequence_number"] != json!(i) {
-                    errors.push(format!("event {i}: {event}"));
+                if event["sequence_number"] != json!(i) {
+                    errors.push(format!("event {i} out of sequence: {event}"));
                 }
+                errors.extend(event_errors(event));
             }
             let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
             if calls_a_tool {

@@ -8,9 +8,22 @@
 //! The guard remembers, for [`REPLAY_WINDOW`], which Chat bodies failed (a keyed 64-bit hash,
 //! never the text) and how often. When the same body comes again in that window, the request
 //! is translated once more with a *retry nudge* (`translate::request::clawrouter::nudge`):
-//! newlines appended to the end of the last non-assistant message, so its hash in ClawRouter
+//! newlines appended to the end of the last user or tool message, so its hash in ClawRouter
 //! differs on every retry. Everything else about the body, and every request that did not just
 //! fail, stays byte for byte what it would be otherwise.
+//!
+//! Why newlines there, read from ClawRouter's source (v0.12.246): its key is the SHA-256 of the
+//! whole body as canonical JSON (`src/dedup.ts`), taken after its routing and compression, so
+//! neither key order, JSON spacing, the `model` spelling (routing rewrites it) nor any header
+//! can make a difference; nothing in the body is dropped before it is forwarded, so whatever
+//! differs reaches the provider. Message text is the one thing every provider behind BlockRun
+//! accepts in any form, and a trailing newline in a text part survives ClawRouter (its leading
+//! `[DAY …]` stamp stripping and whitespace rules touch strings only). ClawRouter's other
+//! readers of the last user message ignore it (its repeat detector collapses whitespace, the
+//! `/debug` check looks at the start). For the model it is the end of a message it has already
+//! read; providers' prompt caches, which match prefixes, still hit; no provider rejects it in a
+//! user or tool message (Anthropic rejects trailing whitespace only in a final assistant
+//! message, which the nudge never touches).
 //!
 //! Cost: while nothing failed in the window (the normal case) a request only checks that the
 //! memory is empty; the body is hashed only then, and after a failure.

@@ -143,11 +143,11 @@ pub struct RequestOptions {
     /// Opens the `encrypted_content` of reasoning items sent back by Codex, to restore their
     /// text as the assistant message's `reasoning_content`. `None`: reasoning items are dropped.
     pub reasoning_key: Option<Arc<ReasoningKey>>,
-    /// A Chat body longer than this many bytes sends the string contents that ClawRouter's
-    /// whitespace rules would rewrite as text parts ([`clawrouter::protect_whitespace`]);
-    /// `None`: never.
+    /// A Chat body longer than this many bytes (with its contents as strings) sends every
+    /// non-empty string content as a text part, which ClawRouter's rewriting of big bodies
+    /// leaves alone ([`clawrouter::protect_whitespace`]); `None`: never.
     pub preserve_whitespace_above: Option<usize>,
-    /// Newlines appended to the last non-assistant message so that a retry's body differs from
+    /// Newlines appended to the last user or tool message so that a retry's body differs from
     /// the one that failed ([`clawrouter::nudge`]); 0: none.
     pub retry_nudge: u32,
     /// Web search run by the bridge, when it is on for this request: Codex's hosted
@@ -575,15 +575,9 @@ pub fn request_to_chat(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, R
         stream: false,
     };
     let mut out = Vec::with_capacity(body.len() + 512);
-    serde_json::to_writer(&mut out, &chat).map_err(|e| RequestError::Internal(e.to_string()))?;
-    if opts
-        .preserve_whitespace_above
-        .is_some_and(|limit| out.len() > limit)
-        && clawrouter::protect_whitespace(&mut chat.messages)
-    {
-        out.clear();
-        serde_json::to_writer(&mut out, &chat)
-            .map_err(|e| RequestError::Internal(e.to_string()))?;
+    match opts.preserve_whitespace_above {
+        None => write_chat(&chat, &mut out)?,
+        Some(limit) => write_chat_protected(&mut chat, limit, body.len(), &mut out)?,
     }
     drop(chat);
 
@@ -613,6 +607,44 @@ pub fn request_to_chat(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, R
             truncation: owned(req.truncation),
         },
     })
+}
+
+/// Serializes `chat` into `out` (emptied first).
+fn write_chat(chat: &ChatRequest, out: &mut Vec<u8>) -> Result<(), RequestError> {
+    out.clear();
+    serde_json::to_writer(out, chat).map_err(|e| RequestError::Internal(e.to_string()))
+}
+
+/// Serializes `chat` into `out` with its string contents as text parts when the body, with
+/// them as strings, is longer than `limit` bytes ([`clawrouter::protect_whitespace`]).
+///
+/// Serialized once in the usual case: a Chat body is about as long as the Responses body it is
+/// built from (`request_len`), so the form is guessed from that, and the guess is checked
+/// exactly (each text part adds [`clawrouter::TEXT_PART_OVERHEAD`] bytes). Only a body near the
+/// limit whose guess was wrong is written twice.
+fn write_chat_protected(
+    chat: &mut ChatRequest,
+    limit: usize,
+    request_len: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), RequestError> {
+    let guessed_over = request_len > limit;
+    let protected = if guessed_over {
+        clawrouter::protect_whitespace(&mut chat.messages)
+    } else {
+        Vec::new()
+    };
+    write_chat(chat, out)?;
+    let plain_len = out.len() - protected.len() * clawrouter::TEXT_PART_OVERHEAD;
+    if plain_len > limit && !guessed_over {
+        if !clawrouter::protect_whitespace(&mut chat.messages).is_empty() {
+            write_chat(chat, out)?;
+        }
+    } else if plain_len <= limit && !protected.is_empty() {
+        clawrouter::unprotect_whitespace(&mut chat.messages, &protected);
+        write_chat(chat, out)?;
+    }
+    Ok(())
 }
 
 /// `reasoning.effort` values Chat servers know.

@@ -1,10 +1,11 @@
 //! What Codex must be told when the upstream fails.
 //!
-//! Codex 0.169 decides between "stop at once", "retry after a delay" and "retry with backoff"
-//! from the *shape* of a failure, not from its text (codex-wire.md §4, §5, §9). This module maps
-//! every way the upstream can fail — an HTTP error status with a JSON or plain-text body, a
-//! refused or reset connection, a time-out, a body that is not a chat completion — to a
-//! [`ClientFailure`]: a kind, a message for the user, and the code or status that carries it.
+//! Codex (0.169 and 0.171 alike) decides between "stop at once", "retry after a delay" and
+//! "retry with backoff" from the *shape* of a failure, not from its text (codex-wire.md §4, §5,
+//! §9). This module maps every way the upstream can fail — an HTTP error status with a JSON or
+//! plain-text body, a refused or reset connection, a time-out, a body that is not a chat
+//! completion — to a [`ClientFailure`]: a kind, a message for the user, and the code or status
+//! that carries it.
 //! The proxy layer only writes what this decides. A streaming answer has already started when
 //! the upstream fails (the bridge commits the stream at once so it can send keep-alives), so
 //! streaming clients always get `response.failed`; `stream:false` clients get an HTTP error.

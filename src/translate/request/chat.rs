@@ -67,10 +67,6 @@ impl<'a> Message<'a> {
             Message::Assistant { content, .. } => content.as_mut(),
         }
     }
-
-    pub(super) fn is_assistant(&self) -> bool {
-        matches!(self, Message::Assistant { .. })
-    }
 }
 
 /// Message content: a plain string, or parts (images, or text kept from ClawRouter's
@@ -88,6 +84,17 @@ impl Content<'_> {
         if let Content::Text(text) = self {
             let text = std::mem::replace(text, OutText::empty());
             *self = Content::Parts(vec![Part::Text { text }]);
+        }
+    }
+
+    /// Undoes [`Self::make_parts`]: one text part becomes a string again (other contents stay
+    /// as they are).
+    pub(super) fn make_text(&mut self) {
+        if let Content::Parts(parts) = self {
+            if let [Part::Text { text }] = parts.as_mut_slice() {
+                let text = std::mem::replace(text, OutText::empty());
+                *self = Content::Text(text);
+            }
         }
     }
 }

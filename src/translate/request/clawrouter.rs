@@ -1,21 +1,41 @@
 //! Keeping ClawRouter's own request rewriting from changing what the model sees.
 //!
 //! ClawRouter (the default upstream) rewrites some requests before it forwards them, and the
-//! bridge shapes its Chat body so that the rewriting changes nothing that matters
-//! (`docs/ARCHITECTURE.md`, "Living with ClawRouter"):
+//! bridge shapes its Chat body so that the rewriting changes nothing that matters (the README's
+//! "ClawRouter specifics"):
 //!
-//! - **Whitespace.** A request body over 180 KB has the `content` of every message normalized
-//!   when it is a plain string — CRLF → LF, three or more newlines → two, trailing spaces and
-//!   tabs cut, runs of spaces after a character → one, tabs → two spaces, the whole text trimmed
-//!   — but contents sent as an array of parts are left alone. File contents, diffs and pasted
-//!   code would reach the model altered, and its next `apply_patch` would not match the file.
-//!   [`protect_whitespace`] sends exactly the string contents those rules would change as one
-//!   text part (`[{"type":"text","text":…}]`), which every OpenAI-compatible server reads as the
-//!   same text.
+//! - **Compression of big bodies.** A request body over 180 KB has its messages "compressed"
+//!   (ClawRouter v0.12.246, `src/proxy.ts` "Auto-compression", `src/compression/`): every
+//!   string `content` gets its whitespace normalized — CRLF → LF, three or more newlines → two,
+//!   trailing spaces and tabs cut, runs of spaces after a character → one (so every indent of
+//!   three or more spaces shrinks), tabs → two spaces, the whole text trimmed — and a tool
+//!   message whose string looks like JSON is re-serialized compactly. File contents, diffs and
+//!   pasted code would reach the model altered, and its next `apply_patch` would not match the
+//!   file. Every one of those layers (and the ones ClawRouter ships switched off) skips a
+//!   content that is an array of parts. [`protect_whitespace`] therefore sends every non-empty
+//!   string content as one text part (`[{"type":"text","text":…}]`), which OpenAI-compatible
+//!   servers read as the same text. All of them, not only those the rules would change: the
+//!   rules run in JavaScript (its `trim` and `^`/`$` know characters Rust's do not), the JSON
+//!   layer has rules of its own, and a later ClawRouter may switch more layers on.
+//!
+//!   All but one: the first system message (the model's instructions) stays a string, because
+//!   ClawRouter's router reads it only as a string. It classifies a request (`auto`, `eco`,
+//!   `premium`) on that message and the last user message; without the instructions a long
+//!   session's short follow-up would score as a simple request, and a pinned session would
+//!   switch to a cheap model for it. Instructions are prose, which the whitespace rules do not
+//!   hurt.
+//!
+//!   What else in ClawRouter reads message contents, checked with text parts: the role mapping,
+//!   the 200-message cap, tool-id sanitizing and the empty `reasoning_content` it adds for
+//!   thinking models work per message, whatever the content's form; its router joins the text
+//!   parts of the last user message (the same text); cost estimates use the body's length (a
+//!   part adds [`TEXT_PART_OVERHEAD`] bytes). The session key it derives from the first user
+//!   message when a request has no `x-session-id` header differs between the two forms; the
+//!   proxy sends Codex's thread id as that header.
 //! - **Replayed errors.** ClawRouter answers an identical request body (hashed as canonical
 //!   JSON, so key order and spacing do not count) from a 30-second memory, errors included, so
 //!   Codex's retries of a failed turn would all get the first error back. [`nudge`] makes a
-//!   retry's body differ: it appends newlines to the end of the last non-assistant message (sent
+//!   retry's body differ: it appends newlines to the end of the last user or tool message (sent
 //!   as parts, so the whitespace rules cannot trim them away). The proxy asks for it only when
 //!   the same body failed in the last 30 s.
 
@@ -26,51 +46,47 @@ use serde_json::value::RawValue;
 use super::chat::{Content, Message, Part};
 use super::text::OutText;
 
-/// Sends every string content that ClawRouter's whitespace rules would change as one text
-/// part. Returns whether any content changed form.
-pub(super) fn protect_whitespace(messages: &mut [Message<'_>]) -> bool {
-    let mut changed = false;
-    for message in messages {
+/// Bytes that sending one string content as a text part adds to the Chat body: the
+/// `[{"type":"text","text":` before the string and the `}]` after it.
+pub(super) const TEXT_PART_OVERHEAD: usize = r#"[{"type":"text","text":}]"#.len();
+
+/// Sends every non-empty string content but the first system message's as one text part.
+/// Returns the indices of the messages whose content changed form (for
+/// [`unprotect_whitespace`]).
+pub(super) fn protect_whitespace(messages: &mut [Message<'_>]) -> Vec<usize> {
+    let mut changed = Vec::new();
+    let first_system = messages
+        .iter()
+        .position(|m| matches!(m, Message::System { .. }));
+    for (i, message) in messages.iter_mut().enumerate() {
+        if Some(i) == first_system {
+            continue;
+        }
         let Some(content) = message.content_mut() else {
             continue;
         };
-        if let Content::Text(text) = content {
-            if rewritten_by_clawrouter(&decoded(text)) {
-                content.make_parts();
-                changed = true;
-            }
+        // ClawRouter leaves empty strings alone, and some providers refuse empty text parts.
+        if matches!(content, Content::Text(text) if !text.is_empty()) {
+            content.make_parts();
+            changed.push(i);
         }
     }
     changed
 }
 
-/// True when ClawRouter's whitespace normalization would change `text` (checked without
-/// building the normalized text). Its rules, in its order: `\r\n`/`\r` → `\n`; `\n{3,}` →
-/// `\n\n`; `[ \t]+$` per line removed; `([^\n]) {2,}` → `$1 `; `^ {8,}` per line shortened;
-/// `\t` → two spaces; trim. Empty strings are skipped by ClawRouter.
-pub fn rewritten_by_clawrouter(text: &str) -> bool {
-    let (Some(first), Some(last)) = (text.chars().next(), text.chars().next_back()) else {
-        return false;
-    };
-    if first.is_whitespace() || last.is_whitespace() {
-        return true;
+/// Undoes [`protect_whitespace`] for the messages it `changed`.
+pub(super) fn unprotect_whitespace(messages: &mut [Message<'_>], changed: &[usize]) {
+    for &i in changed {
+        if let Some(content) = messages.get_mut(i).and_then(Message::content_mut) {
+            content.make_text();
+        }
     }
-    let bytes = text.as_bytes();
-    bytes.iter().enumerate().any(|(i, &b)| match b {
-        b'\r' | b'\t' => true,
-        // Trailing spaces on a line.
-        b' ' if bytes.get(i + 1) == Some(&b'\n') => true,
-        // Two spaces after any character but a newline (this also catches every indent of
-        // three or more spaces, and so every indent of eight).
-        b' ' if i > 0 && bytes[i - 1] != b'\n' && bytes.get(i + 1) == Some(&b' ') => true,
-        b'\n' => bytes.get(i + 1) == Some(&b'\n') && bytes.get(i + 2) == Some(&b'\n'),
-        _ => false,
-    })
 }
 
-/// Appends `count` newlines to the end of the last message that is not the assistant's (the
-/// user's request or a tool's output: never an assistant message, whose trailing whitespace
-/// some providers reject), turning its content into parts so that ClawRouter keeps them.
+/// Appends `count` newlines to the end of the last user or tool message (never an assistant
+/// message, whose trailing whitespace some providers reject, nor the instructions, which
+/// ClawRouter's router reads only as a string), turning its content into parts so that
+/// ClawRouter keeps them.
 pub(super) fn nudge(messages: &mut [Message<'_>], count: u32) {
     if count == 0 {
         return;
@@ -78,7 +94,7 @@ pub(super) fn nudge(messages: &mut [Message<'_>], count: u32) {
     let Some(content) = messages
         .iter_mut()
         .rev()
-        .filter(|m| !m.is_assistant())
+        .filter(|m| matches!(m, Message::User { .. } | Message::Tool { .. }))
         .find_map(Message::content_mut)
     else {
         return;
@@ -97,25 +113,6 @@ pub(super) fn nudge(messages: &mut [Message<'_>], count: u32) {
             text: OutText::Plain(Cow::Owned(suffix)),
         }),
     }
-}
-
-/// The text of `text`, unescaped.
-fn decoded<'t>(text: &'t OutText<'_>) -> Cow<'t, str> {
-    match text {
-        OutText::Plain(s) => Cow::Borrowed(s),
-        OutText::Raw(raw) => unescape(raw),
-        OutText::Joined(raw) => unescape(raw),
-    }
-}
-
-fn unescape(raw: &RawValue) -> Cow<'_, str> {
-    let quoted = raw.get();
-    let inner = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or("");
-    if !inner.contains('\\') {
-        return Cow::Borrowed(inner);
-    }
-    // The parser validated this string when it captured it; a failure would leave it as is.
-    serde_json::from_str::<String>(quoted).map_or(Cow::Borrowed(inner), Cow::Owned)
 }
 
 /// `text` followed by `suffix` (newlines only).
@@ -138,38 +135,13 @@ fn with_suffix<'a>(text: OutText<'a>, suffix: &str) -> OutText<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::rewritten_by_clawrouter as rewritten;
+    use super::*;
 
     #[test]
-    fn text_the_rules_leave_alone_stays_a_string() {
-        for text in [
-            "",
-            "hello world",
-            "line one\nline two\n\nparagraph",
-            "fn main() {\n  two_space_indent();\n}",
-            "a b c",
-            "naïve — unicode · text",
-        ] {
-            assert!(!rewritten(text), "{text:?}");
-        }
-    }
-
-    #[test]
-    fn every_rule_is_detected() {
-        for text in [
-            "\tindented with a tab",
-            "all:\n\tmake build",
-            "windows\r\nline",
-            "three\n\n\nnewlines",
-            "trailing space \nnext",
-            "double  space",
-            "code\n    four_space_indent",
-            "x\n        eight",
-            " leading space",
-            "trailing newline\n",
-            "\nleading newline",
-        ] {
-            assert!(rewritten(text), "{text:?}");
-        }
+    fn the_overhead_is_what_serde_writes_around_a_string() {
+        let text = || OutText::Plain(Cow::Borrowed("a\tb"));
+        let plain = serde_json::to_string(&Content::Text(text())).unwrap();
+        let parts = serde_json::to_string(&Content::Parts(vec![Part::Text { text: text() }]));
+        assert_eq!(parts.unwrap().len() - plain.len(), TEXT_PART_OVERHEAD);
     }
 }

@@ -1312,54 +1312,105 @@ fn whitespace_history() -> Value {
         user("thanks")]})
 }
 
+fn protect_above(limit: usize) -> RequestOptions {
+    RequestOptions {
+        preserve_whitespace_above: Some(limit),
+        ..RequestOptions::default()
+    }
+}
+
 #[test]
-fn whitespace_is_protected_only_above_the_threshold_and_only_where_rewritten() {
+fn above_the_threshold_string_contents_go_as_text_parts() {
     let body = whitespace_history();
     let (plain, _) = plan(&body);
-    let below = RequestOptions {
-        preserve_whitespace_above: Some(1 << 20),
-        ..RequestOptions::default()
-    };
     assert_eq!(
-        plan_with(&body, &below).0,
+        plan_with(&body, &protect_above(1 << 20)).0,
         plain,
         "small bodies are untouched"
     );
 
-    let above = RequestOptions {
-        preserve_whitespace_above: Some(0),
-        ..RequestOptions::default()
-    };
-    let (protected, _) = plan_with(&body, &above);
+    let (protected, _) = plan_with(&body, &protect_above(0));
     let text_part = |t: &str| json!([{"type": "text", "text": t}]);
     assert_eq!(
         protected["messages"],
         json!([{"role": "system", "content": "Be brief."},
-               {"role": "user", "content": "show the Makefile"},
+               {"role": "user", "content": text_part("show the Makefile")},
                {"role": "assistant", "content": null, "tool_calls": [chat_call("c1", "exec_command")]},
                {"role": "tool", "tool_call_id": "c1", "content": text_part("all:\n\tcc -o app main.c\n")},
                plain["messages"][4].clone(),
                {"role": "assistant", "content": text_part("x  =  1")},
-               {"role": "user", "content": "thanks"}])
+               {"role": "user", "content": text_part("thanks")}])
     );
+    let mut rest = protected.clone();
+    rest["messages"] = plain["messages"].clone();
+    assert_eq!(rest, plain, "nothing but the contents changes");
+
+    // The instructions stay a string (ClawRouter's router reads them only as one); later
+    // system messages are protected like the rest.
+    let two_systems = json!({"model": "m", "input": [
+        {"type": "message", "role": "developer", "content": "You are Codex."},
+        user("hi"),
+        {"type": "message", "role": "developer", "content": "<permissions>\n\tsandboxed"}]});
+    let (chat, _) = plan_with(&two_systems, &protect_above(0));
+    assert_eq!(chat["messages"][0]["content"], "You are Codex.");
+    assert_eq!(
+        chat["messages"][2]["content"],
+        text_part("<permissions>\n\tsandboxed")
+    );
+
+    // Empty strings stay strings (ClawRouter leaves them alone; some providers refuse empty
+    // text parts).
+    let empty = json!({"model": "m", "input": [user(""), assistant("ok")]});
+    let (chat, _) = plan_with(&empty, &protect_above(0));
+    assert_eq!(chat["messages"][0]["content"], "");
+    assert_eq!(chat["messages"][1]["content"], text_part("ok"));
 }
 
 #[test]
-fn a_retry_nudge_appends_newlines_to_the_last_non_assistant_message() {
-    let body = whitespace_history();
-    let nudged = |n| {
-        plan_with(
-            &body,
-            &RequestOptions {
-                retry_nudge: n,
-                ..RequestOptions::default()
-            },
-        )
-        .0
+fn whitespace_protection_follows_the_exact_chat_body_length() {
+    // Whatever the Responses body's length suggests, the decision is the Chat body's own (in
+    // its plain form): a body of exactly the limit stays plain, one byte more is protected.
+    let codex_like = whitespace_history(); // its Chat body is shorter than it
+    let short_input = json!({"model": "m", "instructions": "a\tb", "input": "c  d"}); // longer
+    for body in [codex_like, short_input] {
+        let request_len = serde_json::to_vec(&body).unwrap().len();
+        let plain = plan(&body).1.body;
+        let chat_len = plain.len();
+        let protected = plan_with(&body, &protect_above(0)).1.body;
+        assert_ne!(plain, protected);
+        for limit in [
+            chat_len - 1,
+            chat_len,
+            request_len - 1,
+            request_len,
+            request_len + 1,
+        ] {
+            let got = plan_with(&body, &protect_above(limit)).1.body;
+            let want = if chat_len > limit { &protected } else { &plain };
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(want),
+                "limit {limit}, chat body {chat_len} bytes, request {request_len} bytes"
+            );
+        }
+    }
+}
+
+/// The Chat body of `body` nudged `n` times.
+fn nudged(body: &Value, n: u32) -> Value {
+    let opts = RequestOptions {
+        retry_nudge: n,
+        ..RequestOptions::default()
     };
+    plan_with(body, &opts).0
+}
+
+#[test]
+fn a_retry_nudge_appends_newlines_to_the_last_user_or_tool_message() {
+    let body = whitespace_history();
     let (plain, _) = plan(&body);
-    assert_eq!(nudged(0), plain);
-    let one = nudged(1);
+    assert_eq!(nudged(&body, 0), plain);
+    let one = nudged(&body, 1);
     assert_eq!(
         one["messages"][6],
         json!({"role": "user", "content": [{"type": "text", "text": "thanks\n"}]})
@@ -1368,38 +1419,30 @@ fn a_retry_nudge_appends_newlines_to_the_last_non_assistant_message() {
     rest["messages"][6] = plain["messages"][6].clone();
     assert_eq!(rest, plain, "nothing else changes");
     assert_eq!(
-        nudged(3)["messages"][6]["content"][0]["text"],
+        nudged(&body, 3)["messages"][6]["content"][0]["text"],
         "thanks\n\n\n"
     );
 
     // A tool output as the last message; an escaped (verbatim-copied) string gets its suffix too.
     let tool_last = json!({"model": "m", "input": [user("go"), call("c1", "exec_command"),
                                                      output("c1", "a \"quoted\"\tline")]});
-    let (chat, _) = plan_with(
-        &tool_last,
-        &RequestOptions {
-            retry_nudge: 2,
-            ..RequestOptions::default()
-        },
-    );
     assert_eq!(
-        chat["messages"][2]["content"],
+        nudged(&tool_last, 2)["messages"][2]["content"],
         json!([{"type": "text", "text": "a \"quoted\"\tline\n\n"}])
     );
-    // The last message is the assistant's: the user message before it is nudged instead.
-    let assistant_last = json!({"model": "m", "input": [user("go"), assistant("done")]});
-    let (chat, _) = plan_with(
-        &assistant_last,
-        &RequestOptions {
-            retry_nudge: 1,
-            ..RequestOptions::default()
-        },
-    );
-    assert_eq!(
-        chat["messages"][0]["content"],
-        json!([{"type": "text", "text": "go\n"}])
-    );
-    assert_eq!(chat["messages"][1]["content"], "done");
+    // Neither an assistant message nor a system message after the user's: the user's is nudged.
+    let developer = json!({"type": "message", "role": "developer", "content": "be brief"});
+    for (last, as_sent) in [
+        (assistant("done"), json!("done")),
+        (developer, json!("be brief")),
+    ] {
+        let chat = nudged(&json!({"model": "m", "input": [user("go"), last]}), 1);
+        assert_eq!(
+            chat["messages"][0]["content"],
+            json!([{"type": "text", "text": "go\n"}])
+        );
+        assert_eq!(chat["messages"][1]["content"], as_sent);
+    }
 }
 
 #[test]

@@ -132,6 +132,15 @@ impl OutText<'_> {
     pub(super) fn empty() -> Self {
         OutText::Plain(Cow::Borrowed(""))
     }
+
+    /// True for the empty string.
+    pub(super) fn is_empty(&self) -> bool {
+        match self {
+            OutText::Raw(raw) => raw.get() == "\"\"",
+            OutText::Joined(raw) => raw.get() == "\"\"",
+            OutText::Plain(s) => s.is_empty(),
+        }
+    }
 }
 
 impl Serialize for OutText<'_> {

@@ -63,6 +63,16 @@ pub struct ChatCall {
     pub headers: Vec<(String, String)>,
 }
 
+/// The text of a Chat message's content, whether a string or text parts (the bridge sends
+/// big bodies' contents as parts to ClawRouter, see `upstream.preserve_whitespace`).
+pub fn content_text(message: &Value) -> String {
+    match &message["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+        _ => String::new(),
+    }
+}
+
 impl ChatCall {
     pub fn header(&self, name: &str) -> Option<&str> {
         http::header(&self.headers, name)
