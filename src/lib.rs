@@ -7,6 +7,7 @@
 //! - [`handlers`]: endpoints answered locally (`/health`, Ollama-style `/api/*`).
 //! - [`config`], [`cli`], [`server`]: configuration, command line, server lifecycle.
 //! - [`error`], [`decode`]: the bridge's own errors; request body decoding.
+//! - [`metrics`]: `/metrics` (Prometheus), counted once per request.
 //! - [`outcome`]: how a request ended (log line and metrics label).
 //! - [`secrets`]: the reasoning key kept on disk.
 //! - [`admin`]: the management commands (setup, doctor, toggles, wallet, daemon, start).
@@ -18,6 +19,7 @@ pub mod dashboard;
 pub mod decode;
 pub mod error;
 pub mod handlers;
+pub mod metrics;
 pub mod outcome;
 pub mod proxy;
 pub mod secrets;

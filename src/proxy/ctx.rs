@@ -2,8 +2,11 @@
 
 use std::time::Instant;
 
+use std::time::Duration;
+
 use super::routes::Route;
 use crate::outcome::Outcome;
+use crate::translate::events::Usage;
 
 /// What the hooks of one request know about it.
 #[derive(Debug)]
@@ -18,6 +21,28 @@ pub struct RequestCtx {
     pub passthrough_body_bytes: usize,
     /// Status of an error the bridge decided on during proxying (e.g. 413 mid-body).
     pub local_error: Option<crate::error::BridgeError>,
+    /// What the handlers measured, for the access log line and the metrics.
+    pub measures: Measures,
+}
+
+/// What one request measured on its way (all optional: not every route calls the upstream).
+#[derive(Debug, Default, Clone)]
+pub struct Measures {
+    /// The upstream's HTTP status (the last one, for several calls).
+    pub upstream_status: Option<u16>,
+    /// Time from sending the (last) upstream request to its answer's header.
+    pub upstream_latency: Option<Duration>,
+    /// Time from the request's start until the client's first response byte went out.
+    pub first_byte: Option<Duration>,
+    /// Tokens the upstream reported (all model calls of the answer).
+    pub usage: Option<Usage>,
+    /// Keep-alive events sent.
+    pub keepalives: u64,
+    /// Web searches run, by result.
+    pub searches_ok: u64,
+    pub searches_failed: u64,
+    /// Upstream stream data lines that were not JSON.
+    pub skipped_frames: u64,
 }
 
 impl Default for RequestCtx {
@@ -29,6 +54,7 @@ impl Default for RequestCtx {
             outcome: Outcome::Ok,
             passthrough_body_bytes: 0,
             local_error: None,
+            measures: Measures::default(),
         }
     }
 }

@@ -32,11 +32,9 @@ use crate::translate::ids::new_id;
 use crate::translate::request::{
     request_to_chat, ChatPlan, RequestError, RequestOptions, WebSearchOffer,
 };
-use crate::translate::response::{
-    completion_to_response_json_sealed, CompletionError, ResponseMeta,
-};
+use crate::translate::response::ResponseMeta;
 use crate::translate::stream::StreamTranslator;
-use crate::translate::upstream_error::{self, ClientFailure, ErrorHeaders};
+use crate::translate::upstream_error::{self, ClientFailure};
 use crate::translate::web_search::{follow_up_body, SearchCall};
 
 /// Client headers whose value identifies the Codex thread (newest spelling first).
@@ -73,17 +71,6 @@ pub async fn handle(
     let session_id = thread_id(session);
     let answered = if plan.client_stream {
         stream_answer(
-            bridge,
-            session,
-            ctx,
-            plan,
-            chat_body.clone(),
-            meta,
-            session_id.as_deref(),
-        )
-        .await
-    } else if plan.tools.offers_web_search() {
-        searching_json_answer(
             bridge,
             session,
             ctx,
@@ -216,9 +203,10 @@ async fn stream_answer(
     finished
 }
 
-/// `stream:false` with web search on: the same model-call loop as [`stream_answer`], events
-/// discarded, then one Response object (or an HTTP error, as [`json_answer`] sends them).
-async fn searching_json_answer(
+/// `stream:false`: the same model calls as [`stream_answer`] (web searches included), no events
+/// sent; then one Response object, or an HTTP error with an OpenAI-style body. A client that
+/// goes away while the upstream works ends the upstream request at once.
+async fn json_answer(
     bridge: &Bridge,
     session: &mut Session,
     ctx: &mut RequestCtx,
@@ -492,58 +480,6 @@ fn client_gone(ctx: &mut RequestCtx) -> pingora::Result<()> {
     Ok(())
 }
 
-/// `stream:false`: one Response object, or an HTTP error with an OpenAI-style body. A client
-/// that goes away while the upstream works ends the upstream request at once.
-async fn json_answer(
-    bridge: &Bridge,
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    plan: ChatPlan,
-    chat_body: Bytes,
-    meta: ResponseMeta,
-    session_id: Option<&str>,
-) -> pingora::Result<()> {
-    let headers = upstream_headers(session_id);
-    let upstream = bridge.upstream.upstream();
-    let chat_path = upstream.chat_path();
-    let sending = bridge
-        .upstream
-        .send("POST", &chat_path, &headers, Some(chat_body));
-    let reply = tokio::select! {
-        reply = sending => reply,
-        // The client went away: dropping `sending` closes the upstream request at once.
-        _ = session.read_body_or_idle(true) => return client_gone(ctx),
-    };
-    let translated = match reply {
-        Ok(reply) if (200..300).contains(&reply.status) => completion_to_response_json_sealed(
-            &reply.body,
-            &meta,
-            &plan.echo,
-            &plan.tools,
-            Some(&bridge.reasoning_key),
-            unix_now(),
-        )
-        .map_err(|e| completion_failure(&upstream.url, &reply.body, e)),
-        Ok(reply) => Err(upstream_error::classify_status(
-            reply.status,
-            &reply.error_headers,
-            &reply.body,
-            &upstream.url,
-        )),
-        Err(e) => Err(transport_failure(bridge, e)),
-    };
-    match translated {
-        Ok(json) => {
-            ctx.outcome = Outcome::Ok;
-            send_json(session, 200, json, &[]).await
-        }
-        Err(failure) => {
-            ctx.outcome = failure.outcome();
-            send_failure(session, &failure).await
-        }
-    }
-}
-
 /// An upstream failure as an HTTP error with an OpenAI-style body (and `retry-after` for rate
 /// limits), for `stream:false` clients.
 async fn send_failure(session: &mut Session, failure: &ClientFailure) -> pingora::Result<()> {
@@ -593,17 +529,6 @@ fn transport_failure(bridge: &Bridge, error: TransportError) -> ClientFailure {
         TransportError::TooLarge => {
             upstream_error::garbage(&upstream.url, "the answer was too large")
         }
-    }
-}
-
-/// A 2xx body that is not a completion: an error object (ClawRouter sends some under 200) is
-/// classified like an error status; anything else is garbage.
-fn completion_failure(upstream_url: &str, body: &[u8], error: CompletionError) -> ClientFailure {
-    match error {
-        CompletionError::Upstream { .. } => {
-            upstream_error::classify_status(502, &ErrorHeaders::default(), body, upstream_url)
-        }
-        other => upstream_error::garbage(upstream_url, &other.to_string()),
     }
 }
 

@@ -203,6 +203,19 @@ pub struct StreamTranslator {
     search_round: Option<SearchRound>,
     /// The failure [`Self::fail`] wrote, for clients that get it as an HTTP error.
     failure: Option<ClientFailure>,
+    /// Totals over the whole response (see [`Self::counters`]).
+    counters: Counters,
+}
+
+/// What a response counted (for the access log line and the metrics).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Keep-alive events written.
+    pub keepalives: u64,
+    /// Upstream stream data lines that were not JSON objects (skipped).
+    pub skipped_frames: u64,
+    /// Tokens the upstream reported, all model calls added up.
+    pub usage: Option<Usage>,
 }
 
 impl StreamTranslator {
@@ -246,6 +259,7 @@ impl StreamTranslator {
             searches_allowed: true,
             search_round: None,
             failure: None,
+            counters: Counters::default(),
         }
         .with_web_search()
     }
@@ -287,7 +301,19 @@ impl StreamTranslator {
 
     /// A keep-alive `response.in_progress`; nothing once finished.
     pub fn keepalive(&mut self, out: &mut Vec<u8>) {
+        if !self.is_finished() {
+            self.counters.keepalives += 1;
+        }
         self.writer.in_progress(out);
+    }
+
+    /// What this response counted so far: keep-alive events, skipped upstream frames, and the
+    /// tokens of all its model calls.
+    pub fn counters(&self) -> Counters {
+        Counters {
+            usage: Usage::sum(self.earlier_usage, self.usage),
+            ..self.counters
+        }
     }
 
     /// Upstream SSE bytes (chat.completion.chunk frames) as they arrive; appends the translated
@@ -583,9 +609,14 @@ impl StreamTranslator {
                 Ok(Value::Object(chunk)) => self.on_chunk(&chunk, data, out),
                 _ => {
                     self.skipped_frames += 1;
-                    log::debug!("skipping a stream frame that is not a JSON object");
+                    self.counters.skipped_frames += 1;
                     if self.first_skipped.is_none() {
-                        self.first_skipped = Some(snippet(data));
+                        let first = snippet(data);
+                        log::warn!(
+                            "{}: skipping upstream stream data that is not a JSON object: {first}",
+                            self.upstream_url
+                        );
+                        self.first_skipped = Some(first);
                     }
                 }
             },
