@@ -70,22 +70,24 @@ impl Metrics {
     /// A fresh registry with every metric at zero.
     pub fn new() -> Result<Arc<Self>, prometheus::Error> {
         let registry = Registry::new();
-        let counter_vec = |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntCounterVec> {
-            let metric = IntCounterVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(metric.clone()))?;
-            Ok(metric)
-        };
+        let counter_vec =
+            |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntCounterVec> {
+                let metric = IntCounterVec::new(Opts::new(name, help), labels)?;
+                registry.register(Box::new(metric.clone()))?;
+                Ok(metric)
+            };
         let counter = |name: &str, help: &str| -> prometheus::Result<IntCounter> {
             let metric = IntCounter::new(name, help)?;
             registry.register(Box::new(metric.clone()))?;
             Ok(metric)
         };
-        let histogram = |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<HistogramVec> {
-            let opts = HistogramOpts::new(name, help).buckets(SECONDS_BUCKETS.to_vec());
-            let metric = HistogramVec::new(opts, labels)?;
-            registry.register(Box::new(metric.clone()))?;
-            Ok(metric)
-        };
+        let histogram =
+            |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<HistogramVec> {
+                let opts = HistogramOpts::new(name, help).buckets(SECONDS_BUCKETS.to_vec());
+                let metric = HistogramVec::new(opts, labels)?;
+                registry.register(Box::new(metric.clone()))?;
+                Ok(metric)
+            };
         let streams_in_flight = IntGauge::new(
             "clawrouter_codex_streams_in_flight",
             "Responses event streams open right now",
@@ -184,7 +186,9 @@ impl Metrics {
             }
         }
         self.bytes.with_label_values(&["in"]).inc_by(done.bytes_in);
-        self.bytes.with_label_values(&["out"]).inc_by(done.bytes_out);
+        self.bytes
+            .with_label_values(&["out"])
+            .inc_by(done.bytes_out);
         self.keepalives.inc_by(done.keepalives);
         self.web_searches
             .with_label_values(&["ok"])

@@ -14,8 +14,7 @@ use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use tokio::sync::oneshot;
 
 use crate::config::Config;
-use crate::proxy::Bridge;
-use crate::secrets::RandomUnavailable;
+use crate::proxy::{Bridge, InitError};
 
 /// Why the bridge could not start.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +31,7 @@ pub enum StartError {
     #[error("the bridge did not start listening on {addr} within {secs} s")]
     NotListening { addr: SocketAddr, secs: u64 },
     #[error("cannot start the bridge: {0}")]
-    Secrets(#[from] RandomUnavailable),
+    Init(#[from] InitError),
 }
 
 /// Keeps multi-megabyte request buffers on the heap between requests.

@@ -36,6 +36,7 @@ use crate::config::Config;
 use crate::dashboard::Dashboard;
 use crate::error::BridgeError;
 use crate::handlers::{health, ollama};
+use crate::metrics::{self, Metrics};
 use crate::outcome::Outcome;
 use crate::secrets::RandomUnavailable;
 use crate::translate::reasoning::ReasoningKey;
@@ -57,13 +58,16 @@ pub struct Bridge {
     pub replay_guard: replay_guard::ReplayGuard,
     /// The loopback dashboard (its per-process CSRF token).
     pub dashboard: Dashboard,
+    /// `/metrics`, counted once per request in `logging`.
+    pub metrics: Arc<Metrics>,
     /// Seals reasoning into `encrypted_content` (responses) and opens it (requests).
     pub reasoning_key: Arc<ReasoningKey>,
 }
 
 impl Bridge {
-    /// The service for `config`; fails only when no secret key can be made.
-    pub fn new(config: Arc<Config>) -> Result<Self, RandomUnavailable> {
+    /// The service for `config`; fails only when no secret key can be made (or a bug keeps the
+    /// metrics from registering).
+    pub fn new(config: Arc<Config>) -> Result<Self, InitError> {
         let reasoning_key = Arc::new(crate::secrets::reasoning_key(config.state_dir.as_deref())?);
         Ok(Bridge {
             gate: Gate::new(config.listen, config.auth_token.clone()),
@@ -80,6 +84,7 @@ impl Bridge {
             ),
             replay_guard: replay_guard::ReplayGuard::default(),
             dashboard: Dashboard::new()?,
+            metrics: Metrics::new().map_err(|e| InitError::Metrics(e.to_string()))?,
             config,
         })
     }
@@ -161,6 +166,25 @@ impl Bridge {
                 }
                 Ok(true)
             }
+            Route::Metrics if !is_get => {
+                let method = session.req_header().method.to_string();
+                self.refuse(session, ctx, BridgeError::MethodNotAllowed { method, path })
+                    .await
+            }
+            Route::Metrics => {
+                let body = self.metrics.render();
+                let mut header = pingora::http::ResponseHeader::build(200, Some(3))?;
+                header.insert_header("content-type", "text/plain; version=0.0.4; charset=utf-8")?;
+                header.insert_header("content-length", body.len().to_string())?;
+                header.insert_header("cache-control", "no-store")?;
+                session
+                    .write_response_header(Box::new(header), false)
+                    .await?;
+                session
+                    .write_response_body(Some(Bytes::from(body)), true)
+                    .await?;
+                Ok(true)
+            }
             Route::Dashboard if self.config.dashboard => {
                 ctx.outcome = self
                     .dashboard
@@ -186,6 +210,15 @@ impl Bridge {
         local::send_error(session, &error).await?;
         Ok(true)
     }
+}
+
+/// Why the service could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Random(#[from] RandomUnavailable),
+    #[error("the metrics could not be registered (a bug): {0}")]
+    Metrics(String),
 }
 
 /// A declared pass-through body over the limit, refused before anything is proxied.
@@ -246,6 +279,20 @@ impl ProxyHttp for Bridge {
         _ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
         passthrough::rewrite_request(&self.config.upstream, upstream_request)
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut pingora::http::ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        // Pass-through: the header goes on to the client at once.
+        let elapsed = ctx.started.elapsed();
+        ctx.measures.upstream_status = Some(upstream_response.status.as_u16());
+        ctx.measures.upstream_latency = Some(elapsed);
+        ctx.measures.first_byte = Some(elapsed);
+        Ok(())
     }
 
     async fn request_body_filter(
@@ -312,16 +359,48 @@ impl ProxyHttp for Bridge {
             .response_written()
             .map(|h| h.status.as_u16())
             .unwrap_or(0);
+        let duration = ctx.started.elapsed();
+        let m = &ctx.measures;
+        let first_byte = m.first_byte.or_else(|| (status != 0).then_some(duration));
+        let ms = |d: Option<std::time::Duration>| {
+            d.map_or_else(
+                || "-".to_owned(),
+                |d| format!("{:.1}", d.as_secs_f64() * 1000.0),
+            )
+        };
+        let tokens = m.usage.map_or_else(
+            || "-".to_owned(),
+            |u| format!("{}/{}", u.input_tokens, u.output_tokens),
+        );
+        // One line per request; never prompt text, keys or tokens of the client.
         log::info!(
-            "{} {} {} {} {}ms model={} outcome={}",
+            "{} {} {} {} {}ms first_byte={}ms upstream={} upstream_ms={} tokens={} model={} outcome={}",
             session.req_header().method,
             session.req_header().uri.path(),
             ctx.route.label(),
             status,
-            ctx.started.elapsed().as_millis(),
+            duration.as_millis(),
+            ms(first_byte),
+            m.upstream_status.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+            ms(m.upstream_latency),
+            tokens,
             ctx.model.as_deref().unwrap_or("-"),
             ctx.outcome.as_str(),
         );
+        self.metrics.finished(&metrics::Finished {
+            route: ctx.route.label(),
+            outcome: ctx.outcome,
+            duration,
+            first_byte,
+            upstream_latency: m.upstream_latency,
+            usage: m.usage,
+            bytes_in: session.body_bytes_read() as u64,
+            bytes_out: session.body_bytes_sent() as u64,
+            keepalives: m.keepalives,
+            searches_ok: m.searches_ok,
+            searches_failed: m.searches_failed,
+            skipped_frames: m.skipped_frames,
+        });
     }
 
     fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _e: &Error) -> bool {

@@ -13,12 +13,12 @@
 //! A streaming answer is committed (status 200, first events) before the upstream is called,
 //! so the client sees its first byte at once and keep-alive events while the model works.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use pingora::proxy::Session;
 
-use super::ctx::RequestCtx;
+use super::ctx::{Measures, RequestCtx};
 use super::hygiene::require_json_content_type;
 use super::local::{read_body, send_error, send_json, send_sse_bytes, start_sse, ReadBodyError};
 use super::replay_guard::{Ticket, REPLAY_WINDOW};
@@ -69,29 +69,16 @@ pub async fn handle(
         model: plan.model.clone(),
     };
     let session_id = thread_id(session);
-    let answered = if plan.client_stream {
-        stream_answer(
-            bridge,
-            session,
-            ctx,
-            plan,
-            chat_body.clone(),
-            meta,
-            session_id.as_deref(),
-        )
-        .await
-    } else {
-        json_answer(
-            bridge,
-            session,
-            ctx,
-            plan,
-            chat_body.clone(),
-            meta,
-            session_id.as_deref(),
-        )
-        .await
-    };
+    let answered = answer(
+        bridge,
+        session,
+        ctx,
+        plan,
+        chat_body.clone(),
+        meta,
+        session_id.as_deref(),
+    )
+    .await;
     if ctx.outcome.is_upstream_failure() {
         bridge.replay_guard.failed(&ticket, &chat_body);
     }
@@ -151,14 +138,16 @@ async fn prepare(bridge: &Bridge, session: &mut Session) -> Result<Prepared, Pla
     })
 }
 
-/// `stream:true`. The event stream starts at once (`response.created`, `response.in_progress`),
-/// before the upstream is called. While the upstream is silent a `response.in_progress` event
-/// goes out every `keepalive_secs` — Codex's idle timer counts only data events, and ClawRouter
-/// sends nothing but comments while it pays and waits. Upstream bytes are translated as they
-/// arrive ([`StreamTranslator`]), whether the upstream streams or answers one JSON body. Every
-/// failure arrives as `response.failed` with the code that makes Codex stop, wait or retry
-/// (`translate::upstream_error`). A client that goes away ends the upstream request at once.
-async fn stream_answer(
+/// The answer. `stream:true`: the event stream starts at once (`response.created`,
+/// `response.in_progress`), before the upstream is called; while the upstream is silent a
+/// `response.in_progress` event goes out every `keepalive_secs` — Codex's idle timer counts only
+/// data events, and ClawRouter sends nothing but comments while it pays and waits; upstream
+/// bytes are translated as they arrive ([`StreamTranslator`]), whether the upstream streams or
+/// answers one JSON body; every failure arrives as `response.failed` with the code that makes
+/// Codex stop, wait or retry (`translate::upstream_error`). `stream:false`: the same model calls
+/// and translation, no events; then one Response object, or an HTTP error with an OpenAI-style
+/// body. Either way a client that goes away ends the upstream request at once.
+async fn answer(
     bridge: &Bridge,
     session: &mut Session,
     ctx: &mut RequestCtx,
@@ -167,84 +156,54 @@ async fn stream_answer(
     meta: ResponseMeta,
     session_id: Option<&str>,
 ) -> pingora::Result<()> {
-    let mut translator = StreamTranslator::new(
-        meta,
-        &plan.echo,
-        plan.tools,
-        Some(bridge.reasoning_key.clone()),
-        bridge.upstream.upstream().url.clone(),
-    );
-    let mut out = Vec::with_capacity(8 * 1024);
-    translator.start(&mut out);
-    start_sse(session).await?;
-    send_sse_bytes(session, std::mem::take(&mut out), false).await?;
-    let mut pump = Pump {
-        session,
-        ticks: keepalive_ticks(bridge.config.keepalive),
-        streaming: true,
+    let streaming = plan.client_stream;
+    let key = Some(bridge.reasoning_key.clone());
+    let upstream_url = bridge.upstream.upstream().url.clone();
+    let mut translator = if streaming {
+        StreamTranslator::new(meta, &plan.echo, plan.tools, key, upstream_url)
+    } else {
+        StreamTranslator::without_events(meta, &plan.echo, plan.tools, key, upstream_url)
     };
-    let rest = match converse(
-        bridge,
-        &mut pump,
-        &mut translator,
-        chat_body,
-        session_id,
-        &mut out,
-    )
-    .await?
-    {
-        Called::ClientGone => return client_gone(ctx),
-        Called::Answered { rest } => rest,
-    };
-    let finished = finish(pump.session, ctx, &translator, out).await;
-    if let Some(open) = rest {
-        bridge.upstream.drain_and_release(*open).await;
+    let mut out = Vec::with_capacity(if streaming { 8 * 1024 } else { 0 });
+    let _in_flight = streaming.then(|| bridge.metrics.stream_opened());
+    if streaming {
+        translator.start(&mut out);
+        start_sse(session).await?;
+        send_sse_bytes(session, std::mem::take(&mut out), false).await?;
+        ctx.measures.first_byte = Some(ctx.started.elapsed());
     }
-    finished
-}
-
-/// `stream:false`: the same model calls as [`stream_answer`] (web searches included), no events
-/// sent; then one Response object, or an HTTP error with an OpenAI-style body. A client that
-/// goes away while the upstream works ends the upstream request at once.
-async fn json_answer(
-    bridge: &Bridge,
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    plan: ChatPlan,
-    chat_body: Bytes,
-    meta: ResponseMeta,
-    session_id: Option<&str>,
-) -> pingora::Result<()> {
-    let mut translator = StreamTranslator::without_events(
-        meta,
-        &plan.echo,
-        plan.tools,
-        Some(bridge.reasoning_key.clone()),
-        bridge.upstream.upstream().url.clone(),
-    );
-    let mut out = Vec::new();
     let mut pump = Pump {
         session,
         ticks: keepalive_ticks(bridge.config.keepalive),
-        streaming: false,
+        streaming,
     };
-    let rest = match converse(
+    let called = converse(
         bridge,
         &mut pump,
         &mut translator,
         chat_body,
         session_id,
         &mut out,
+        &mut ctx.measures,
     )
-    .await?
-    {
+    .await?;
+    let counters = translator.counters();
+    ctx.measures.usage = counters.usage;
+    ctx.measures.keepalives = counters.keepalives;
+    ctx.measures.skipped_frames = counters.skipped_frames;
+    let rest = match called {
         Called::ClientGone => return client_gone(ctx),
         Called::Answered { rest } => rest,
     };
     ctx.outcome = translator.outcome();
-    let sent = match translator.failure() {
-        Some(failure) => send_failure(pump.session, failure).await,
-        None => send_json(pump.session, 200, translator.response_json(), &[]).await,
+    let sent = if streaming {
+        send_sse_bytes(pump.session, out, true).await
+    } else {
+        ctx.measures.first_byte = Some(ctx.started.elapsed());
+        match translator.failure() {
+            Some(failure) => send_failure(pump.session, failure).await,
+            None => send_json(pump.session, 200, translator.response_json(), &[]).await,
+        }
     };
     if let Some(open) = rest {
         bridge.upstream.drain_and_release(*open).await;
@@ -273,13 +232,22 @@ async fn converse(
     chat_body: Bytes,
     session_id: Option<&str>,
     out: &mut Vec<u8>,
+    measures: &mut Measures,
 ) -> pingora::Result<Called> {
     let settings = bridge.config.web_search;
     let mut body = chat_body;
     let mut search_rounds = 0;
     loop {
-        let rest = match call_model(bridge, pump, translator, body.clone(), session_id, out).await?
-        {
+        let called = call_model(
+            bridge,
+            pump,
+            translator,
+            body.clone(),
+            session_id,
+            out,
+            measures,
+        );
+        let rest = match called.await? {
             Called::Answered { rest } => rest,
             Called::ClientGone => return Ok(Called::ClientGone),
         };
@@ -306,6 +274,9 @@ async fn converse(
         let Some(outcomes) = pump.wait(searching, translator).await? else {
             return Ok(Called::ClientGone);
         };
+        let worked = outcomes.iter().filter(|(ok, _)| *ok).count() as u64;
+        measures.searches_ok += worked;
+        measures.searches_failed += outcomes.len() as u64 - worked;
         let follow_up = translator.searches_done(outcomes, unix_now(), out);
         pump.flush(out).await?;
         let Some(follow_up) = follow_up else {
@@ -333,8 +304,10 @@ async fn call_model(
     body: Bytes,
     session_id: Option<&str>,
     out: &mut Vec<u8>,
+    measures: &mut Measures,
 ) -> pingora::Result<Called> {
     let answered = |rest| Ok(Called::Answered { rest });
+    let sent_at = Instant::now();
     let upstream_url = &bridge.upstream.upstream().url;
     let headers = upstream_headers(session_id);
     let chat_path = bridge.upstream.upstream().chat_path();
@@ -351,6 +324,8 @@ async fn call_model(
             return answered(None);
         }
     };
+    measures.upstream_status = Some(open.status);
+    measures.upstream_latency = Some(sent_at.elapsed());
     if !(200..300).contains(&open.status) {
         let (status, headers) = (open.status, std::mem::take(&mut open.error_headers));
         let failure = match pump
@@ -462,17 +437,6 @@ fn keepalive_ticks(every: Duration) -> tokio::time::Interval {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks
-}
-
-/// Writes the last events and ends the stream.
-async fn finish(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    translator: &StreamTranslator,
-    out: Vec<u8>,
-) -> pingora::Result<()> {
-    ctx.outcome = translator.outcome();
-    send_sse_bytes(session, out, true).await
 }
 
 fn client_gone(ctx: &mut RequestCtx) -> pingora::Result<()> {

@@ -16,6 +16,8 @@ pub enum Route {
     OllamaVersion,
     /// `/dashboard` and `/dashboard/api/*`: the loopback dashboard.
     Dashboard,
+    /// `GET /metrics`: Prometheus text format.
+    Metrics,
     /// Anything else.
     NotFound,
 }
@@ -29,6 +31,7 @@ impl Route {
             "/api/tags" => Route::OllamaTags,
             "/api/version" => Route::OllamaVersion,
             "/dashboard" => Route::Dashboard,
+            "/metrics" => Route::Metrics,
             p if p.starts_with("/dashboard/") => Route::Dashboard,
             p if p == "/v1" || p.starts_with("/v1/") => Route::Passthrough,
             _ => Route::NotFound,
@@ -44,6 +47,7 @@ impl Route {
             Route::OllamaTags => "api_tags",
             Route::OllamaVersion => "api_version",
             Route::Dashboard => "dashboard",
+            Route::Metrics => "metrics",
             Route::NotFound => "not_found",
         }
     }
@@ -65,6 +69,7 @@ mod tests {
         assert_eq!(Route::classify("/dashboard"), Route::Dashboard);
         assert_eq!(Route::classify("/dashboard/api/state"), Route::Dashboard);
         assert_eq!(Route::classify("/dashboards"), Route::NotFound);
+        assert_eq!(Route::classify("/metrics"), Route::Metrics);
         assert_eq!(Route::classify("/"), Route::NotFound);
         assert_eq!(Route::classify("/v10/x"), Route::NotFound);
     }

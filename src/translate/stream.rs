@@ -366,6 +366,7 @@ impl StreamTranslator {
             }
             Ok(output) => {
                 let key = self.key.clone();
+                self.usage = output.usage;
                 let usage = Usage::sum(self.earlier_usage, output.usage);
                 write_items_sealed(&mut self.writer, &output, &self.tools, key.as_deref(), out);
                 write_terminal(&mut self.writer, &output.finish, usage, completed_at, out);
