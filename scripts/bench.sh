@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bridge vs direct-to-mock benchmark (issue 3 item 5, PRODUCT.md §11), measured in one run.
+# Bridge vs direct-to-mock benchmark (docs/ARCHITECTURE.md, Performance), measured in one run.
 #
 # Builds the release bridge and the bench examples, starts a fast mock upstream
 # (examples/bench_upstream.rs) and the bridge (its own temp config, upstream.stream auto,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// Default listen address: loopback only (PRODUCT.md §10).
+/// Default listen address: loopback only (README, Security).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8403";
 /// Default upstream: the local ClawRouter proxy.
 pub const DEFAULT_UPSTREAM_URL: &str = "http://127.0.0.1:8404/v1";

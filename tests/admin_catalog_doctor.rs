@@ -12,7 +12,7 @@ use common::codex::codex_bin;
 use common::mock_upstream::{MockUpstream, Reply};
 use serde_json::{json, Value};
 
-/// A ClawRouter-like `/v1/models` (clawrouter-api.md): `provider/model` ids owned by their
+/// A ClawRouter-like `/v1/models` (docs/ARCHITECTURE.md, Living with ClawRouter): `provider/model` ids owned by their
 /// prefix, bare aliases owned by `blockrun`, no metadata; plus a dashed spelling duplicate and
 /// media models to hide.
 const IDS: &[&str] = &[

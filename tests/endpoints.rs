@@ -1,5 +1,5 @@
 //! Everything besides the translation: pass-through, local endpoints, request hygiene, and
-//! the Pingora framing pitfalls (pingora-notes.md) as regression tests.
+//! the Pingora framing pitfalls (docs/ARCHITECTURE.md, Pingora mechanics) as regression tests.
 
 mod common;
 
@@ -67,7 +67,7 @@ fn passthrough_rejections_from_the_strict_upstream_reach_the_client() {
 
 #[test]
 fn chunked_passthrough_body_arrives_whole() {
-    // Non-final chunks must not end the upstream body (pingora-notes A1 pitfall).
+    // Non-final chunks must not end the upstream body (docs/ARCHITECTURE.md, Pingora mechanics).
     let mock = MockUpstream::start(|_| Reply::text("unused"));
     let bridge = BridgeGuard::start(&mock.base_url());
     let payload = json!({"input": "x".repeat(200_000)}).to_string();

@@ -1,5 +1,5 @@
 //! `gen-catalog`: the Codex model catalog (`$CODEX_HOME/clawrouter-catalog.json`) built from
-//! the upstream's live model list (PRODUCT.md §6).
+//! the upstream's live model list (docs/ARCHITECTURE.md, Model catalog).
 //!
 //! # Steps
 //!
@@ -447,7 +447,7 @@ struct Parsed {
     tag: Option<String>,
 }
 
-/// Applies PRODUCT.md §6 to the upstream's list (see the module docs for every rule).
+/// Applies the catalog rules (docs/ARCHITECTURE.md, Model catalog) to the upstream's list (see the module docs for every rule).
 pub fn select(listed: &[ListedModel], default_model: &str, per_series: usize) -> Vec<Selected> {
     let per_series = per_series.max(1);
     let is_clawrouter = listed
@@ -1235,7 +1235,7 @@ impl Drop for ScratchDir {
 mod tests {
     use super::*;
 
-    /// A ClawRouter-like list (clawrouter-api.md: 95 `provider/model` ids, bare aliases owned
+    /// A ClawRouter-like list (docs/ARCHITECTURE.md, Living with ClawRouter: 95 `provider/model` ids, bare aliases owned
     /// by `blockrun`), plus a dashed spelling duplicate and media models other upstreams list.
     pub(super) fn clawrouter_like() -> Vec<ListedModel> {
         let ids = [

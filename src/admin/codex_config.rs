@@ -40,7 +40,7 @@ pub const PROVIDER_ID: &str = "clawrouter";
 pub const PROVIDER_NAME: &str = "ClawRouter";
 /// File name of the model catalog inside `$CODEX_HOME`.
 pub const CATALOG_FILE: &str = "clawrouter-catalog.json";
-/// The provider header that turns the bridge's web search on (PRODUCT.md §8).
+/// The provider header that turns the bridge's web search on (README, Web search).
 pub const WEB_SEARCH_HEADER: &str = "x-web-search";
 /// Its value when on.
 pub const WEB_SEARCH_ON: &str = "1";

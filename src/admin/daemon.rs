@@ -41,7 +41,7 @@ use crate::config::Config;
 pub const LABEL: &str = "ai.blockrun.clawrouter-codex";
 /// systemd user unit name.
 pub const UNIT_NAME: &str = "clawrouter-codex.service";
-/// The warning printed by `install` (PRODUCT.md §2).
+/// The warning printed by `install` (README, Commands).
 pub const WARNING: &str = "Warning: the service starts a wallet-signing payment proxy at login that can spend USDC unattended; install it only on a machine you control.";
 /// Environment settings copied into the service at install time. `BLOCKRUN_WALLET_KEY` is
 /// deliberately absent.

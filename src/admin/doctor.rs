@@ -1,4 +1,4 @@
-//! `doctor`: the end-to-end check (PRODUCT.md §2). Read-only: it sends `GET`s to loopback
+//! `doctor`: the end-to-end check (README, Commands). Read-only: it sends `GET`s to loopback
 //! services, reads Codex's files and runs `codex --version`; it writes nothing anywhere.
 //!
 //! Checks, in order: the bridge (`/health`), the ClawRouter proxy (`/health`), wallet and

@@ -1,4 +1,4 @@
-//! Management commands (PRODUCT.md §2): everything besides running the bridge. Each command
+//! Management commands (README, Commands): everything besides running the bridge. Each command
 //! is one module with a `run` function that prints for a person and returns the exit code
 //! (0 success, 1 ran and found a problem, 2 bad usage or configuration).
 //!

@@ -1,4 +1,4 @@
-//! `setup`: the Codex profile and the model catalog (PRODUCT.md §2).
+//! `setup`: the Codex profile and the model catalog (README, Commands).
 //!
 //! Writes `$CODEX_HOME/<profile>.config.toml` (default `~/.codex/clawrouter.config.toml`):
 //! the root `model`, `model_provider = "clawrouter"` and `model_catalog_json`, and the

@@ -1,4 +1,4 @@
-//! `desktop` and `websearch` switches (PRODUCT.md §2, §8).
+//! `desktop` and `websearch` switches (README, Commands and Web search).
 //!
 //! **desktop on** edits only the root `model` (`codex.default_model`), `model_provider =
 //! "clawrouter"` and `model_catalog_json` of `$CODEX_HOME/config.toml`, and ensures

@@ -2,7 +2,7 @@
 //!
 //! Also the library side of wallet handling that `start` and `daemon` use:
 //!
-//! - [`discover`] finds the key in the documented order (PRODUCT.md §3):
+//! - [`discover`] finds the key in the documented order (README, Commands: wallet discovery):
 //!   1. `BLOCKRUN_WALLET_KEY` (0x + 64 hex digits);
 //!   2. `WALLET_KEY_FILE`, else the config's `proxy.wallet_key_file`;
 //!   3. `~/.blockrun/.session` (the BlockRun SDK's wallet: a raw 0x key on one line); the proxy

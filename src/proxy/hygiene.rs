@@ -1,4 +1,4 @@
-//! Request hygiene (PRODUCT.md §10): the checks every request passes before anything else
+//! Request hygiene (README, Security): the checks every request passes before anything else
 //! happens, and the client headers that never reach the upstream.
 //!
 //! Any web page the user visits can send requests to `localhost`. So the bridge accepts only

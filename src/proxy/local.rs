@@ -1,7 +1,7 @@
 //! Writing answers the bridge makes itself (errors, JSON, SSE) and reading a request body the
 //! bridge consumes itself, over Pingora's `Session` — so handlers never touch framing details.
 //!
-//! Framing rules verified on Pingora 0.9 (`pingora-notes.md` A3): JSON bodies carry an exact
+//! Framing rules verified on Pingora 0.9 (docs/ARCHITECTURE.md, Pingora mechanics): JSON bodies carry an exact
 //! `Content-Length`; SSE carries no length and an explicit `Transfer-Encoding: chunked`
 //! (without it the body is close-delimited while the header still says keep-alive).
 

@@ -957,7 +957,7 @@ impl ResponseEventWriter {
     }
 
     /// `response.failed`: status `failed`, `error:{code,message}`. Codex decides by `code`
-    /// whether to retry (codex-wire §4): e.g. `invalid_prompt` is final and shows `message`.
+    /// whether to retry (docs/codex-wire.md §4): e.g. `invalid_prompt` is final and shows `message`.
     pub fn failed(&mut self, code: &str, message: &str, out: &mut Vec<u8>) {
         if !self.writable() {
             return;

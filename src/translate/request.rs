@@ -3,7 +3,7 @@
 //! Pure and allocation-lean: the body is parsed once into borrowed structs, the big strings
 //! (tool outputs, message texts, data-URL images, call arguments, JSON Schemas) are copied into
 //! the Chat body in their escaped form without being decoded, and the Chat body is serialized
-//! once. `PRODUCT.md` §5 is the contract; the rules below are how this module keeps it.
+//! once. The README's "How the translation behaves" is the contract; the rules below are how this module keeps it.
 //!
 //! # History (`instructions` and `input`)
 //!
@@ -48,7 +48,7 @@
 //!   same call and a second call reusing a `call_id` (debug log each). The result satisfies
 //!   strict servers: every assistant `tool_calls` message is followed by exactly one tool
 //!   message per id before anything else.
-//! - `reasoning` items (`PRODUCT.md` §7): when [`RequestOptions::reasoning_key`] opens the
+//! - `reasoning` items (docs/ARCHITECTURE.md, Decisions: stateless): when [`RequestOptions::reasoning_key`] opens the
 //!   item's `encrypted_content` ([`ReasoningKey::open`]), the text sealed there becomes the
 //!   `reasoning_content` of the assistant message that the next assistant text or call goes
 //!   into (Codex writes a turn as reasoning, then the message and/or calls). Several reasoning

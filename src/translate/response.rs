@@ -19,7 +19,7 @@
 //! |---|---|---|
 //! | `stop`, `tool_calls`, `function_call`, missing, other | `response.completed` | |
 //! | `length` | `response.incomplete`, reason `max_output_tokens` | Codex stops (fatal), items marked `incomplete` |
-//! | `content_filter` | `response.failed`, code `invalid_prompt` | Codex shows the message and does not retry; an `incomplete` with reason `content_filter` would be retried 5× (codex-wire §4) |
+//! | `content_filter` | `response.failed`, code `invalid_prompt` | Codex shows the message and does not retry; an `incomplete` with reason `content_filter` would be retried 5× (docs/codex-wire.md §4) |
 //! | `error` (OpenRouter) | `response.failed`, code `upstream_error` | a stream error: Codex retries |
 //!
 //! The Response object reports the model the client asked for ([`ResponseMeta::model`]), also
@@ -527,7 +527,7 @@ pub fn completion_to_response_json_sealed(
 
 #[cfg(test)]
 /// A failed response as a whole SSE stream: `created`, `in_progress`, `failed` with
-/// `error:{code,message}`. Codex decides by `code` whether to retry (codex-wire §4).
+/// `error:{code,message}`. Codex decides by `code` whether to retry (docs/codex-wire.md §4).
 pub fn failure_sse(meta: &ResponseMeta, echo: &ResponseEcho, code: &str, message: &str) -> Vec<u8> {
     let mut writer = ResponseEventWriter::new(meta.clone(), echo);
     let mut out = Vec::with_capacity(4096);

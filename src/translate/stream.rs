@@ -1313,7 +1313,7 @@ mod tests {
                                   "baseline": 2.35e-4, "savings_pct": 0, "model": "x"}}})
     }
 
-    /// A stream shaped like ClawRouter's (`clawrouter-api.md`, Streaming).
+    /// A stream shaped like ClawRouter's (docs/ARCHITECTURE.md, Living with ClawRouter).
     fn clawrouter_stream(content: &str, tool_calls: Value, finish: &str) -> Vec<u8> {
         let mut s =
             String::from(": heartbeat\n\n: heartbeat\n\n: x-clawrouter-debug profile=auto\n\n");

@@ -1,7 +1,7 @@
 //! What Codex must be told when the upstream fails.
 //!
 //! Codex (0.169 and 0.171 alike) decides between "stop at once", "retry after a delay" and
-//! "retry with backoff" from the *shape* of a failure, not from its text (codex-wire.md §4, §5,
+//! "retry with backoff" from the *shape* of a failure, not from its text (docs/codex-wire.md §4, §5,
 //! §9). This module maps every way the upstream can fail — an HTTP error status with a JSON or
 //! plain-text body, a refused or reset connection, a time-out, a body that is not a chat
 //! completion — to a [`ClientFailure`]: a kind, a message for the user, and the code or status
@@ -77,7 +77,7 @@ pub struct ClientFailure {
 }
 
 impl ClientFailure {
-    /// The `error.code` of a `response.failed` event (codex-wire.md §4 lists which are fatal).
+    /// The `error.code` of a `response.failed` event (docs/codex-wire.md §4 lists which are fatal).
     pub fn responses_code(&self) -> &'static str {
         match self.kind {
             FailureKind::Payment | FailureKind::SpendingCap | FailureKind::Rejected => {
