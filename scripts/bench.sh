@@ -5,7 +5,9 @@
 # (examples/bench_upstream.rs) and the bridge (its own temp config, upstream.stream auto,
 # keepalive_secs default) on free 127.0.0.1 ports, then measures with examples/bench_load.rs:
 #
-#   load cells   body small|1mb × concurrency 1|16|64 × target direct|bridge
+#   load cells   body small|1mb × concurrency 1|16|64 × target direct|bridge, and the
+#                pass-through cell: small × 1|64, the direct Chat body sent to the bridge's
+#                /v1/chat/completions (Pingora's own proxy path), for translate ÷ pass-through
 #                bridge: the Responses body (stream:false) → POST /v1/responses
 #                direct: the Chat body the bridge sends upstream for it (same bytes, computed
 #                        with the bridge's own translator) → POST /v1/chat/completions on the mock
@@ -116,7 +118,7 @@ run_load() { # target body conc [extra…]
     local target=$1 body=$2 conc=$3
     shift 3
     local addr pid max
-    if [[ $target == bridge ]]; then
+    if [[ $target == bridge || $target == passthrough ]]; then
         addr=127.0.0.1:$BRIDGE_PORT pid=$BRIDGE_PID
     else
         addr=127.0.0.1:$MOCK_PORT pid=$MOCK_PID
@@ -128,6 +130,11 @@ run_load() { # target body conc [extra…]
         --clk-tck "$CLK_TCK" "$@" >>"$RESULTS"
 }
 
+for conc in 1 64; do
+    # Pingora's own proxying of the same Chat body through the same bridge: what the
+    # translation is compared with.
+    run_load passthrough small "$conc"
+done
 for body in small 1mb; do
     for conc in 1 16 64; do
         run_load direct "$body" "$conc"

@@ -7,11 +7,13 @@
 //! - [`handlers`]: endpoints answered locally (`/health`, Ollama-style `/api/*`).
 //! - [`config`], [`cli`], [`server`]: configuration, command line, server lifecycle.
 //! - [`error`], [`decode`]: the bridge's own errors; request body decoding.
+//! - [`access_log`]: the one line per request, written off the request's path.
 //! - [`metrics`]: `/metrics` (Prometheus), counted once per request.
 //! - [`outcome`]: how a request ended (log line and metrics label).
 //! - [`secrets`]: the reasoning key kept on disk.
 //! - [`admin`]: the management commands (setup, doctor, toggles, wallet, daemon, start).
 
+pub mod access_log;
 pub mod admin;
 pub mod cli;
 pub mod config;

@@ -25,12 +25,22 @@ pub async fn send_json(
     for (name, value) in extra_headers {
         header.insert_header(name.to_string(), value.as_str())?;
     }
+    write_header_and_body(session, header, Bytes::from(body), true).await
+}
+
+/// The header, then the first (or only) body bytes. (Two writes: Pingora 0.9's downstream stream
+/// has no write buffer, so handing both over together — `write_response_tasks` — was measured to
+/// save no system call.)
+async fn write_header_and_body(
+    session: &mut Session,
+    header: ResponseHeader,
+    body: Bytes,
+    end: bool,
+) -> pingora::Result<()> {
     session
         .write_response_header(Box::new(header), false)
         .await?;
-    session
-        .write_response_body(Some(Bytes::from(body)), true)
-        .await
+    session.write_response_body(Some(body), end).await
 }
 
 /// Writes a bridge error as its JSON answer. An unread request body of known length up to
@@ -71,14 +81,14 @@ fn declared_length(session: &Session) -> Option<usize> {
     }
 }
 
-/// Starts a `text/event-stream` answer (status 200, chunked).
-pub async fn start_sse(session: &mut Session) -> pingora::Result<()> {
+/// Starts a `text/event-stream` answer (status 200, chunked) with its first events.
+pub async fn start_sse(session: &mut Session, first_events: Vec<u8>) -> pingora::Result<()> {
     let mut header = ResponseHeader::build(200, Some(4))?;
     header.insert_header("content-type", "text/event-stream; charset=utf-8")?;
     header.insert_header("cache-control", "no-cache")?;
     header.insert_header("transfer-encoding", "chunked")?;
     header.insert_header("x-accel-buffering", "no")?;
-    session.write_response_header(Box::new(header), false).await
+    write_header_and_body(session, header, Bytes::from(first_events), false).await
 }
 
 /// Writes SSE bytes (one or more whole events); `end` finishes the stream.

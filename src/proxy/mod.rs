@@ -32,6 +32,7 @@ use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, ErrorType};
 
+use crate::access_log;
 use crate::config::Config;
 use crate::dashboard::Dashboard;
 use crate::error::BridgeError;
@@ -362,31 +363,33 @@ impl ProxyHttp for Bridge {
         let duration = ctx.started.elapsed();
         let m = &ctx.measures;
         let first_byte = m.first_byte.or_else(|| (status != 0).then_some(duration));
-        let ms = |d: Option<std::time::Duration>| {
-            d.map_or_else(
-                || "-".to_owned(),
-                |d| format!("{:.1}", d.as_secs_f64() * 1000.0),
-            )
-        };
-        let tokens = m.usage.map_or_else(
-            || "-".to_owned(),
-            |u| format!("{}/{}", u.input_tokens, u.output_tokens),
-        );
         // One line per request; never prompt text, keys or tokens of the client.
-        log::info!(
-            "{} {} {} {} {}ms first_byte={}ms upstream={} upstream_ms={} tokens={} model={} outcome={}",
-            session.req_header().method,
-            session.req_header().uri.path(),
-            ctx.route.label(),
-            status,
-            duration.as_millis(),
-            ms(first_byte),
-            m.upstream_status.map_or_else(|| "-".to_owned(), |s| s.to_string()),
-            ms(m.upstream_latency),
-            tokens,
-            ctx.model.as_deref().unwrap_or("-"),
-            ctx.outcome.as_str(),
-        );
+        if access_log::enabled() {
+            let ms = |d: Option<std::time::Duration>| {
+                d.map_or_else(
+                    || "-".to_owned(),
+                    |d| format!("{:.1}", d.as_secs_f64() * 1000.0),
+                )
+            };
+            let tokens = m.usage.map_or_else(
+                || "-".to_owned(),
+                |u| format!("{}/{}", u.input_tokens, u.output_tokens),
+            );
+            access_log::write(&format!(
+                "{} {} {} {} {}ms first_byte={}ms upstream={} upstream_ms={} tokens={} model={} outcome={}",
+                session.req_header().method,
+                session.req_header().uri.path(),
+                ctx.route.label(),
+                status,
+                duration.as_millis(),
+                ms(first_byte),
+                m.upstream_status.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                ms(m.upstream_latency),
+                tokens,
+                ctx.model.as_deref().unwrap_or("-"),
+                ctx.outcome.as_str(),
+            ));
+        }
         self.metrics.finished(&metrics::Finished {
             route: ctx.route.label(),
             outcome: ctx.outcome,

@@ -5,8 +5,9 @@
 //! skips its 10-minute cache of successes). Codex retries a 429 or a 5xx with the same body
 //! within seconds, so without help every retry would get the first error back.
 //!
-//! The guard remembers, for [`REPLAY_WINDOW`], which Chat bodies failed (a keyed 64-bit hash,
-//! never the text) and how often. When the same body comes again in that window, the request
+//! The guard remembers, for [`REPLAY_WINDOW`], which Chat bodies failed (a keyed 64-bit
+//! fingerprint of the body's length, start and end — where a retry's nudge and every new turn
+//! differ —, never the text) and how often. When the same body comes again in that window, the request
 //! is translated once more with a *retry nudge* (`translate::request::clawrouter::nudge`):
 //! newlines appended to the end of the last user or tool message, so its hash in ClawRouter
 //! differs on every retry. Everything else about the body, and every request that did not just
@@ -25,8 +26,8 @@
 //! user or tool message (Anthropic rejects trailing whitespace only in a final assistant
 //! message, which the nudge never touches).
 //!
-//! Cost: while nothing failed in the window (the normal case) a request only checks that the
-//! memory is empty; the body is hashed only then, and after a failure.
+//! Cost: a fingerprint reads at most 68 KiB of the body, so the body itself need not be kept
+//! while the answer streams; while nothing failed in the window (the normal case) that is all.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -36,6 +37,10 @@ use std::time::{Duration, Instant};
 /// How long a failure is remembered: ClawRouter's 30 s, plus a margin for the time between its
 /// answer and ours.
 pub const REPLAY_WINDOW: Duration = Duration::from_secs(35);
+
+/// How much of a body's start and end its fingerprint reads.
+const FINGERPRINT_HEAD: usize = 4 * 1024;
+const FINGERPRINT_TAIL: usize = 64 * 1024;
 
 /// Most failing bodies remembered at once (the oldest is forgotten first).
 const MAX_REMEMBERED: usize = 256;
@@ -59,8 +64,8 @@ struct Failures {
 /// What [`ReplayGuard::check`] found for one request.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ticket {
-    /// The body's hash, when it was computed (only while some failure is remembered).
-    key: Option<u64>,
+    /// The body's fingerprint.
+    key: u64,
     /// How many times this body failed in the window: the newlines to nudge it with.
     pub nudge: u32,
 }
@@ -83,26 +88,27 @@ impl ReplayGuard {
 
     /// Before a request: how many times `body` failed within the window.
     pub fn check(&self, body: &[u8]) -> Ticket {
-        if self.remembered().is_empty() {
-            return Ticket::default();
-        }
-        let key = self.hasher.hash_one(body);
+        let key = self.fingerprint(body);
         let nudge = self
             .remembered()
             .get(&key)
             .map_or(0, |f| f.count.min(MAX_NUDGE));
-        Ticket {
-            key: Some(key),
-            nudge,
-        }
+        Ticket { key, nudge }
     }
 
-    /// After a failed answer: remembers that `body` (the body [`Self::check`] was given)
-    /// failed once more. A success changes nothing: the failures stay in ClawRouter's memory for
+    /// The body's length, first 4 KiB and last 64 KiB, hashed with this guard's random key.
+    fn fingerprint(&self, body: &[u8]) -> u64 {
+        let head = &body[..body.len().min(FINGERPRINT_HEAD)];
+        let tail = &body[body.len().saturating_sub(FINGERPRINT_TAIL)..];
+        self.hasher.hash_one((body.len(), head, tail))
+    }
+
+    /// After a failed answer: remembers that the body of `ticket` (the body [`Self::check`]
+    /// was given) failed once more. A success changes nothing: the failures stay in ClawRouter's memory for
     /// the rest of the window, so the same request sent again in that time must still differ
     /// from them (it is then sent as the retry that succeeded, which ClawRouter may replay).
-    pub fn failed(&self, ticket: &Ticket, body: &[u8]) {
-        let key = ticket.key.unwrap_or_else(|| self.hasher.hash_one(body));
+    pub fn failed(&self, ticket: &Ticket) {
+        let key = ticket.key;
         let now = Instant::now();
         let mut remembered = self.remembered();
         if remembered.len() >= MAX_REMEMBERED && !remembered.contains_key(&key) {
@@ -144,11 +150,10 @@ mod tests {
         let body = br#"{"model":"m","messages":[]}"#;
         let first = guard.check(body);
         assert_eq!(first.nudge, 0);
-        assert!(first.key.is_none(), "nothing remembered: nothing hashed");
-        guard.failed(&first, body);
+        guard.failed(&first);
         let retry = guard.check(body);
         assert_eq!(retry.nudge, 1);
-        guard.failed(&retry, b"the nudged body that was sent");
+        guard.failed(&retry);
         assert_eq!(guard.check(body).nudge, 2);
         assert_eq!(guard.check(b"another body").nudge, 0);
         // A success leaves the count: the same request is sent like the retry that succeeded.
@@ -156,10 +161,24 @@ mod tests {
     }
 
     #[test]
+    fn bodies_that_differ_at_the_start_or_end_have_different_fingerprints() {
+        let guard = ReplayGuard::default();
+        let big = vec![b'x'; 300_000];
+        let mut end = big.clone();
+        end.push(b'\n');
+        let mut start = big.clone();
+        start[0] = b'y';
+        let keys = [&big, &end, &start].map(|b| guard.check(b).key);
+        assert_ne!(keys[0], keys[1]);
+        assert_ne!(keys[0], keys[2]);
+        assert_eq!(guard.check(&big.clone()).key, keys[0]);
+    }
+
+    #[test]
     fn failures_are_forgotten_after_the_window() {
         let guard = ReplayGuard::new(Duration::from_millis(1));
         let body = b"body";
-        guard.failed(&Ticket::default(), body);
+        guard.failed(&guard.check(body));
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(guard.check(body).nudge, 0);
     }
@@ -168,7 +187,7 @@ mod tests {
     fn memory_is_bounded() {
         let guard = ReplayGuard::default();
         for i in 0..(MAX_REMEMBERED + 50) {
-            guard.failed(&Ticket::default(), format!("body {i}").as_bytes());
+            guard.failed(&guard.check(format!("body {i}").as_bytes()));
         }
         assert_eq!(guard.remembered().len(), MAX_REMEMBERED);
         assert_eq!(

@@ -74,13 +74,13 @@ pub async fn handle(
         session,
         ctx,
         plan,
-        chat_body.clone(),
+        chat_body,
         meta,
         session_id.as_deref(),
     )
     .await;
     if ctx.outcome.is_upstream_failure() {
-        bridge.replay_guard.failed(&ticket, &chat_body);
+        bridge.replay_guard.failed(&ticket);
     }
     answered
 }
@@ -168,8 +168,7 @@ async fn answer(
     let _in_flight = streaming.then(|| bridge.metrics.stream_opened());
     if streaming {
         translator.start(&mut out);
-        start_sse(session).await?;
-        send_sse_bytes(session, std::mem::take(&mut out), false).await?;
+        start_sse(session, std::mem::take(&mut out)).await?;
         ctx.measures.first_byte = Some(ctx.started.elapsed());
     }
     let mut pump = Pump {
@@ -238,15 +237,9 @@ async fn converse(
     let mut body = chat_body;
     let mut search_rounds = 0;
     loop {
-        let called = call_model(
-            bridge,
-            pump,
-            translator,
-            body.clone(),
-            session_id,
-            out,
-            measures,
-        );
+        // Kept only while a follow-up may need it: otherwise the body is freed once sent.
+        let previous = translator.may_search().then(|| body.clone());
+        let called = call_model(bridge, pump, translator, body, session_id, out, measures);
         let rest = match called.await? {
             Called::Answered { rest } => rest,
             Called::ClientGone => return Ok(Called::ClientGone),
@@ -285,7 +278,8 @@ async fn converse(
         search_rounds += 1;
         let answer_now = search_rounds >= settings.max_rounds;
         translator.allow_searches(!answer_now);
-        body = match follow_up_body(&body, follow_up.messages, answer_now) {
+        let previous = previous.unwrap_or_default();
+        body = match follow_up_body(&previous, follow_up.messages, answer_now) {
             Ok(next) => Bytes::from(next),
             Err(detail) => {
                 translator.fail(&upstream_error::bridge_bug(&detail), out);

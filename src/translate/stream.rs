@@ -439,6 +439,11 @@ impl StreamTranslator {
         self.writer.is_finished()
     }
 
+    /// True when this response may run web searches (the bridge's `web_search` is offered).
+    pub fn may_search(&self) -> bool {
+        self.hold_calls
+    }
+
     /// True when the current model call's answer needs no more upstream bytes: the response
     /// is finished, or the call ended with searches to run ([`Self::pending_searches`]).
     pub fn round_over(&self) -> bool {
