@@ -17,7 +17,8 @@ pub fn decode_body(
     match encoding.as_deref() {
         None | Some("") | Some("identity") => Ok(body),
         Some("gzip") | Some("x-gzip") => {
-            read_limited(flate2::read::GzDecoder::new(&body[..]), "gzip", limit)
+            // Every member: a gzip file may be several concatenated streams (RFC 1952).
+            read_limited(flate2::read::MultiGzDecoder::new(&body[..]), "gzip", limit)
         }
         Some("zstd") => {
             let decoder = zstd::stream::read::Decoder::new(&body[..]).map_err(|e| {
@@ -74,6 +75,16 @@ mod tests {
         assert_eq!(decode_body(Some("gzip"), gzip(&data), 1000).unwrap(), data);
         let z = zstd::encode_all(&data[..], 3).unwrap();
         assert_eq!(decode_body(Some("zstd"), z, 1000).unwrap(), data);
+    }
+
+    #[test]
+    fn every_member_of_a_multi_member_gzip_is_decoded() {
+        let mut body = gzip(br#"{"model":"m","#);
+        body.extend(gzip(br#""input":"hi"}"#));
+        assert_eq!(
+            decode_body(Some("gzip"), body, 1000).unwrap(),
+            br#"{"model":"m","input":"hi"}"#
+        );
     }
 
     #[test]

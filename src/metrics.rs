@@ -41,6 +41,7 @@ pub struct Finished<'a> {
     pub searches_ok: u64,
     pub searches_failed: u64,
     pub skipped_frames: u64,
+    pub unknown_parts: u64,
 }
 
 /// The bridge's metrics.
@@ -57,6 +58,7 @@ pub struct Metrics {
     bytes: IntCounterVec,
     web_searches: IntCounterVec,
     skipped_frames: IntCounter,
+    unknown_parts: IntCounter,
     refused_connections: IntCounterVec,
 }
 
@@ -143,6 +145,10 @@ impl Metrics {
                 "clawrouter_codex_upstream_frames_skipped_total",
                 "Upstream stream data lines that were not JSON (skipped)",
             )?,
+            unknown_parts: counter(
+                "clawrouter_codex_unknown_content_parts_total",
+                "Request content parts of an unknown type (logged, not sent upstream)",
+            )?,
             refused_connections: counter_vec(
                 "clawrouter_codex_refused_connections_total",
                 "Client connections refused or dropped by the bridge's limits, by reason",
@@ -197,6 +203,7 @@ impl Metrics {
             .with_label_values(&["failed"])
             .inc_by(done.searches_failed);
         self.skipped_frames.inc_by(done.skipped_frames);
+        self.unknown_parts.inc_by(done.unknown_parts);
     }
 
     /// A client connection refused or dropped by a limit (`reason`: a fixed word).

@@ -43,6 +43,8 @@ pub struct Measures {
     pub searches_failed: u64,
     /// Upstream stream data lines that were not JSON.
     pub skipped_frames: u64,
+    /// Request content parts of an unknown type, not sent upstream.
+    pub unknown_parts: u64,
 }
 
 impl Default for RequestCtx {

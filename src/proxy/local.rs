@@ -86,7 +86,11 @@ pub async fn start_sse(session: &mut Session, first_events: Vec<u8>) -> pingora:
     let mut header = ResponseHeader::build(200, Some(4))?;
     header.insert_header("content-type", "text/event-stream; charset=utf-8")?;
     header.insert_header("cache-control", "no-cache")?;
-    header.insert_header("transfer-encoding", "chunked")?;
+    // HTTP/1.0 has no chunked framing: such a client gets a close-delimited
+    // stream (Pingora already answers it with `Connection: close`).
+    if session.req_header().version != http::Version::HTTP_10 {
+        header.insert_header("transfer-encoding", "chunked")?;
+    }
     header.insert_header("x-accel-buffering", "no")?;
     write_header_and_body(session, header, Bytes::from(first_events), false).await
 }

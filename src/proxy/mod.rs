@@ -403,6 +403,7 @@ impl ProxyHttp for Bridge {
             searches_ok: m.searches_ok,
             searches_failed: m.searches_failed,
             skipped_frames: m.skipped_frames,
+            unknown_parts: m.unknown_parts,
         });
     }
 

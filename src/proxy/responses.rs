@@ -63,6 +63,7 @@ pub async fn handle(
         ticket,
     } = prepared;
     ctx.model = Some(plan.model.clone());
+    ctx.measures.unknown_parts = plan.skipped_parts;
     let meta = ResponseMeta {
         id: new_id("resp_"),
         created_at: unix_now(),

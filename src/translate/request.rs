@@ -187,6 +187,8 @@ pub struct ChatPlan {
     pub model: String,
     /// Request fields the Response object echoes back.
     pub echo: ResponseEcho,
+    /// Content parts of an unknown type that were not sent (logged; counted in the metrics).
+    pub skipped_parts: u64,
 }
 
 /// The end of a serialized body: `stream` is the last field the translator writes.
@@ -503,6 +505,14 @@ expecting!(FormatIn<'_>, "a format object");
 
 /// Translates a Responses API request body into a Chat Completions request.
 pub fn request_to_chat(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, RequestError> {
+    let (plan, skipped) = history::counting_skipped_parts(|| translate(body, opts));
+    plan.map(|plan| ChatPlan {
+        skipped_parts: skipped,
+        ..plan
+    })
+}
+
+fn translate(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, RequestError> {
     let text = std::str::from_utf8(body)
         .map_err(|e| RequestError::Syntax(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     let Obj(req) = parse::<Obj<ResponsesRequest>>(text, "")?;
@@ -537,6 +547,11 @@ pub fn request_to_chat(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, R
         Some(raw) => history::instructions(raw)?,
         None => None,
     };
+    let input_is_empty = match &req.input {
+        None => true,
+        Some(history::Input::Text(text)) => text.0.trim().is_empty(),
+        Some(history::Input::Items(items)) => items.is_empty(),
+    };
     let mut messages = history::messages(instructions, req.input, opts)?;
     clawrouter::nudge(&mut messages, opts.retry_nudge);
 
@@ -554,6 +569,14 @@ pub fn request_to_chat(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, R
         }
         None => None,
     };
+    if input_is_empty {
+        return Err(RequestError::Invalid {
+            param: "input".to_owned(),
+            message: "missing or empty input: send the conversation as `input` (a string, or a \
+                      list of message and tool items); nothing was sent upstream"
+                .to_owned(),
+        });
+    }
     let user = req
         .user
         .as_ref()
@@ -587,6 +610,7 @@ pub fn request_to_chat(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, R
         tools: tool_map,
         client_stream: req.stream.unwrap_or(false),
         model: req.model.0.into_owned(),
+        skipped_parts: 0,
         echo: ResponseEcho {
             instructions: req.instructions.map(ToOwned::to_owned),
             tools: tools_echo.or_else(|| req.tools.map(ToOwned::to_owned)),

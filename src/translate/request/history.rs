@@ -720,7 +720,21 @@ pub(super) fn required_str<'a>(
     }
 }
 
-/// A content array → text and image segments. Unknown part types are skipped.
+std::thread_local! {
+    /// Content parts of an unknown type skipped by the translation running on this thread
+    /// (see [`skipped_parts`]).
+    static SKIPPED_PARTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` (one translation, which never awaits) and returns how many content parts of an
+/// unknown type it skipped.
+pub(super) fn counting_skipped_parts<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    SKIPPED_PARTS.with(|n| n.set(0));
+    let value = f();
+    (value, SKIPPED_PARTS.with(std::cell::Cell::get))
+}
+
+/// A content array → text and image segments. Unknown part types are skipped (and counted).
 fn segments<'a>(raw: &'a RawValue, path: &str) -> Result<Vec<Seg<'a>>, RequestError> {
     let parts: Vec<Obj<PartIn<'a>>> = parse(raw.get(), path)?;
     let mut segs = Vec::with_capacity(parts.len());
@@ -760,7 +774,11 @@ fn segments<'a>(raw: &'a RawValue, path: &str) -> Result<Vec<Seg<'a>>, RequestEr
                 text.push_plain(format!("[file: {label}]"));
             }
             other => {
-                log::debug!("{}: content part type {other:?} skipped", loc.path());
+                log::warn!(
+                    "{}: content part type {other:?} has no Chat form, not sent",
+                    loc.path()
+                );
+                SKIPPED_PARTS.with(|n| n.set(n.get() + 1));
                 continue;
             }
         }

@@ -375,12 +375,17 @@ fn input_string_instructions_and_options() {
     let chat = self::chat(json!({"model": "m", "input": "u", "instructions": []}));
     assert_eq!(chat["messages"], json!([{"role": "user", "content": "u"}]));
 
-    // No input at all, only instructions.
-    let chat = self::chat(json!({"model": "m", "instructions": "sys", "input": null}));
-    assert_eq!(
-        chat["messages"],
-        json!([{"role": "system", "content": "sys"}])
-    );
+    // No input at all, or an empty one: refused before anything goes upstream.
+    for body in [
+        json!({"model": "m", "instructions": "sys", "input": null}),
+        json!({"model": "m", "input": []}),
+        json!({"model": "m", "input": "  "}),
+        json!({"model": "m"}),
+    ] {
+        let err = error(&body.to_string());
+        assert_eq!(err.param(), Some("input"), "{body}");
+        assert!(err.to_string().contains("missing or empty input"), "{body}");
+    }
 }
 
 #[test]
@@ -1033,7 +1038,8 @@ fn echo_carries_request_fields() {
     assert_eq!(e.safety_identifier.as_deref(), Some("s"));
     assert_eq!(e.truncation.as_deref(), Some("disabled"));
 
-    let plan = request_to_chat(br#"{"model":"m"}"#, &RequestOptions::default()).unwrap();
+    let plan =
+        request_to_chat(br#"{"model":"m","input":"x"}"#, &RequestOptions::default()).unwrap();
     assert!(
         plan.echo.tools.is_none() && plan.echo.instructions.is_none() && plan.echo.store.is_none()
     );
