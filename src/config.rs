@@ -24,6 +24,10 @@ pub const DEFAULT_PROXY_PORT: u16 = 8404;
 pub const DEFAULT_PROXY_COMMAND: &str = "npx -y @blockrun/clawrouter@latest";
 /// Default request body limit. Codex re-sends the whole history every turn, so this is generous.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Default seconds an idle pooled upstream connection is kept: below the 5 s after which Node
+/// servers (ClawRouter is one) close idle keep-alive connections, so the bridge never reuses a
+/// connection the upstream is closing.
+pub const DEFAULT_POOL_IDLE_SECS: u64 = 4;
 
 /// Why a configuration could not be loaded. Each message says what, where and how to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +78,9 @@ pub struct FileUpstream {
     pub connect_timeout_secs: Option<u64>,
     /// Longest silence allowed between two reads from the upstream (model thinking time).
     pub read_timeout_secs: Option<u64>,
+    /// Seconds an idle pooled connection to the upstream is kept; keep it below the upstream's
+    /// own keep-alive time-out (Node: 5 s). 0: no reuse.
+    pub pool_idle_secs: Option<u64>,
     /// `system` (each developer/system message stays a system message where it stands) or
     /// `merge` (all merged into one leading system message, for strict chat templates).
     pub system_role: Option<String>,
@@ -144,6 +151,15 @@ pub struct FileDashboard {
 pub struct FileServer {
     pub threads: Option<usize>,
     pub shutdown_grace_secs: Option<u64>,
+    /// Most client connections open at once; one more gets a 503 and is closed.
+    pub max_connections: Option<usize>,
+    /// A request header must be complete this many seconds after the connection opened (first
+    /// request) or after its first byte (later ones), however slowly it trickles in.
+    pub header_timeout_secs: Option<u64>,
+    /// An idle keep-alive client connection is closed after this many seconds.
+    pub idle_timeout_secs: Option<u64>,
+    /// Longest silence while a request body is being read (then 408).
+    pub body_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -167,6 +183,8 @@ pub struct Upstream {
     pub api_key: Option<String>,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
+    /// How long an idle pooled connection to it is kept (`Duration::ZERO`: not reused).
+    pub pool_idle: Duration,
 }
 
 impl Upstream {
@@ -240,6 +258,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub threads: usize,
     pub shutdown_grace: Duration,
+    /// Bounds on client connections (`server.*` in the YAML).
+    pub connections: ConnectionLimits,
     pub log_level: String,
     /// The file this came from, if any (for messages).
     pub source: Option<PathBuf>,
@@ -288,6 +308,26 @@ impl Default for WebSearchSettings {
             max_rounds: 4,
             max_results: 5,
             timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Bounds on client connections: how many, and how long each may take or idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub body_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 512,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            body_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -454,6 +494,16 @@ pub fn resolve(
     }
 
     let up = file.upstream.unwrap_or_default();
+    if let Some(secs) = up.pool_idle_secs.filter(|secs| *secs > 300) {
+        return Err(ConfigError::Invalid {
+            key: "upstream.pool_idle_secs",
+            origin: file_origin,
+            message: format!(
+                "{secs} is out of range; use 0 to 300, below the upstream's own keep-alive \
+                 time-out (Node servers such as ClawRouter: 5 s)"
+            ),
+        });
+    }
     // Without an explicit upstream, the bridge forwards to the proxy `start` launches.
     let proxy_port_setting = file.proxy.as_ref().and_then(|p| p.port);
     let default_upstream = match (&env.proxy_port, proxy_port_setting) {
@@ -634,6 +684,7 @@ pub fn resolve(
             message: "at most 60 seconds".to_owned(),
         });
     }
+    let connections = connection_limits(&server, &file_origin)?;
     let log_level = match (cli.verbose, file.log.and_then(|l| l.level)) {
         (true, _) => "debug".to_owned(),
         (false, Some(level)) => {
@@ -669,8 +720,50 @@ pub fn resolve(
         max_body_bytes,
         threads,
         shutdown_grace,
+        connections,
         log_level,
         source,
+    })
+}
+
+/// `server.max_connections` and the client time-outs, each checked against its range.
+fn connection_limits(server: &FileServer, origin: &str) -> Result<ConnectionLimits, ConfigError> {
+    let defaults = ConnectionLimits::default();
+    let out_of_range = |key: &'static str, value: u64, range: &str| ConfigError::Invalid {
+        key,
+        origin: origin.to_owned(),
+        message: format!("{value} is out of range; use {range}"),
+    };
+    let max_connections = server.max_connections.unwrap_or(defaults.max_connections);
+    if !(1..=100_000).contains(&max_connections) {
+        return Err(out_of_range(
+            "server.max_connections",
+            max_connections as u64,
+            "1 to 100000",
+        ));
+    }
+    let seconds = |value: Option<u64>, default: Duration, key: &'static str| match value {
+        None => Ok(default),
+        Some(secs) if (1..=3600).contains(&secs) => Ok(Duration::from_secs(secs)),
+        Some(secs) => Err(out_of_range(key, secs, "1 to 3600 seconds")),
+    };
+    Ok(ConnectionLimits {
+        max_connections,
+        header_timeout: seconds(
+            server.header_timeout_secs,
+            defaults.header_timeout,
+            "server.header_timeout_secs",
+        )?,
+        idle_timeout: seconds(
+            server.idle_timeout_secs,
+            defaults.idle_timeout,
+            "server.idle_timeout_secs",
+        )?,
+        body_timeout: seconds(
+            server.body_timeout_secs,
+            defaults.body_timeout,
+            "server.body_timeout_secs",
+        )?,
     })
 }
 
@@ -746,6 +839,7 @@ fn parse_upstream(
         api_key,
         connect_timeout: Duration::from_secs(file.connect_timeout_secs.unwrap_or(10)),
         read_timeout: Duration::from_secs(file.read_timeout_secs.unwrap_or(600)),
+        pool_idle: Duration::from_secs(file.pool_idle_secs.unwrap_or(DEFAULT_POOL_IDLE_SECS)),
     })
 }
 

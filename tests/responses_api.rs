@@ -569,7 +569,10 @@ fn server_and_transport_failures_are_retryable_and_say_what_failed() {
         (Reply::reset(), "Cannot reach"),
     ];
     for (reply, needle) in cases {
-        let mock = MockUpstream::replies(vec![reply]);
+        // The chat call reuses the connection of the bridge's /health probe, and a reused
+        // connection that closes without a byte of answer is tried once more on a fresh one
+        // (tests/robustness.rs): that attempt fails the same way.
+        let mock = MockUpstream::replies(vec![reply.clone(), reply]);
         let bridge = BridgeGuard::start(&mock.base_url());
         let error = failed_event(&post_json(&responses_url(&bridge), &fixture("first_turn")));
         assert_eq!(error["code"], "server_error", "{needle}");

@@ -4,21 +4,32 @@
 //! It uses Pingora's `Connector`, so connections are pooled and kept alive like the proxied
 //! ones, and it sends an exact `Content-Length` (the body is translated before any byte goes
 //! upstream, so a malformed request never reaches the upstream at all).
+//!
+//! Pooled connections stay idle for less than the upstream's own keep-alive time-out
+//! (`upstream.pool_idle_secs`, 4 s: Node servers close theirs after 5 s). Should one still die
+//! just as it is reused, the request is sent again, once, on a fresh connection — a POST too,
+//! but only when the failure proves the upstream never read it (the write failed, or the
+//! connection closed before a single byte of answer): a model call the upstream may have
+//! processed may have been paid for, and is never sent twice.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use pingora::connectors::http::Connector;
+use pingora::connectors::TransportConnector;
 use pingora::http::RequestHeader;
 use pingora::prelude::HttpPeer;
 use pingora::protocols::http::client::HttpSession;
+use pingora::protocols::http::v1::client::HttpSession as Http1Session;
 use pingora::{Error, ErrorType};
 
 use crate::config::Upstream;
 use crate::translate::upstream_error::ErrorHeaders;
 
-/// How long an idle pooled upstream connection is kept.
-const POOL_IDLE: Duration = Duration::from_secs(60);
+/// A connection that closes without a byte of answer this soon after the request was written
+/// was closing already (an idle time-out racing the request); one that closes later may have
+/// processed — and paid for — the request, so it is not sent again.
+const UNREAD_CLOSE_WINDOW: Duration = Duration::from_secs(1);
 /// Longest a single write to the upstream may block.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest upstream answer the bridge buffers (a chat completion is far smaller).
@@ -76,14 +87,25 @@ impl OpenResponse {
 /// Pooled HTTP client for the configured upstream.
 pub struct UpstreamClient {
     connector: Connector,
+    /// Makes the fresh connection a request is sent again on (never from the pool).
+    fresh: TransportConnector,
     peer: HttpPeer,
     upstream: Upstream,
+}
+
+/// Why an exchange failed, and whether the upstream can have read the request.
+struct ExchangeFailure {
+    error: Box<Error>,
+    /// The write failed, or the connection closed before any byte of answer: the upstream
+    /// never read the request (or, on a reused connection, was closing it as it came).
+    unread: bool,
 }
 
 impl UpstreamClient {
     pub fn new(upstream: &Upstream) -> Self {
         UpstreamClient {
             connector: Connector::new(None),
+            fresh: TransportConnector::new(None),
             peer: build_peer(upstream),
             upstream: upstream.clone(),
         }
@@ -119,8 +141,8 @@ impl UpstreamClient {
     }
 
     /// Sends one request and reads the answer's header; the body is then read with
-    /// [`Self::next_chunk`] (streaming) or [`Self::read_all`]. A GET on a pooled connection that
-    /// turns out to be dead before any answer is retried once on a fresh connection.
+    /// [`Self::next_chunk`] (streaming) or [`Self::read_all`]. A request on a pooled connection
+    /// that died before the upstream read it is sent again, once, on a fresh connection.
     pub async fn open(
         &self,
         method: &str,
@@ -133,30 +155,31 @@ impl UpstreamClient {
             .get_http_session(&self.peer)
             .await
             .map_err(|e| map_error(&e))?;
-        // Only idempotent requests are sent twice: a model call that died before its answer may
-        // still have been paid for. (The pool already drops connections the upstream closed
-        // while they were idle.) So only a GET keeps its body for a second attempt.
-        let retryable = reused && matches!(method, "GET" | "HEAD");
-        let first_body = if retryable { body.clone() } else { body.take() };
+        // A reused connection may be one the upstream is closing: keep the body (a reference,
+        // not a copy) until the answer's header proves the request arrived.
+        let first_body = if reused { body.clone() } else { body.take() };
         match self
             .start_exchange(session, method, path, headers, first_body)
             .await
         {
-            Err(e) if retryable => {
-                log::debug!(
-                    "pooled upstream connection was dead ({}), retrying on a fresh one",
-                    e.etype().as_str()
+            Ok(open) => Ok(open),
+            Err(failure) if reused && failure.unread => {
+                log::info!(
+                    "pooled upstream connection closed before it read the request ({}); \
+                     sending it again on a fresh connection",
+                    failure.error.etype().as_str()
                 );
-                let (session, _) = self
-                    .connector
-                    .get_http_session(&self.peer)
+                let stream = self
+                    .fresh
+                    .new_stream(&self.peer)
                     .await
                     .map_err(|e| map_error(&e))?;
+                let session = HttpSession::H1(Http1Session::new_with_options(stream, &self.peer));
                 self.start_exchange(session, method, path, headers, body)
                     .await
-                    .map_err(|e| map_error(&e))
+                    .map_err(|failure| map_error(&failure.error))
             }
-            other => other.map_err(|e| map_error(&e)),
+            Err(failure) => Err(map_error(&failure.error)),
         }
     }
 
@@ -206,10 +229,14 @@ impl UpstreamClient {
         }
     }
 
-    /// Returns a connection whose answer was read to its end to the pool (if reusable).
+    /// Returns a connection whose answer was read to its end to the pool (if reusable), for
+    /// `upstream.pool_idle_secs` at most.
     pub async fn release(&self, open: OpenResponse) {
+        if self.upstream.pool_idle.is_zero() {
+            return;
+        }
         self.connector
-            .release_http_session(open.session, &self.peer, Some(POOL_IDLE))
+            .release_http_session(open.session, &self.peer, Some(self.upstream.pool_idle))
             .await;
     }
 
@@ -220,20 +247,38 @@ impl UpstreamClient {
         path: &str,
         headers: &[(&str, &str)],
         body: Option<Bytes>,
-    ) -> pingora::Result<OpenResponse> {
+    ) -> Result<OpenResponse, ExchangeFailure> {
+        let unread = |error: Box<Error>| ExchangeFailure {
+            error,
+            unread: true,
+        };
         // The connector does not apply the peer's I/O time-outs to a client session: set them.
         session.set_read_timeout(Some(self.upstream.read_timeout));
         session.set_write_timeout(Some(WRITE_TIMEOUT));
-        let request = self.request_header(method, path, headers, body.as_ref().map(Bytes::len))?;
-        session.write_request_header(Box::new(request)).await?;
+        let request = self
+            .request_header(method, path, headers, body.as_ref().map(Bytes::len))
+            .map_err(unread)?;
+        session
+            .write_request_header(Box::new(request))
+            .await
+            .map_err(unread)?;
         if let Some(body) = body {
-            session.write_request_body(body, true).await?;
+            session
+                .write_request_body(body, true)
+                .await
+                .map_err(unread)?;
         }
-        session.finish_request_body().await?;
-        session.read_response_header().await?;
-        let header = session
-            .response_header()
-            .ok_or_else(|| Error::explain(ErrorType::H1Error, "no response header"))?;
+        session.finish_request_body().await.map_err(unread)?;
+        let written = Instant::now();
+        if let Err(error) = session.read_response_header().await {
+            let unread =
+                closed_before_any_answer(&error) && written.elapsed() < UNREAD_CLOSE_WINDOW;
+            return Err(ExchangeFailure { error, unread });
+        }
+        let header = session.response_header().ok_or_else(|| ExchangeFailure {
+            error: Error::explain(ErrorType::H1Error, "no response header"),
+            unread: false,
+        })?;
         let text = |name: &str| {
             header
                 .headers
@@ -285,8 +330,21 @@ fn build_peer(upstream: &Upstream) -> HttpPeer {
     peer.options.total_connection_timeout = Some(upstream.connect_timeout * 2);
     peer.options.read_timeout = Some(upstream.read_timeout);
     peer.options.write_timeout = Some(WRITE_TIMEOUT);
-    peer.options.idle_timeout = Some(POOL_IDLE);
+    peer.options.idle_timeout = Some(upstream.pool_idle);
     peer
+}
+
+/// True when reading the answer's header failed because the connection closed (or was reset)
+/// before a single byte of it arrived. Pingora says how many bytes it had read in the error's
+/// context; partial bytes mean the upstream was answering, so the request was processed.
+fn closed_before_any_answer(error: &Error) -> bool {
+    matches!(
+        error.etype(),
+        ErrorType::ConnectionClosed | ErrorType::ReadError
+    ) && error
+        .context
+        .as_ref()
+        .is_some_and(|context| context.as_str().ends_with("bytes already read: 0"))
 }
 
 fn map_error(e: &Error) -> TransportError {

@@ -97,6 +97,12 @@ impl Conn {
         }
     }
 
+    /// Blocks until the next request's first byte is there (true) or the peer closed (false).
+    pub fn wait_readable(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        !self.buf.is_empty() || matches!(self.stream.peek(&mut byte), Ok(n) if n > 0)
+    }
+
     /// Reads the next request. `Err(Closed)` when the client went away.
     pub fn read_request(&mut self) -> Result<RawRequest, ReadError> {
         let (method, target, headers, head_len) = loop {

@@ -175,6 +175,8 @@ struct Shared {
     strict: Strictness,
     balance_usd: Option<f64>,
     compress: bool,
+    keep_alive_timeout: Option<Duration>,
+    close_reused: bool,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -193,6 +195,8 @@ struct State {
     rewritten_contents: usize,
     /// Chat requests answered from the replay memory (no model call).
     replayed: usize,
+    /// Requests that arrived on a kept-alive connection the mock then closed unread.
+    dropped_on_reuse: usize,
 }
 
 impl Shared {
@@ -218,9 +222,25 @@ pub struct Builder {
     route: Option<Box<Route>>,
     compress: bool,
     replay_window: Option<Duration>,
+    keep_alive_timeout: Option<Duration>,
+    close_reused: bool,
 }
 
 impl Builder {
+    /// Close a kept-alive connection that stays idle this long, like Node's
+    /// `server.keepAliveTimeout` (ClawRouter: 5 s).
+    pub fn keep_alive_timeout(mut self, idle: Duration) -> Self {
+        self.keep_alive_timeout = Some(idle);
+        self
+    }
+
+    /// Close every kept-alive connection as its next request arrives, without reading or
+    /// answering it: Node's idle time-out firing just as the client reuses the connection.
+    pub fn close_reused_connections(mut self) -> Self {
+        self.close_reused = true;
+        self
+    }
+
     /// Accept an extra top-level chat parameter (e.g. ClawRouter's `cache`).
     pub fn allow_param(mut self, name: &str) -> Self {
         self.strict.extra_params.push(name.to_string());
@@ -276,6 +296,8 @@ impl Builder {
             strict: self.strict,
             balance_usd: self.balance_usd,
             compress: self.compress,
+            keep_alive_timeout: self.keep_alive_timeout,
+            close_reused: self.close_reused,
             state: Mutex::new(State {
                 replay: self.replay_window.map(clawrouter::Replay::new),
                 ..State::default()
@@ -310,6 +332,8 @@ impl MockUpstream {
             route: None,
             compress: false,
             replay_window: None,
+            keep_alive_timeout: None,
+            close_reused: false,
         }
     }
 
@@ -329,6 +353,12 @@ impl MockUpstream {
                 replies.len()
             ),
         })
+    }
+
+    /// Requests that came on a kept-alive connection the mock closed unanswered
+    /// ([`Builder::close_reused_connections`]).
+    pub fn dropped_on_reuse(&self) -> usize {
+        self.shared.state().dropped_on_reuse
     }
 
     /// How many TCP connections the mock has accepted.
@@ -494,7 +524,22 @@ enum After {
 
 /// Serves requests until the connection should end; returns it with how to end it.
 fn serve_conn(mut conn: Conn, shared: &Shared) -> Option<(Conn, After)> {
+    let mut served = 0usize;
     loop {
+        if served > 0 {
+            if let Some(idle) = shared.keep_alive_timeout {
+                // A time-out while waiting reads as a closed connection: the mock closes it.
+                let _ = conn.stream.set_read_timeout(Some(idle));
+            }
+            if shared.close_reused {
+                if !conn.wait_readable() {
+                    return None;
+                }
+                shared.state().dropped_on_reuse += 1;
+                return Some((conn, After::Close));
+            }
+        }
+        served += 1;
         let req = match conn.read_request() {
             Ok(r) => r,
             Err(ReadError::Closed) => return None,
