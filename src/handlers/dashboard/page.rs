@@ -10,7 +10,7 @@ use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
-const TEMPLATE: &str = include_str!("../../assets/dashboard.html");
+const TEMPLATE: &str = include_str!("../../../assets/dashboard.html");
 
 /// The page with `nonce` and `token` in place.
 pub fn render(nonce: &str, token: &str) -> String {
