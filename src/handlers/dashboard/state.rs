@@ -125,7 +125,8 @@ fn number(value: &Value) -> f64 {
 fn codex(config: &Config, state: &mut Map<String, Value>) {
     let mut problems = Vec::new();
     let desktop = match codex_config::desktop_state(config) {
-        Ok(desktop) => json!({"on": desktop.is_on(), "problems": desktop.problems}),
+        Ok(desktop) => json!({"on": desktop.is_on(), "model": desktop.model,
+                              "problems": desktop.problems}),
         Err(e) => {
             problems.push(e.to_string());
             json!({"on": null})
@@ -163,13 +164,15 @@ fn models(config: &Config, default_model: &str) -> Value {
         Ok(bytes) => serde_json::from_slice::<Value>(&bytes).ok(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return json!({"available": false, "default": default_model,
-                          "problem": "no catalog yet — Update models"});
+                          "problem": "No model catalog yet: ↻ Update models makes it from the \
+                                      upstream's model list."});
         }
         Err(_) => None,
     };
     let Some(entries) = catalog.as_ref().and_then(|c| c["models"].as_array()) else {
         return json!({"available": false, "default": default_model,
-                      "problem": format!("{} is not a model catalog — Update models", path.display())});
+                      "problem": format!("{} is not a model catalog: ↻ Update models writes a new one.",
+                                         path.display())});
     };
     let mut families: Vec<(String, Vec<Value>)> = Vec::new();
     for entry in entries {
