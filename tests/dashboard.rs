@@ -313,7 +313,11 @@ fn text<'v>(view: &'v Value, key: &str) -> &'v str {
 #[test]
 fn the_page_shows_the_link_the_wallet_and_the_spend_offline() {
     let s = setup();
-    let (browser, loaded) = Browser::open(&s.bridge, &[], Some("dashboard.png"));
+    let (mut browser, loaded) = Browser::open(
+        &s.bridge,
+        &["update-models", "screenshot"],
+        Some("dashboard.png"),
+    );
     assert_eq!(loaded["status"], 200);
     let view = &loaded["view"];
     assert!(text(view, "proxy").contains("proxy up"), "{view:#}");
@@ -353,6 +357,11 @@ fn the_page_shows_the_link_the_wallet_and_the_spend_offline() {
     assert_eq!(view["desktopOn"], false);
     assert_eq!(view["websearch"], "false");
     assert_eq!(text(view, "configState"), "");
+    // The screenshot shows the whole catalog.
+    browser.step("update-models");
+    browser.go_on();
+    browser.step("screenshot");
+    browser.go_on();
     browser.finish();
     for name in ["dashboard.png", "dashboard-dark.png"] {
         assert!(std::fs::metadata(artifact(name)).unwrap().len() > 10_000);
@@ -660,6 +669,13 @@ fn the_page_forbids_outside_resources_framing_referrers_and_caching() {
     let state = get(&s.bridge.url("/dashboard/api/state"), &[]);
     assert_eq!(state.header("cache-control"), Some("no-store"));
     assert_eq!(state.json()["proxy"]["wallet"], WALLET);
+    // Another site's page cannot have a browser fetch them, not even a same-site one.
+    for path in ["/dashboard", "/dashboard/api/state"] {
+        for site in ["same-site", "cross-site"] {
+            let answer = get(&s.bridge.url(path), &[("sec-fetch-site", site)]);
+            assert_eq!(answer.status, 403, "{path} {site}: {}", answer.body);
+        }
+    }
     // Two loads, two nonces; one token per process.
     let again = get(&s.bridge.url("/dashboard"), &[]);
     assert_ne!(

@@ -8,8 +8,9 @@
 //
 // Env: BRIDGE (http://127.0.0.1:PORT), NODE_PATH (.tools/browser/node_modules), CHROMIUM
 // (default /usr/bin/chromium), SCREENSHOT (a PNG path: the page in light mode there, in dark
-// mode beside it as *-dark.png), STEPS (a JSON array of: "websearch", "clawrouter",
-// "subscription", "model:<slug>", "update-models").
+// mode beside it as *-dark.png; taken once loaded, or at the step "screenshot"), STEPS (a JSON
+// array of: "websearch", "clawrouter", "subscription", "model:<slug>", "update-models",
+// "screenshot").
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
@@ -79,17 +80,28 @@ try {
     const found = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
     qr = found ? found.data : null;
   }
-  if (process.env.SCREENSHOT) {
+  const screenshots = async () => {
+    if (!process.env.SCREENSHOT) return;
+    // No notice over the page.
+    await page.evaluate(() => { document.getElementById("notice").className = ""; });
+    await page.waitForFunction(() => getComputedStyle(document.getElementById("notice")).opacity === "0");
     writeFileSync(process.env.SCREENSHOT, await page.screenshot({ fullPage: true }));
     await page.emulateMedia({ colorScheme: "dark" });
     writeFileSync(process.env.SCREENSHOT.replace(/\.png$/, "-dark.png"),
       await page.screenshot({ fullPage: true }));
     await page.emulateMedia({ colorScheme: "light" });
-  }
+  };
+  if (!steps.includes("screenshot")) await screenshots();
   say({ event: "loaded", status: response.status(), view: await view(), qr });
 
   let acted = 0;
   for (const step of steps) {
+    if (step === "screenshot") {
+      await screenshots();
+      say({ event: "step", step, view: await view() });
+      await lines.next();
+      continue;
+    }
     const selector = step.startsWith("model:")
       ? `#families button[data-slug="${step.slice(6)}"]`
       : { websearch: "#websearch-toggle", clawrouter: "#mode-clawrouter",
