@@ -559,8 +559,12 @@ fn proxy_down_says_how_to_start_it_and_nothing_breaks() {
 }
 
 #[test]
-fn an_empty_wallet_says_fund_it() {
-    let s = setup_with(Some(proxy(Some(0.0))));
+fn a_new_empty_wallet_says_fund_it() {
+    // A fresh ClawRouter: nothing in its usage log yet, nothing in the wallet.
+    let fresh = MockUpstream::builder()
+        .balance_usd(Some(0.0))
+        .start(|_| Reply::text("ok"));
+    let s = setup_with(Some(fresh));
     let (browser, loaded) = Browser::open(&s.bridge, &[], Some("dashboard-empty-wallet.png"));
     let view = &loaded["view"];
     assert_eq!(text(view, "balance"), "$0.00");
@@ -570,6 +574,11 @@ fn an_empty_wallet_says_fund_it() {
     );
     assert_eq!(view["fundShown"], true);
     assert_eq!(loaded["qr"], WALLET);
+    assert_eq!(view["bars"], 0);
+    assert_eq!(text(view, "spendMax"), "no requests yet");
+    assert_eq!(text(view, "spendTotal"), "$0.00");
+    assert_eq!(text(view, "spendRequests"), "0");
+    assert_eq!(text(view, "spendState"), "");
     browser.finish();
 }
 

@@ -61,7 +61,7 @@ try {
       proxy: t("status-proxy"), catalog: t("status-catalog"), version: t("status-version"),
       upstream: t("status-upstream"),
       spendTotal: t("spend-total"), spendSavings: t("spend-savings"), spendPercent: t("spend-percent"),
-      spendRequests: t("spend-requests"), spendState: t("spend-state"),
+      spendRequests: t("spend-requests"), spendState: t("spend-state"), spendMax: t("spend-max"),
       bars: document.querySelectorAll("#spend-chart rect.bar").length,
       configState: t("config-banner"), modelsState: t("models-state"),
       defaultModel: t("default-model"),
