@@ -385,7 +385,6 @@ fn the_switches_write_what_the_cli_writes() {
     ];
     let (mut browser, _) = Browser::open(&s.bridge, &steps, None);
     let catalog_before = std::fs::read_to_string(s.home.catalog_path()).unwrap();
-    let profile = "clawrouter.config.toml";
     let with_opus = |golden: &str| {
         fixture(golden).replacen(
             "model = \"blockrun/auto\"",
@@ -393,89 +392,45 @@ fn the_switches_write_what_the_cli_writes() {
             1,
         )
     };
-
-    let clicked = browser.step("clawrouter");
-    assert_eq!(clicked["noticeBad"], false, "{clicked:#}");
-    assert!(text(&clicked, "notice").contains("Desktop mode on"));
-    assert_eq!(clicked["view"]["desktopOn"], true);
-    let now = files(&s.home, s.port);
-    assert_golden(
-        &now,
-        "config.toml",
-        &fixture("config.desktop-on.toml"),
-        "after ClawRouter",
-    );
-    assert_golden(
-        &now,
-        profile,
-        &fixture("profile-user.after-setup.toml"),
-        "after ClawRouter",
-    );
-    browser.go_on();
-
-    let clicked = browser.step("websearch");
-    assert_eq!(clicked["view"]["websearch"], "true", "{clicked:#}");
-    let now = files(&s.home, s.port);
-    assert_golden(
-        &now,
-        "config.toml",
-        &fixture("config.websearch-on.toml"),
-        "after web search on",
-    );
-    assert_golden(
-        &now,
-        profile,
-        &fixture("profile-user.websearch-on.toml"),
-        "after web search on",
-    );
-    browser.go_on();
-
-    let clicked = browser.step(&model);
-    assert_eq!(clicked["noticeBad"], false, "{clicked:#}");
-    assert_eq!(text(&clicked["view"], "defaultModel"), OPUS);
-    let now = files(&s.home, s.port);
-    assert_golden(
-        &now,
-        "config.toml",
-        &fixture("config.websearch-on.toml"),
-        "after a model",
-    );
-    assert_golden(
-        &now,
-        profile,
-        &with_opus("profile-user.websearch-on.toml"),
-        "after a model",
-    );
-    browser.go_on();
-
-    let clicked = browser.step("websearch");
-    assert_eq!(clicked["view"]["websearch"], "false", "{clicked:#}");
-    let now = files(&s.home, s.port);
-    assert_golden(
-        &now,
-        "config.toml",
-        &fixture("config.desktop-on.toml"),
-        "after web search off",
-    );
-    assert_golden(
-        &now,
-        profile,
-        &with_opus("profile-user.after-setup.toml"),
-        "after web search off",
-    );
-    browser.go_on();
-
-    let clicked = browser.step("subscription");
-    assert_eq!(clicked["view"]["subscriptionOn"], true, "{clicked:#}");
-    assert!(text(&clicked, "notice").contains("Desktop mode off"));
-    let now = files(&s.home, s.port);
-    assert_golden(
-        &now,
-        "config.toml",
-        &fixture("config.desktop-off.toml"),
-        "after Subscription",
-    );
-    browser.go_on();
+    // Each click: what the page then shows, and config.toml and the profile as the CLI's
+    // goldens have them.
+    let expected = [
+        (
+            ("desktopOn", json!(true)),
+            fixture("config.desktop-on.toml"),
+            fixture("profile-user.after-setup.toml"),
+        ),
+        (
+            ("websearch", json!("true")),
+            fixture("config.websearch-on.toml"),
+            fixture("profile-user.websearch-on.toml"),
+        ),
+        (
+            ("defaultModel", json!(OPUS)),
+            fixture("config.websearch-on.toml"),
+            with_opus("profile-user.websearch-on.toml"),
+        ),
+        (
+            ("websearch", json!("false")),
+            fixture("config.desktop-on.toml"),
+            with_opus("profile-user.after-setup.toml"),
+        ),
+        (
+            ("subscriptionOn", json!(true)),
+            fixture("config.desktop-off.toml"),
+            with_opus("profile-user.after-setup.toml"),
+        ),
+    ];
+    for (step, ((key, shown), config, profile)) in steps.iter().zip(expected) {
+        let clicked = browser.step(step);
+        assert_eq!(clicked["noticeBad"], false, "{clicked:#}");
+        assert_eq!(clicked["view"][key], shown, "{step}: {clicked:#}");
+        let now = files(&s.home, s.port);
+        let when = format!("after {step}");
+        assert_golden(&now, "config.toml", &config, &when);
+        assert_golden(&now, "clawrouter.config.toml", &profile, &when);
+        browser.go_on();
+    }
 
     let clicked = browser.step("update-models");
     assert_eq!(clicked["noticeBad"], false, "{clicked:#}");
