@@ -41,6 +41,11 @@ pub enum Refusal {
     BadToken,
     #[error("dashboard changes are JSON POSTs (Content-Type: application/json)")]
     NotJson,
+    #[error(
+        "the dashboard is not served to another site's page (Sec-Fetch-Site: {0}); open its \
+         address directly"
+    )]
+    ForeignSite(String),
 }
 
 /// The per-process secret the page must send back with every change.
@@ -62,10 +67,7 @@ pub fn check_read(headers: &HeaderMap) -> Result<(), Refusal> {
         {
             Ok(())
         }
-        Some(site) => Err(Refusal::NotSameOrigin(format!(
-            "a browser fetched it for another site's page (Sec-Fetch-Site: {site}); open the \
-             dashboard's address directly"
-        ))),
+        Some(site) => Err(Refusal::ForeignSite(site.to_owned())),
     }
 }
 
