@@ -18,7 +18,7 @@ if ! command -v cmake >/dev/null 2>&1; then
   echo "==> installing cmake (needed by Pingora's build)"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq cmake >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake >/dev/null
 fi
 
 install_codex() { # version dir
@@ -44,7 +44,7 @@ for arg in "$@"; do
         echo "==> installing chromium (the dashboard's browser test)"
         if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
         $SUDO apt-get update -qq
-        $SUDO apt-get install -y -qq chromium >/dev/null
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
       fi
       if [ ! -f .tools/browser/installed ] || [ "$(cat .tools/browser/installed)" != "$BROWSER_PACKAGES" ]; then
         echo "==> installing $BROWSER_PACKAGES into .tools/browser"

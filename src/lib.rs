@@ -3,8 +3,8 @@
 //!
 //! - [`translate`]: the pure Responses ⇄ Chat translation (no Pingora types).
 //! - [`proxy`]: the Pingora service; hooks stay thin and delegate.
-//! - [`dashboard`]: the loopback dashboard page and its JSON API.
-//! - [`handlers`]: endpoints answered locally (`/health`, Ollama-style `/api/*`).
+//! - [`handlers`]: endpoints answered locally (`/health`, Ollama-style `/api/*`, the loopback
+//!   dashboard).
 //! - [`config`], [`cli`], [`server`]: configuration, command line, server lifecycle.
 //! - [`error`], [`decode`]: the bridge's own errors; request body decoding.
 //! - [`access_log`]: the one line per request, written off the request's path.
@@ -17,7 +17,6 @@ pub mod access_log;
 pub mod admin;
 pub mod cli;
 pub mod config;
-pub mod dashboard;
 pub mod decode;
 pub mod error;
 pub mod handlers;

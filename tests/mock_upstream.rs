@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::mock_upstream::{MockUpstream, Reply};
+use common::mock_upstream::{MockUpstream, Reply, Usage};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -1044,7 +1044,7 @@ fn models_health_and_echo() {
     assert_eq!(e["body"], "{\"query\":\"rust\"}");
     assert_eq!(e["json"]["query"], "rust");
 
-    let r = get(&format!("{}/stats", mock.origin()));
+    let r = get(&format!("{}/nowhere", mock.origin()));
     assert_eq!((r.status, r.json()), (404, json!({"error": "Not found"})));
 
     let no_balance = MockUpstream::builder()
@@ -1053,6 +1053,71 @@ fn models_health_and_echo() {
     let h = get(&format!("{}/health?full=true", no_balance.origin())).json();
     assert_eq!(h["balanceError"], "Could not fetch balance");
     assert!(h.get("balance").is_none());
+}
+
+#[test]
+fn stats_start_empty_like_a_fresh_clawrouter() {
+    let mock = MockUpstream::start(|_| Reply::text("ok"));
+    let r = get(&format!("{}/stats?days=7", mock.origin()));
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body.contains("\n  \"period\""),
+        "pretty-printed: {}",
+        r.body
+    );
+    assert_eq!(
+        r.json(),
+        json!({"period":"last 7 days","totalRequests":0,"totalCost":0,"totalBaselineCost":0,
+               "totalSavings":0,"savingsPercentage":0,"avgLatencyMs":0,"avgCostPerRequest":0,
+               "byTier":{},"byModel":{},"dailyBreakdown":[],"entriesWithBaseline":0,
+               "providerErrors":{}})
+    );
+}
+
+#[test]
+fn stats_aggregate_the_newest_log_files_oldest_first() {
+    let model = "deepseek/deepseek-v4-pro";
+    let mock = MockUpstream::builder()
+        .usage(
+            ["2026-11-01", "2026-11-03", "2026-11-02", "2026-11-03"]
+                .iter()
+                .map(|day| Usage::routed(day, model, 0.25))
+                .collect(),
+        )
+        .provider_error(model, "rate_limited", 2)
+        .start(|_| Reply::text("ok"));
+    let stats = |query: &str| get(&format!("{}/stats{query}", mock.origin())).json();
+    let two = stats("?days=2");
+    assert_eq!(two["period"], "last 2 days");
+    let dates: Vec<&str> = two["dailyBreakdown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dates,
+        ["2026-11-02", "2026-11-03"],
+        "newest files, oldest first"
+    );
+    assert_eq!(two["totalRequests"], 3);
+    assert_eq!(two["totalCost"], 0.75);
+    assert_eq!(two["totalSavings"], 14.25);
+    assert_eq!(two["savingsPercentage"], 95);
+    assert_eq!(two["dailyBreakdown"][1]["totalRequests"], 2);
+    assert_eq!(
+        two["dailyBreakdown"][1]["byModel"][model],
+        json!({"count": 2, "cost": 0.5})
+    );
+    assert_eq!(two["byModel"][model]["percentage"], 100);
+    assert_eq!(two["providerErrors"][model]["rate_limited"], 2);
+    assert_eq!(two["providerErrors"][model]["server_error"], 0);
+    assert_eq!(stats("?days=1")["period"], "today");
+    // ClawRouter's reading of `days`: not a positive number → 7; at most 30.
+    assert_eq!(stats("")["period"], "last 7 days");
+    assert_eq!(stats("?days=-1")["period"], "last 7 days");
+    assert_eq!(stats("?days=abc")["totalRequests"], 4);
+    assert_eq!(stats("?days=90")["period"], "last 30 days");
 }
 
 #[test]

@@ -77,7 +77,7 @@ pub fn run(config: &Config, json: bool) -> ExitCode {
     let ok = checks.iter().all(|c| c.ok);
     if json {
         let mut report = to_json(&checks);
-        report["dashboard"] = json!(crate::dashboard::url(config));
+        report["dashboard"] = json!(crate::handlers::dashboard::url(config));
         println!("{report}");
     } else {
         for c in &checks {
@@ -93,7 +93,7 @@ pub fn run(config: &Config, json: bool) -> ExitCode {
         } else {
             println!("{failed} of {} checks failed", checks.len());
         }
-        if let Some(url) = crate::dashboard::url(config) {
+        if let Some(url) = crate::handlers::dashboard::url(config) {
             println!("dashboard: {url}");
         }
     }

@@ -155,7 +155,7 @@ fn run(config: Arc<Config>, with_setup: bool) -> ExitCode {
             Ok(Event::SetupDone(ok)) => {
                 if ok {
                     log::info!("setup finished; still supervising the proxy and the bridge");
-                    if let Some(url) = crate::dashboard::url(&config) {
+                    if let Some(url) = crate::handlers::dashboard::url(&config) {
                         println!("Dashboard: {url}");
                     }
                 } else {

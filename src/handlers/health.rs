@@ -54,7 +54,7 @@ pub async fn full(client: &UpstreamClient) -> Value {
                 .await;
             let (reachable, detail) = match models {
                 Ok(reply) => (reply.status < 500, format!("HTTP {}", reply.status)),
-                Err(e) => (false, format!("{e:?}")),
+                Err(e) => (false, e.to_string()),
             };
             fields.insert("upstream_reachable".into(), Value::Bool(reachable));
             if !reachable {

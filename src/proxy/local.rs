@@ -18,8 +18,19 @@ pub async fn send_json(
     body: Vec<u8>,
     extra_headers: &[(&str, String)],
 ) -> pingora::Result<()> {
+    send_whole(session, status, "application/json", body, extra_headers).await
+}
+
+/// Writes a complete answer of `content_type` (never cached).
+pub async fn send_whole(
+    session: &mut Session,
+    status: u16,
+    content_type: &str,
+    body: Vec<u8>,
+    extra_headers: &[(&str, String)],
+) -> pingora::Result<()> {
     let mut header = ResponseHeader::build(status, Some(4 + extra_headers.len()))?;
-    header.insert_header("content-type", "application/json")?;
+    header.insert_header("content-type", content_type)?;
     header.insert_header("content-length", body.len().to_string())?;
     header.insert_header("cache-control", "no-store")?;
     for (name, value) in extra_headers {

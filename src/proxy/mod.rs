@@ -34,8 +34,8 @@ use pingora::{Error, ErrorType};
 
 use crate::access_log;
 use crate::config::Config;
-use crate::dashboard::Dashboard;
 use crate::error::BridgeError;
+use crate::handlers::dashboard::Dashboard;
 use crate::handlers::{health, ollama};
 use crate::metrics::{self, Metrics};
 use crate::outcome::Outcome;

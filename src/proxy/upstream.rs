@@ -62,6 +62,16 @@ pub enum TransportError {
     TooLarge,
 }
 
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransportError::Connect(why) | TransportError::Broken(why) => f.write_str(why),
+            TransportError::TimedOut => f.write_str("no answer within the read time-out"),
+            TransportError::TooLarge => f.write_str("the answer was too large"),
+        }
+    }
+}
+
 /// An upstream answer whose header has arrived and whose body is still to be read.
 pub struct OpenResponse {
     pub status: u16,

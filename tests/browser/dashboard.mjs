@@ -1,12 +1,19 @@
-// Drives the dashboard in Debian's headless Chromium for tests/dashboard.rs, and prints one JSON
-// object with what it saw. Every request to anything but the bridge is aborted and recorded, as
-// are failed requests, console errors and page errors: the page must work offline.
+// Drives the dashboard in Debian's headless Chromium for tests/dashboard.rs. It talks in JSON
+// lines on stdout, one per event:
+//   {"event":"loaded", "status", "view", "qr"}   the page is up (and screenshots are saved);
+//   {"event":"step", "step", "notice", "noticeBad", "view"}   after each click of STEPS; then it
+//       waits for one line on stdin, so the test can look at the files on disk before the next;
+//   {"event":"done", "blocked", "failed", "badResponses", "consoleErrors", "pageErrors"}.
+// Every request to anything but the bridge is aborted and recorded: the page must work offline.
 //
-// Env: BRIDGE (http://127.0.0.1:PORT), NODE_PATH (.tools/browser/node_modules), CHROMIUM,
-// MODE = "look" (read the page; SCREENSHOT = where to save a full-page PNG) or "act" (also
-// click the web-search switch, ClawRouter, the model MODEL_SLUG and Update models).
+// Env: BRIDGE (http://127.0.0.1:PORT), NODE_PATH (.tools/browser/node_modules), CHROMIUM
+// (default /usr/bin/chromium), SCREENSHOT (a PNG path: the page in light mode there, in dark
+// mode beside it as *-dark.png; taken once loaded, or at the step "screenshot"), STEPS (a JSON
+// array of: "websearch", "clawrouter", "subscription", "model:<slug>", "update-models",
+// "screenshot").
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 
 const require = createRequire(process.env.NODE_PATH + "/");
 const { chromium } = require("playwright-core");
@@ -14,8 +21,11 @@ const { PNG } = require("pngjs");
 const jsQR = require("jsqr");
 
 const bridge = process.env.BRIDGE;
-const result = { blocked: [], failed: [], consoleErrors: [], pageErrors: [], notices: [] };
+const steps = JSON.parse(process.env.STEPS || "[]");
+const say = (event) => process.stdout.write(JSON.stringify(event) + "\n");
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
+const seen = { blocked: [], failed: [], badResponses: [], consoleErrors: [], pageErrors: [] };
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: [
@@ -24,67 +34,89 @@ const browser = await chromium.launch({
   ],
 });
 try {
-  const context = await browser.newContext({ viewport: { width: 1180, height: 900 } });
+  const context = await browser.newContext({ viewport: { width: 1120, height: 560 } });
   await context.route("**/*", (route) => {
     const url = route.request().url();
     if (url.startsWith(bridge + "/")) return route.continue();
-    result.blocked.push(url);
+    seen.blocked.push(url);
     return route.abort();
   });
   const page = await context.newPage();
-  page.on("console", (msg) => { if (msg.type() === "error") result.consoleErrors.push(msg.text()); });
-  page.on("pageerror", (err) => result.pageErrors.push(String(err)));
-  page.on("requestfailed", (req) => result.failed.push(req.url() + " " + (req.failure() || {}).errorText));
+  page.on("console", (msg) => { if (msg.type() === "error") seen.consoleErrors.push(msg.text()); });
+  page.on("pageerror", (err) => seen.pageErrors.push(String(err)));
+  page.on("requestfailed", (req) => seen.failed.push(req.url() + " " + (req.failure() || {}).errorText));
+  page.on("response", (res) => { if (res.status() >= 400) seen.badResponses.push(res.status() + " " + res.url()); });
 
   const response = await page.goto(bridge + "/dashboard");
-  result.status = response.status();
-  result.csp = response.headers()["content-security-policy"] || "";
-  await page.waitForSelector("body[data-loaded=true]", { timeout: 20000 });
+  await page.waitForSelector("body[data-loaded=true]", { timeout: 30000 });
 
-  const read = async () => page.evaluate(() => {
-    const t = (id) => (document.getElementById(id) || {}).textContent || "";
+  const view = async () => page.evaluate(() => {
+    const t = (id) => {
+      const element = document.getElementById(id);
+      return element && element.checkVisibility() ? element.textContent.trim() : "";
+    };
     return {
       balance: t("balance"), chain: t("chain"), walletState: t("wallet-state"),
-      address: t("wallet-address"), fundShown: !document.getElementById("fund").hidden,
+      address: t("wallet-address"), fundShown: document.getElementById("fund").checkVisibility(),
       proxy: t("status-proxy"), catalog: t("status-catalog"), version: t("status-version"),
-      spendTotal: t("spend-total"), spendState: t("spend-state"),
-      bars: document.querySelectorAll("#spend-chart rect").length,
-      configState: t("config-state"), modelsState: t("models-state"),
+      upstream: t("status-upstream"),
+      spendTotal: t("spend-total"), spendSavings: t("spend-savings"), spendPercent: t("spend-percent"),
+      spendRequests: t("spend-requests"), spendState: t("spend-state"), spendMax: t("spend-max"),
+      bars: document.querySelectorAll("#spend-chart rect.bar").length,
+      configState: t("config-banner"), modelsState: t("models-state"),
       defaultModel: t("default-model"),
       models: [...document.querySelectorAll("#families button")].map((b) => b.dataset.slug),
       families: [...document.querySelectorAll("#families h3")].map((h) => h.textContent),
-      desktopOn: document.getElementById("mode-clawrouter").classList.contains("on"),
-      subscriptionOn: document.getElementById("mode-subscription").classList.contains("on"),
-      websearch: t("websearch-label"),
+      desktopOn: document.getElementById("mode-clawrouter").getAttribute("aria-pressed") === "true",
+      subscriptionOn: document.getElementById("mode-subscription").getAttribute("aria-pressed") === "true",
+      websearch: document.getElementById("websearch-toggle").getAttribute("aria-checked"),
     };
   });
-  result.before = await read();
 
-  const qr = await page.$("#qr svg");
-  if (qr) {
-    const png = PNG.sync.read(await qr.screenshot());
-    const code = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
-    result.qr = code ? code.data : null;
+  let qr = null;
+  const code = await page.$("#qr svg");
+  if (code) {
+    const png = PNG.sync.read(await code.screenshot());
+    const found = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
+    qr = found ? found.data : null;
   }
-  if (process.env.SCREENSHOT) {
+  const screenshots = async () => {
+    if (!process.env.SCREENSHOT) return;
+    // No notice over the page.
+    await page.evaluate(() => { document.getElementById("notice").className = ""; });
+    await page.waitForFunction(() => getComputedStyle(document.getElementById("notice")).opacity === "0");
     writeFileSync(process.env.SCREENSHOT, await page.screenshot({ fullPage: true }));
-  }
+    await page.emulateMedia({ colorScheme: "dark" });
+    writeFileSync(process.env.SCREENSHOT.replace(/\.png$/, "-dark.png"),
+      await page.screenshot({ fullPage: true }));
+    await page.emulateMedia({ colorScheme: "light" });
+  };
+  if (!steps.includes("screenshot")) await screenshots();
+  say({ event: "loaded", status: response.status(), view: await view(), qr });
 
-  if (process.env.MODE === "act") {
-    let acted = 0;
-    const click = async (selector) => {
-      acted += 1;
-      await page.click(selector);
-      await page.waitForSelector(`body[data-acted="${acted}"]`, { timeout: 60000 });
-      result.notices.push(await page.textContent("#notice"));
-    };
-    await click("#websearch-toggle");
-    await click("#mode-clawrouter");
-    await click(`#families button[data-slug="${process.env.MODEL_SLUG}"]`);
-    await click("#update-models");
-    result.after = await read();
+  let acted = 0;
+  for (const step of steps) {
+    if (step === "screenshot") {
+      await screenshots();
+      say({ event: "step", step, view: await view() });
+      await lines.next();
+      continue;
+    }
+    const selector = step.startsWith("model:")
+      ? `#families button[data-slug="${step.slice(6)}"]`
+      : { websearch: "#websearch-toggle", clawrouter: "#mode-clawrouter",
+          subscription: "#mode-subscription", "update-models": "#update-models" }[step];
+    acted += 1;
+    await page.click(selector);
+    await page.waitForSelector(`body[data-acted="${acted}"]`, { timeout: 60000 });
+    const notice = await page.$eval("#notice", (n) => ({
+      text: n.textContent, bad: n.classList.contains("bad"),
+    }));
+    say({ event: "step", step, notice: notice.text, noticeBad: notice.bad, view: await view() });
+    await lines.next();
   }
 } finally {
   await browser.close();
 }
-process.stdout.write(JSON.stringify(result) + "\n");
+say({ event: "done", ...seen });
+process.exit(0);

@@ -20,7 +20,14 @@
 //!   a `Content-Encoding` other than identity is rejected (the mock never
 //!   decodes, so a forwarded header would corrupt the body on a real server).
 //! - `GET /v1/models`: a ClawRouter-like list (`auto`, `eco`, …, `provider/model` ids).
-//! - `GET /health` (`?full=true` adds `balance`, `isLow`, `isEmpty`).
+//! - `GET /health` (`?full=true` adds `balance`, `isLow`, `isEmpty`, or `balanceError` when
+//!   the balance cannot be read: [`Builder::balance_usd`]).
+//! - `GET /stats?days=N`: the spend of its usage log, computed like ClawRouter does (see
+//!   [`stats`]; empty unless scripted with [`Builder::usage`] and [`Builder::provider_error`]).
+//!
+//! The proxy states a user can meet: funded (the default, $5.00), a low or empty wallet
+//! (`balance_usd(Some(0.5))`, `Some(0.0)`), the balance unavailable (`balance_usd(None)`), and
+//! the proxy down (no mock: point the bridge at a port nothing listens on).
 //!
 //! Optionally it rewrites and replays chat requests like the real ClawRouter does
 //! ([`Builder::compress_like_clawrouter`], [`Builder::replay_like_clawrouter`]).
@@ -35,9 +42,11 @@
 pub mod clawrouter;
 mod http;
 mod reply;
+pub mod stats;
 pub mod validate;
 
 pub use reply::{Reply, StreamStyle};
+pub use stats::Usage;
 pub use validate::Rejection;
 
 use http::{Conn, RawRequest, ReadError};
@@ -174,6 +183,8 @@ struct Shared {
     route: Option<Box<Route>>,
     strict: Strictness,
     balance_usd: Option<f64>,
+    usage: Vec<Usage>,
+    provider_errors: Value,
     compress: bool,
     keep_alive_timeout: Option<Duration>,
     close_reused: bool,
@@ -219,6 +230,8 @@ impl Shared {
 pub struct Builder {
     strict: Strictness,
     balance_usd: Option<f64>,
+    usage: Vec<Usage>,
+    provider_errors: Vec<(String, String, u64)>,
     route: Option<Box<Route>>,
     compress: bool,
     replay_window: Option<Duration>,
@@ -259,6 +272,24 @@ impl Builder {
         self
     }
 
+    /// The usage log `/stats` aggregates (one entry per chat request; default: empty).
+    pub fn usage(mut self, log: Vec<Usage>) -> Self {
+        self.usage = log;
+        self
+    }
+
+    /// `count` upstream failures of `kind` (e.g. `rate_limited`) for `model` in `/stats`'s
+    /// `providerErrors`.
+    pub fn provider_error(mut self, model: &str, kind: &str, count: u64) -> Self {
+        assert!(
+            stats::PROVIDER_ERROR_KINDS.contains(&kind),
+            "{kind} is not a ClawRouter error kind"
+        );
+        self.provider_errors
+            .push((model.to_owned(), kind.to_owned(), count));
+        self
+    }
+
     /// Rewrite big requests' whitespace like ClawRouter's auto-compression does (see
     /// [`clawrouter`]); the script then sees the rewritten body.
     pub fn compress_like_clawrouter(mut self) -> Self {
@@ -295,6 +326,8 @@ impl Builder {
             route: self.route,
             strict: self.strict,
             balance_usd: self.balance_usd,
+            usage: self.usage,
+            provider_errors: stats::provider_errors(&self.provider_errors),
             compress: self.compress,
             keep_alive_timeout: self.keep_alive_timeout,
             close_reused: self.close_reused,
@@ -329,6 +362,8 @@ impl MockUpstream {
         Builder {
             strict: Strictness::default(),
             balance_usd: Some(5.0),
+            usage: Vec::new(),
+            provider_errors: Vec::new(),
             route: None,
             compress: false,
             replay_window: None,
@@ -617,6 +652,11 @@ fn handle(conn: &mut Conn, req: RawRequest, shared: &Shared) -> After {
         None => match (req.method.as_str(), route.as_str()) {
             ("GET", "/v1/models") => Reply::json(200, models_list()),
             ("GET", "/health") => Reply::json(200, health(shared, &record.path)),
+            ("GET", "/stats") => {
+                let query = record.path.split_once('?').map_or("", |(_, q)| q);
+                let body = stats::stats_body(&shared.usage, &shared.provider_errors, query);
+                Reply::status(200, "application/json", body)
+            }
             (_, r) if r.starts_with("/v1/") => Reply::json(200, echo(&record)),
             _ => Reply::json(404, json!({"error": "Not found"})),
         },

@@ -6,11 +6,11 @@
 //! framing (`frame-ancestors 'none'`, `X-Frame-Options: DENY`), no referrer, no caching, no
 //! content sniffing.
 
-use bytes::Bytes;
-use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
-const TEMPLATE: &str = include_str!("../../assets/dashboard.html");
+use crate::proxy::local::send_whole;
+
+const TEMPLATE: &str = include_str!("../../../assets/dashboard.html");
 
 /// The page with `nonce` and `token` in place.
 pub fn render(nonce: &str, token: &str) -> String {
@@ -30,21 +30,14 @@ pub fn content_security_policy(nonce: &str) -> String {
 
 /// Writes the page.
 pub async fn send(session: &mut Session, nonce: &str, token: &str) -> pingora::Result<()> {
-    let body = render(nonce, token);
-    let mut header = ResponseHeader::build(200, Some(8))?;
-    header.insert_header("content-type", "text/html; charset=utf-8")?;
-    header.insert_header("content-length", body.len().to_string())?;
-    header.insert_header("content-security-policy", content_security_policy(nonce))?;
-    header.insert_header("x-frame-options", "DENY")?;
-    header.insert_header("referrer-policy", "no-referrer")?;
-    header.insert_header("cache-control", "no-store")?;
-    header.insert_header("x-content-type-options", "nosniff")?;
-    session
-        .write_response_header(Box::new(header), false)
-        .await?;
-    session
-        .write_response_body(Some(Bytes::from(body)), true)
-        .await
+    let headers = [
+        ("content-security-policy", content_security_policy(nonce)),
+        ("x-frame-options", "DENY".to_owned()),
+        ("referrer-policy", "no-referrer".to_owned()),
+        ("x-content-type-options", "nosniff".to_owned()),
+    ];
+    let body = render(nonce, token).into_bytes();
+    send_whole(session, 200, "text/html; charset=utf-8", body, &headers).await
 }
 
 #[cfg(test)]

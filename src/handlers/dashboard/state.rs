@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use crate::admin::catalog;
 use crate::admin::codex_config::{self, CodexFile};
 use crate::config::Config;
 use crate::handlers::health;
@@ -125,7 +126,8 @@ fn number(value: &Value) -> f64 {
 fn codex(config: &Config, state: &mut Map<String, Value>) {
     let mut problems = Vec::new();
     let desktop = match codex_config::desktop_state(config) {
-        Ok(desktop) => json!({"on": desktop.is_on(), "problems": desktop.problems}),
+        Ok(desktop) => json!({"on": desktop.is_on(), "model": desktop.model,
+                              "problems": desktop.problems}),
         Err(e) => {
             problems.push(e.to_string());
             json!({"on": null})
@@ -163,13 +165,15 @@ fn models(config: &Config, default_model: &str) -> Value {
         Ok(bytes) => serde_json::from_slice::<Value>(&bytes).ok(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return json!({"available": false, "default": default_model,
-                          "problem": "no catalog yet — Update models"});
+                          "problem": "No model catalog yet: ↻ Update models makes it from the \
+                                      upstream's model list."});
         }
         Err(_) => None,
     };
     let Some(entries) = catalog.as_ref().and_then(|c| c["models"].as_array()) else {
         return json!({"available": false, "default": default_model,
-                      "problem": format!("{} is not a model catalog — Update models", path.display())});
+                      "problem": format!("{} is not a model catalog: ↻ Update models writes a new one.",
+                                         path.display())});
     };
     let mut families: Vec<(String, Vec<Value>)> = Vec::new();
     for entry in entries {
@@ -194,9 +198,15 @@ fn models(config: &Config, default_model: &str) -> Value {
     json!({"available": true, "default": default_model, "families": families})
 }
 
-/// A readable family name from a model id's provider prefix.
+/// A readable family name from a model id's provider prefix; ClawRouter's routing profiles
+/// (`auto`, `eco`, `premium`, listed bare) are one family.
 fn family_of(slug: &str) -> String {
-    let prefix = slug.split('/').next().unwrap_or(slug);
+    if catalog::KEPT_PROFILES.contains(&slug.strip_prefix("blockrun/").unwrap_or(slug)) {
+        return "ClawRouter".to_owned();
+    }
+    let Some((prefix, _)) = slug.split_once('/') else {
+        return "Other".to_owned();
+    };
     match prefix {
         "blockrun" => "ClawRouter".to_owned(),
         "openai" => "OpenAI".to_owned(),
@@ -233,6 +243,8 @@ mod tests {
     #[test]
     fn families_read_well() {
         assert_eq!(family_of("blockrun/auto"), "ClawRouter");
+        assert_eq!(family_of("eco"), "ClawRouter");
+        assert_eq!(family_of("llama3.1:8b"), "Other");
         assert_eq!(family_of("anthropic/claude-opus-4.7"), "Anthropic");
         assert_eq!(family_of("free/gpt-oss-120b"), "Free");
         assert_eq!(family_of("xai/grok-4"), "xAI");

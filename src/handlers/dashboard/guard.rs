@@ -14,6 +14,10 @@
 //! 4. carry the per-process CSRF token (embedded in the page, never in a URL) in the
 //!    `x-csrf-token` header — a token of another bridge process does not match;
 //! 5. have a JSON content type (a cross-origin HTML form cannot send one without a preflight).
+//!
+//! Reads (the page, its state) change nothing; a browser may still not fetch them for a page of
+//! another site, not even a same-site one such as another local server (`Sec-Fetch-Site` must
+//! be absent, `none` — the user opened the URL — or `same-origin`).
 
 use std::net::IpAddr;
 
@@ -37,6 +41,11 @@ pub enum Refusal {
     BadToken,
     #[error("dashboard changes are JSON POSTs (Content-Type: application/json)")]
     NotJson,
+    #[error(
+        "the dashboard is not served to another site's page (Sec-Fetch-Site: {0}); open its \
+         address directly"
+    )]
+    ForeignSite(String),
 }
 
 /// The per-process secret the page must send back with every change.
@@ -46,6 +55,19 @@ pub struct CsrfToken(String);
 impl std::fmt::Debug for CsrfToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CsrfToken(…)")
+    }
+}
+
+/// Checks a read of the page or its state (see the module docs).
+pub fn check_read(headers: &HeaderMap) -> Result<(), Refusal> {
+    match header(headers, "sec-fetch-site") {
+        None => Ok(()),
+        Some(site)
+            if site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none") =>
+        {
+            Ok(())
+        }
+        Some(site) => Err(Refusal::ForeignSite(site.to_owned())),
     }
 }
 
@@ -153,6 +175,17 @@ mod tests {
             ("content-type", "application/json; charset=utf-8"),
         ]);
         assert_eq!(token.check_change(&no_origin, LOOPBACK), Ok(()));
+    }
+
+    #[test]
+    fn reads_come_from_the_page_or_the_address_bar() {
+        assert_eq!(check_read(&headers(&[])), Ok(()));
+        assert_eq!(check_read(&headers(&[("sec-fetch-site", "none")])), Ok(()));
+        assert_eq!(
+            check_read(&headers(&[("sec-fetch-site", "same-origin")])),
+            Ok(())
+        );
+        assert!(check_read(&headers(&[("sec-fetch-site", "same-site")])).is_err());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! - `GET /dashboard` → the page ([`page`]): no outside resource of any kind (inline style and
 //!   script allowed by a per-response CSP nonce, the QR code inline SVG), the CSRF token inside.
-//! - `GET /dashboard/api/state` → everything the page shows ([`state`]).
+//! - `GET /dashboard/api/state` → everything the page shows ([`state`]). Neither read may be
+//!   fetched by a browser for another site's page ([`guard::check_read`]).
 //! - `POST /dashboard/api/{desktop,websearch,model,update-models}` → a change ([`actions`]),
 //!   after every check of [`guard`] (loopback peer, same origin, CSRF token, JSON).
 //!
@@ -72,6 +73,11 @@ impl Dashboard {
             .trim_end_matches('/')
             .to_owned();
         let reading = matches!(method.as_str(), "GET" | "HEAD");
+        if reading {
+            if let Err(refusal) = guard::check_read(&session.req_header().headers) {
+                return refuse(session, BridgeError::Forbidden(refusal.to_string())).await;
+            }
+        }
         match path.as_str() {
             "/dashboard" if reading => {
                 let Ok(nonce) = crate::secrets::random_hex(16) else {
