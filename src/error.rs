@@ -36,6 +36,19 @@ pub enum BridgeError {
     Internal(String),
     #[error("method {method} is not allowed on {path}")]
     MethodNotAllowed { method: String, path: String },
+    #[error("the request body stopped arriving: {received} bytes came{expected}, then nothing for {secs} s (server.body_timeout_secs); send the whole body the request announces")]
+    BodyTimeout {
+        received: usize,
+        /// ` of the N announced` when the request declared its length.
+        expected: String,
+        secs: u64,
+    },
+    #[error("the request header was not complete within {secs} s (server.header_timeout_secs); send the whole header at once")]
+    HeaderTimeout { secs: u64 },
+    #[error("the request header is too large (over {} bytes or {} lines); send fewer or smaller headers", crate::connection_guard::MAX_HEADER_BYTES, crate::connection_guard::MAX_HEADER_LINES)]
+    HeaderTooLarge,
+    #[error("the bridge has {max} client connections open, its limit (server.max_connections); close idle connections or raise the limit")]
+    TooManyConnections { max: usize },
 }
 
 impl BridgeError {
@@ -47,11 +60,14 @@ impl BridgeError {
             BridgeError::Forbidden(_) => 403,
             BridgeError::NotFound { .. } => 404,
             BridgeError::MethodNotAllowed { .. } => 405,
+            BridgeError::BodyTimeout { .. } | BridgeError::HeaderTimeout { .. } => 408,
             BridgeError::BodyTooLarge { .. } => 413,
             BridgeError::UnsupportedEncoding(_) | BridgeError::UnsupportedMediaType(_) => 415,
             BridgeError::MisdirectedHost(_) => 421,
             BridgeError::WebSocketUnsupported => 426,
+            BridgeError::HeaderTooLarge => 431,
             BridgeError::Internal(_) => 500,
+            BridgeError::TooManyConnections { .. } => 503,
         }
     }
 
@@ -70,6 +86,11 @@ impl BridgeError {
             BridgeError::NotFound { .. } => Outcome::NotFound,
             BridgeError::WebSocketUnsupported => Outcome::WebSocket,
             BridgeError::MethodNotAllowed { .. } => Outcome::MethodNotAllowed,
+            BridgeError::BodyTimeout { .. } | BridgeError::HeaderTimeout { .. } => {
+                Outcome::ClientTimeout
+            }
+            BridgeError::HeaderTooLarge => Outcome::HeaderTooLarge,
+            BridgeError::TooManyConnections { .. } => Outcome::Overloaded,
             BridgeError::Internal(_) => Outcome::Internal,
         }
     }
@@ -80,7 +101,7 @@ impl BridgeError {
             401 => "authentication_error",
             403 | 421 => "permission_error",
             404 => "not_found_error",
-            500 => "server_error",
+            500 | 503 => "server_error",
             _ => "invalid_request_error",
         };
         let param = match self {

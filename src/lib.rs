@@ -6,6 +6,7 @@
 //! - [`handlers`]: endpoints answered locally (`/health`, Ollama-style `/api/*`, the loopback
 //!   dashboard).
 //! - [`config`], [`cli`], [`server`]: configuration, command line, server lifecycle.
+//! - [`connection_guard`]: bounds on client connections (cap, header deadline and size).
 //! - [`error`], [`decode`]: the bridge's own errors; request body decoding.
 //! - [`access_log`]: the one line per request, written off the request's path.
 //! - [`metrics`]: `/metrics` (Prometheus), counted once per request.
@@ -17,6 +18,7 @@ pub mod access_log;
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod connection_guard;
 pub mod decode;
 pub mod error;
 pub mod handlers;

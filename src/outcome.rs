@@ -57,6 +57,12 @@ pub enum Outcome {
     WebSocket,
     /// The endpoint does not take this method (405).
     MethodNotAllowed,
+    /// The client was too slow sending its request (408).
+    ClientTimeout,
+    /// The request header was over the bounds (431).
+    HeaderTooLarge,
+    /// The bridge was at its connection limit (503).
+    Overloaded,
     /// A bug in the bridge (500).
     Internal,
 }
@@ -90,6 +96,9 @@ impl Outcome {
             Outcome::NotFound => "not_found",
             Outcome::WebSocket => "websocket",
             Outcome::MethodNotAllowed => "method_not_allowed",
+            Outcome::ClientTimeout => "client_timeout",
+            Outcome::HeaderTooLarge => "header_too_large",
+            Outcome::Overloaded => "overloaded",
             Outcome::Internal => "internal",
         }
     }

@@ -8,12 +8,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use pingora::proxy::http_proxy_service_with_name;
+use pingora::proxy::http_proxy;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::listening::Service;
 use tokio::sync::oneshot;
 
 use crate::config::Config;
+use crate::connection_guard::ConnectionGuard;
 use crate::proxy::{Bridge, InitError};
 
 /// Why the bridge could not start.
@@ -93,8 +95,10 @@ pub fn build_server(config: Arc<Config>) -> Result<Server, StartError> {
     let mut server = Server::new_with_opt_and_conf(None, server_conf(&config));
     server.bootstrap();
     let listen = config.listen.to_string();
-    let mut service =
-        http_proxy_service_with_name(&server.configuration, bridge, "clawrouter-codex");
+    let metrics = bridge.metrics.clone();
+    let proxy = http_proxy(&server.configuration, bridge);
+    let guarded = ConnectionGuard::new(proxy, config.connections, metrics);
+    let mut service = Service::new("clawrouter-codex".to_owned(), guarded);
     service.add_tcp(&listen);
     server.add_service(service);
     Ok(server)

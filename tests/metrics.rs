@@ -58,7 +58,16 @@ fn metrics_count_what_happened() {
     assert_eq!(post(&url, body(true).as_bytes(), &searching).status, 200);
     assert_eq!(get(&bridge.url("/health"), &[]).status, 200);
 
-    let answer = get(&bridge.url("/metrics"), &[]);
+    // A request is counted when its logging hook runs, just after its answer is sent: wait
+    // until the last one (the health check) is counted.
+    let mut answer = get(&bridge.url("/metrics"), &[]);
+    for _ in 0..50 {
+        if answer.body.contains(r#"outcome="ok",route="health""#) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        answer = get(&bridge.url("/metrics"), &[]);
+    }
     assert_eq!(answer.status, 200);
     assert!(answer
         .header("content-type")

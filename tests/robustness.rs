@@ -4,9 +4,11 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 
+use clawrouter_codex::config::FileServer;
 use common::bridge::BridgeGuard;
 use common::client::{get, post, raw_exchange};
 use common::mock_upstream::{MockUpstream, Reply};
@@ -193,4 +195,218 @@ fn idle_upstream_connections_are_dropped_before_the_upstream_drops_them() {
         2,
         "the idle connection was not kept past 1 s"
     );
+}
+
+// ---- client connections: bounds (src/connection_guard.rs) ---------------------------------
+
+/// A bridge whose `server:` section is set by `tweak`.
+fn bridge_with_server(mock: &MockUpstream, tweak: impl FnOnce(&mut FileServer)) -> BridgeGuard {
+    BridgeGuard::start_with(&mock.base_url(), |file| {
+        let mut server = FileServer::default();
+        tweak(&mut server);
+        file.server = Some(server);
+    })
+}
+
+fn connect(bridge: &BridgeGuard) -> TcpStream {
+    let stream = TcpStream::connect(bridge.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("read timeout");
+    stream
+}
+
+/// Reads one whole answer with a Content-Length body: (head, body).
+fn read_answer(stream: &mut TcpStream) -> (String, String) {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).into_owned();
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if data.len() >= end + 4 + length {
+                let body = String::from_utf8_lossy(&data[end + 4..end + 4 + length]);
+                return (head, body.into_owned());
+            }
+        }
+        let n = stream.read(&mut buf).expect("the answer arrives");
+        assert!(
+            n > 0,
+            "closed before a whole answer: {:?}",
+            String::from_utf8_lossy(&data)
+        );
+        data.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// True when the peer has closed the connection (a read returns end of file).
+fn closed_by_peer(stream: &mut TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(stream.read(&mut byte), Ok(0))
+}
+
+fn refusals(bridge: &BridgeGuard, reason: &str) -> String {
+    let metrics = get(&bridge.url("/metrics"), &[]).body;
+    let needle = format!("clawrouter_codex_refused_connections_total{{reason=\"{reason}\"}}");
+    metrics
+        .lines()
+        .find(|l| l.starts_with(&needle))
+        .map(|l| l[needle.len()..].trim().to_owned())
+        .unwrap_or_else(|| "0".to_owned())
+}
+
+#[test]
+fn a_header_trickled_byte_by_byte_is_cut_off_at_the_deadline() {
+    let mock = MockUpstream::start(|_| Reply::text("never"));
+    let bridge = bridge_with_server(&mock, |s| s.header_timeout_secs = Some(1));
+    let mut stream = connect(&bridge);
+    stream.write_all(b"GET /health HTTP/1.1\r\n").unwrap();
+    // One byte every 200 ms: each read comes well within any per-read time-out.
+    let mut answer = String::new();
+    for byte in b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".iter()
+    {
+        if stream.write_all(&[*byte]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        stream.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 4096];
+        if let Ok(n) = stream.read(&mut buf) {
+            answer.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        stream.set_nonblocking(false).unwrap();
+        if !answer.is_empty() {
+            break;
+        }
+    }
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+    assert!(answer.contains("header_timeout_secs"), "{answer}");
+    assert!(closed_by_peer(&mut stream), "the connection is closed");
+    assert_eq!(refusals(&bridge, "header_timeout"), "1");
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let mock = MockUpstream::start(|_| Reply::text("never"));
+    let bridge = bridge_with_server(&mock, |s| s.idle_timeout_secs = Some(1));
+    let mut stream = connect(&bridge);
+    for _ in 0..2 {
+        let request = format!("GET /health HTTP/1.1\r\nHost: {}\r\n\r\n", bridge.addr());
+        stream.write_all(request.as_bytes()).unwrap();
+        let (head, _) = read_answer(&mut stream);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    }
+    // Nothing more is sent: the bridge closes the connection (the read would otherwise wait
+    // for the 20 s read time-out and fail).
+    assert!(
+        closed_by_peer(&mut stream),
+        "the idle connection was closed"
+    );
+}
+
+#[test]
+fn connections_over_the_cap_get_503_and_the_others_keep_working() {
+    let mock = MockUpstream::start(|_| Reply::text("never"));
+    let bridge = bridge_with_server(&mock, |s| s.max_connections = Some(2));
+    let mut first = connect(&bridge);
+    let _second = connect(&bridge);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = connect(&bridge);
+    let request = format!("GET /health HTTP/1.1\r\nHost: {}\r\n\r\n", bridge.addr());
+    third.write_all(request.as_bytes()).unwrap();
+    let (head, body) = read_answer(&mut third);
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    assert!(body.contains("server.max_connections"), "{body}");
+    assert!(closed_by_peer(&mut third));
+    // The connections within the cap are served.
+    first.write_all(request.as_bytes()).unwrap();
+    let (head, _) = read_answer(&mut first);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    drop(first);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fourth = connect(&bridge);
+    let metrics = format!("GET /metrics HTTP/1.1\r\nHost: {}\r\n\r\n", bridge.addr());
+    fourth.write_all(metrics.as_bytes()).unwrap();
+    let (head, body) = read_answer(&mut fourth);
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "a freed place is taken again: {head}"
+    );
+    assert!(
+        body.contains("clawrouter_codex_refused_connections_total{reason=\"connection_cap\"} 1"),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_body_that_stops_arriving_gets_408_not_an_upstream_error() {
+    let mock = MockUpstream::start(|_| Reply::text("never"));
+    let bridge = bridge_with_server(&mock, |s| s.body_timeout_secs = Some(1));
+    let mut stream = connect(&bridge);
+    let request = format!(
+        "POST /v1/responses HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\n\r\n{{\"model\":",
+        bridge.addr()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let (head, body) = read_answer(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(body.contains("9 bytes came of the 100 announced"), "{body}");
+    assert!(closed_by_peer(&mut stream));
+    assert!(mock.requests().is_empty(), "the upstream was never called");
+}
+
+#[test]
+fn oversized_headers_get_431_with_a_json_error() {
+    let mock = MockUpstream::start(|_| Reply::text("never"));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let many = "X-Many: y\r\n".repeat(1000);
+    let huge = format!("X-Huge: {}\r\n", "a".repeat(4 << 20));
+    for extra in [many, huge] {
+        let request = format!(
+            "GET /health HTTP/1.1\r\nHost: {}\r\n{extra}\r\n",
+            bridge.addr()
+        );
+        let mut stream = connect(&bridge);
+        // The bridge may answer and close before the whole header is sent.
+        let _ = stream.write_all(request.as_bytes());
+        let (head, body) = read_answer(&mut stream);
+        assert!(head.starts_with("HTTP/1.1 431"), "{head}");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
+        assert!(json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too large"));
+    }
+    assert_eq!(refusals(&bridge, "header_too_large"), "2");
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let mock = MockUpstream::start(|_| Reply::text("pipelined answer"));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let body = json!({"model": "m", "stream": false, "input": "hi"}).to_string();
+    let host = bridge.addr();
+    let requests = format!(
+        "GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n\
+         POST /v1/responses HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}\
+         GET /api/version HTTP/1.1\r\nHost: {host}\r\n\r\n",
+        body.len()
+    );
+    let mut stream = connect(&bridge);
+    stream.write_all(requests.as_bytes()).unwrap();
+    let (_, health) = read_answer(&mut stream);
+    assert!(health.contains("\"status\""), "{health}");
+    let (_, response) = read_answer(&mut stream);
+    assert!(response.contains("pipelined answer"), "{response}");
+    let (_, version) = read_answer(&mut stream);
+    assert!(version.contains("version"), "{version}");
 }

@@ -57,12 +57,20 @@ async fn write_header_and_body(
 /// Writes a bridge error as its JSON answer. An unread request body of known length up to
 /// [`DRAIN_LIMIT`] is read and dropped first — also an over-limit one — because closing a
 /// socket with unread data resets it and the client would lose the answer. Larger bodies, and
-/// bodies of unknown length, close the connection instead; so does every over-limit body and a
-/// WebSocket upgrade once answered.
+/// bodies of unknown length, close the connection instead; so does every over-limit body, a
+/// body that stopped arriving, and a WebSocket upgrade once answered.
 pub async fn send_error(session: &mut Session, error: &BridgeError) -> pingora::Result<()> {
     let declared = declared_length(session);
-    let drainable = !matches!(error, BridgeError::WebSocketUnsupported)
-        && declared.is_some_and(|len| len <= DRAIN_LIMIT);
+    let ends_connection = matches!(
+        error,
+        BridgeError::BodyTooLarge { .. }
+            | BridgeError::BodyTimeout { .. }
+            | BridgeError::WebSocketUnsupported
+    );
+    let drainable = !matches!(
+        error,
+        BridgeError::WebSocketUnsupported | BridgeError::BodyTimeout { .. }
+    ) && declared.is_some_and(|len| len <= DRAIN_LIMIT);
     if drainable {
         if session.drain_request_body().await.is_err() {
             session.set_keepalive(None);
@@ -70,10 +78,7 @@ pub async fn send_error(session: &mut Session, error: &BridgeError) -> pingora::
     } else if declared != Some(0) {
         session.set_keepalive(None);
     }
-    if matches!(
-        error,
-        BridgeError::BodyTooLarge { .. } | BridgeError::WebSocketUnsupported
-    ) {
+    if ends_connection {
         session.set_keepalive(None);
     }
     send_json(session, error.status(), error.body(), &[]).await
@@ -119,32 +124,46 @@ pub async fn send_sse_bytes(
 /// Why a request body could not be read.
 #[derive(Debug)]
 pub enum ReadBodyError {
-    /// Over the configured limit.
-    TooLarge(BridgeError),
+    /// Over the configured limit (413), or it stopped arriving (408): the client is told.
+    Refused(BridgeError),
     /// The client went away or sent a broken body.
     Client(Box<pingora::Error>),
 }
 
 /// Reads the whole request body, refusing it as soon as it passes `limit` bytes
-/// (`Content-Length` is checked before reading anything).
+/// (`Content-Length` is checked before reading anything) or when it stops arriving for the
+/// session's read time-out (`server.body_timeout_secs`).
 pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, ReadBodyError> {
     let declared = declared_length(session);
     if let Some(size) = declared {
         if size > limit {
-            return Err(ReadBodyError::TooLarge(BridgeError::BodyTooLarge {
+            return Err(ReadBodyError::Refused(BridgeError::BodyTooLarge {
                 size,
                 limit,
             }));
         }
     }
     let mut buf = Vec::with_capacity(declared.unwrap_or(16 * 1024).min(limit));
-    while let Some(chunk) = session
-        .read_request_body()
-        .await
-        .map_err(ReadBodyError::Client)?
-    {
+    loop {
+        let chunk = match session.read_request_body().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) if e.etype() == &pingora::ErrorType::ReadTimedout => {
+                return Err(ReadBodyError::Refused(BridgeError::BodyTimeout {
+                    received: buf.len(),
+                    expected: declared
+                        .map(|size| format!(" of the {size} announced"))
+                        .unwrap_or_default(),
+                    secs: session
+                        .get_read_timeout()
+                        .map(|t| t.as_secs())
+                        .unwrap_or_default(),
+                }));
+            }
+            Err(e) => return Err(ReadBodyError::Client(e)),
+        };
         if buf.len() + chunk.len() > limit {
-            return Err(ReadBodyError::TooLarge(BridgeError::BodyTooLarge {
+            return Err(ReadBodyError::Refused(BridgeError::BodyTooLarge {
                 size: buf.len() + chunk.len(),
                 limit,
             }));

@@ -248,6 +248,7 @@ impl ProxyHttp for Bridge {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<bool> {
+        crate::connection_guard::apply_to_session(session, &self.config.connections);
         ctx.route = Route::classify(session.req_header().uri.path());
         if let Err(error) = self.gate.check(&session.req_header().headers) {
             if ctx.route == Route::Dashboard && matches!(error, BridgeError::Unauthorized) {

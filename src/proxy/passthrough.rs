@@ -40,6 +40,10 @@ pub fn failure_answer(error: &Error, upstream_url: &str) -> Option<(u16, Vec<u8>
         (ErrorSource::Downstream, ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed) => {
             return None
         }
+        (ErrorSource::Downstream, ErrorType::ReadTimedout) => (
+            408,
+            "the request body stopped arriving (server.body_timeout_secs); send the whole body the request announces".to_owned(),
+        ),
         (ErrorSource::Downstream, _) => (400, "the request could not be read".to_owned()),
         (_, ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout) => (
             504,

@@ -513,7 +513,7 @@ async fn read_request(bridge: &Bridge, session: &mut Session) -> Result<Vec<u8>,
     let limit = bridge.config.max_body_bytes;
     let raw = match read_body(session, limit).await {
         Ok(raw) => raw,
-        Err(ReadBodyError::TooLarge(e)) => return Err(PlanError::Refused(e)),
+        Err(ReadBodyError::Refused(e)) => return Err(PlanError::Refused(e)),
         Err(ReadBodyError::Client(e)) => return Err(PlanError::ClientGone(e)),
     };
     let encoding = session

@@ -127,7 +127,7 @@ impl Dashboard {
         }
         let body = match read_body(session, MAX_ACTION_BODY).await {
             Ok(body) => body,
-            Err(ReadBodyError::TooLarge(e)) => return refuse(session, e).await,
+            Err(ReadBodyError::Refused(e)) => return refuse(session, e).await,
             Err(ReadBodyError::Client(e)) => return Err(e),
         };
         let action = match Action::parse(name, &body) {
