@@ -565,8 +565,8 @@ fn server_and_transport_failures_are_retryable_and_say_what_failed() {
             "not a chat completion",
         ),
         (Reply::close_mid_body(), "connection"),
-        (Reply::hang_up(), "Cannot reach"),
-        (Reply::reset(), "Cannot reach"),
+        (Reply::hang_up(), "closed the connection before answering"),
+        (Reply::reset(), "closed the connection before answering"),
     ];
     for (reply, needle) in cases {
         // The chat call reuses the connection of the bridge's /health probe, and a reused

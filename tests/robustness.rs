@@ -410,3 +410,67 @@ fn pipelined_requests_are_answered_in_order() {
     let (_, version) = read_answer(&mut stream);
     assert!(version.contains("version"), "{version}");
 }
+
+// ---- upstream failures, worded for the user -------------------------------------------------
+
+#[test]
+fn a_compressed_upstream_error_page_is_read_or_described_never_quoted() {
+    let page =
+        json!({"error": {"message": "upstream provider overloaded", "type": "server_error"}});
+    let mock = MockUpstream::replies(vec![
+        Reply::status(502, "application/json", gzip(page.to_string().as_bytes()))
+            .header("content-encoding", "gzip"),
+        Reply::status(
+            502,
+            "application/json",
+            vec![0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe, 0x01],
+        )
+        .header("content-encoding", "br"),
+    ]);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let decoded = ask(&bridge, "one").json()["error"]["message"].to_string();
+    assert!(
+        decoded.contains("upstream provider overloaded"),
+        "{decoded}"
+    );
+    let opaque = ask(&bridge, "two").json()["error"]["message"].to_string();
+    assert!(
+        opaque.contains("a binary (compressed?) answer of 7 bytes"),
+        "{opaque}"
+    );
+    assert!(!opaque.contains('\u{fffd}'), "raw bytes leaked: {opaque}");
+}
+
+#[test]
+fn a_stream_broken_after_partial_text_says_so_not_is_clawrouter_running() {
+    let delta = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Half an ans"},
+                     "finish_reason": null}]});
+    let event = format!("data: {delta}\n\n");
+    let raw = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n\
+         {:x}\r\n{event}\r\n",
+        event.len()
+    );
+    let mock = MockUpstream::replies(vec![Reply::garbage(raw.into_bytes())]);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let body = json!({"model": "m", "stream": true, "input": "hi"});
+    let answer = post(
+        &bridge.url("/v1/responses"),
+        body.to_string().as_bytes(),
+        &[],
+    );
+    let events = answer.events();
+    assert!(
+        events.iter().any(|e| e["delta"] == "Half an ans"),
+        "{}",
+        answer.body
+    );
+    let failed = events
+        .iter()
+        .find(|e| e["type"] == "response.failed")
+        .expect("the stream ends in response.failed");
+    let message = failed["response"]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("broke off its answer midway"), "{message}");
+    assert!(!message.contains("Is ClawRouter running"), "{message}");
+}

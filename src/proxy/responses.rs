@@ -38,6 +38,8 @@ use crate::translate::upstream_error::{self, ClientFailure};
 use crate::translate::web_search::{follow_up_body, SearchCall};
 
 /// Client headers whose value identifies the Codex thread (newest spelling first).
+/// Largest decoded size of an upstream answer that came compressed.
+const MAX_UPSTREAM_DECODED: usize = 64 * 1024 * 1024;
 const SESSION_HEADERS: &[&str] = &["x-session-id", "session-id", "thread-id", "session_id"];
 
 /// Handles one `/v1/responses` request completely.
@@ -315,7 +317,7 @@ async fn call_model(
     let mut open = match opened {
         Ok(open) => open,
         Err(e) => {
-            translator.fail(&transport_failure(bridge, e), out);
+            translator.fail(&transport_failure(bridge, e, false), out);
             return answered(None);
         }
     };
@@ -323,28 +325,34 @@ async fn call_model(
     measures.upstream_latency = Some(sent_at.elapsed());
     if !(200..300).contains(&open.status) {
         let (status, headers) = (open.status, std::mem::take(&mut open.error_headers));
+        let encoding = open.content_encoding.take();
         let failure = match pump
             .wait(bridge.upstream.read_all(open), translator)
             .await?
         {
             None => return Ok(Called::ClientGone),
             Some(Ok(body)) => {
+                let body = decoded(body, encoding.as_deref());
                 upstream_error::classify_status(status, &headers, &body, upstream_url)
             }
-            Some(Err(e)) => transport_failure(bridge, e),
+            Some(Err(e)) => transport_failure(bridge, e, true),
         };
         translator.fail(&failure, out);
         return answered(None);
     }
     if !open.is_event_stream() {
         // A JSON answer: the non-streaming upstream call, or an upstream that ignored `stream`.
+        let encoding = open.content_encoding.take();
         match pump
             .wait(bridge.upstream.read_all(open), translator)
             .await?
         {
             None => return Ok(Called::ClientGone),
-            Some(Ok(body)) => translator.feed_completion(&body, unix_now(), out),
-            Some(Err(e)) => translator.fail(&transport_failure(bridge, e), out),
+            Some(Ok(body)) => {
+                let body = decoded(body, encoding.as_deref());
+                translator.feed_completion(&body, unix_now(), out);
+            }
+            Some(Err(e)) => translator.fail(&transport_failure(bridge, e, true), out),
         }
         return answered(None);
     }
@@ -361,7 +369,7 @@ async fn call_model(
                 return answered(None);
             }
             Some(Err(e)) => {
-                translator.fail(&transport_failure(bridge, e), out);
+                translator.fail(&transport_failure(bridge, e, true), out);
                 return answered(None);
             }
         }
@@ -476,15 +484,28 @@ fn upstream_headers(session_id: Option<&str>) -> Vec<(&str, &str)> {
     headers
 }
 
-fn transport_failure(bridge: &Bridge, error: TransportError) -> ClientFailure {
+/// A whole upstream body compressed although the bridge asked for no encoding (some servers
+/// compress error pages anyway): decoded when it decodes; otherwise as it came (the error
+/// message then describes it, never quotes its bytes).
+fn decoded(body: Bytes, encoding: Option<&str>) -> Bytes {
+    match encoding {
+        Some(encoding) => decode_body(Some(encoding), body.to_vec(), MAX_UPSTREAM_DECODED)
+            .map(Bytes::from)
+            .unwrap_or(body),
+        None => body,
+    }
+}
+
+/// What the client is told about a failed exchange; `answering`: the upstream's answer had
+/// begun (its header arrived).
+fn transport_failure(bridge: &Bridge, error: TransportError, answering: bool) -> ClientFailure {
     let upstream = bridge.upstream.upstream();
     match error {
         TransportError::TimedOut => {
             upstream_error::timed_out(&upstream.url, upstream.read_timeout.as_secs())
         }
-        TransportError::Connect(what) | TransportError::Broken(what) => {
-            upstream_error::unreachable(&upstream.url, &what)
-        }
+        TransportError::Connect(what) => upstream_error::unreachable(&upstream.url, &what),
+        TransportError::Broken(what) => upstream_error::broken(&upstream.url, &what, answering),
         TransportError::TooLarge => {
             upstream_error::garbage(&upstream.url, "the answer was too large")
         }

@@ -79,6 +79,9 @@ pub struct OpenResponse {
     pub error_headers: ErrorHeaders,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
+    /// The `Content-Encoding` header, if any (the bridge asks for none; error pages come
+    /// compressed anyway from some servers).
+    pub content_encoding: Option<String>,
     received: usize,
     session: HttpSession,
 }
@@ -303,6 +306,7 @@ impl UpstreamClient {
                 spending_cap: text("x-clawrouter-cost-cap-exceeded").as_deref() == Some("1"),
             },
             content_type: text("content-type"),
+            content_encoding: text("content-encoding").filter(|e| e != "identity"),
             received: 0,
             session,
         })

@@ -256,7 +256,7 @@ pub fn classify_status(
     }
 }
 
-/// The upstream could not be reached or broke the connection before answering.
+/// The upstream could not be reached: no connection could be made.
 pub fn unreachable(upstream: &str, what: &str) -> ClientFailure {
     ClientFailure {
         kind: FailureKind::Unavailable,
@@ -265,6 +265,25 @@ pub fn unreachable(upstream: &str, what: &str) -> ClientFailure {
             "Cannot reach the upstream at {upstream}: {what}. Is ClawRouter running? \
              (`clawrouter-codex start`, then `clawrouter-codex doctor`)"
         ),
+        retry_after_secs: None,
+    }
+}
+
+/// The upstream was reached but broke the connection: before any answer (`answering` false),
+/// or in the middle of it (what came before is kept by the caller).
+pub fn broken(upstream: &str, what: &str, answering: bool) -> ClientFailure {
+    let message = if answering {
+        format!("The upstream ({upstream}) broke off its answer midway: {what}")
+    } else {
+        format!(
+            "The upstream ({upstream}) was reached but closed the connection before answering \
+             ({what}); it may have failed on this request: see its log (`clawrouter-codex doctor`)"
+        )
+    };
+    ClientFailure {
+        kind: FailureKind::Unavailable,
+        upstream_status: None,
+        message,
         retry_after_secs: None,
     }
 }
@@ -316,8 +335,14 @@ impl ErrorBody {
     fn parse(body: &[u8]) -> ErrorBody {
         let text = String::from_utf8_lossy(body);
         let Ok(value) = serde_json::from_slice::<Value>(body) else {
+            let message = if is_binary(body) {
+                // A compressed or binary body: its bytes mean nothing to the user.
+                format!("a binary (compressed?) answer of {} bytes", body.len())
+            } else {
+                excerpt(text.trim())
+            };
             return ErrorBody {
-                message: excerpt(text.trim()),
+                message,
                 ..ErrorBody::default()
             };
         };
@@ -343,6 +368,14 @@ impl ErrorBody {
 }
 
 /// The first few hundred characters of a text, cut on a character boundary.
+/// Not text: invalid UTF-8, or control characters other than whitespace.
+fn is_binary(body: &[u8]) -> bool {
+    std::str::from_utf8(body).map_or(true, |text| {
+        text.chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+    })
+}
+
 fn excerpt(text: &str) -> String {
     if text.is_empty() {
         return "(empty body)".to_owned();
@@ -467,6 +500,36 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
             assert_eq!(failure.responses_code(), "context_length_exceeded");
+        }
+    }
+
+    #[test]
+    fn a_binary_error_body_is_described_not_quoted() {
+        let gzip_magic = [
+            0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xab, 0x56,
+        ];
+        let failure = classify_status(502, &ErrorHeaders::default(), &gzip_magic, UP);
+        assert!(
+            failure
+                .message
+                .ends_with("a binary (compressed?) answer of 12 bytes"),
+            "{}",
+            failure.message
+        );
+        assert!(!failure.message.contains('\u{fffd}'));
+    }
+
+    #[test]
+    fn a_broken_connection_is_worded_by_phase() {
+        let before = broken(UP, "connection closed before a whole answer", false);
+        assert!(before
+            .message
+            .contains("closed the connection before answering"));
+        let midway = broken(UP, "connection closed before a whole answer", true);
+        assert!(midway.message.contains("broke off its answer midway"));
+        for failure in [before, midway] {
+            assert!(!failure.message.contains("Is ClawRouter running"));
+            assert_eq!(failure.kind, FailureKind::Unavailable);
         }
     }
 

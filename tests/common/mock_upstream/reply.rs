@@ -409,11 +409,13 @@ impl Reply {
             .model("free/gpt-oss-120b")
     }
 
-    /// An extra response header.
+    /// An extra response header (completions and verbatim answers).
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.comp("header")
-            .headers
-            .push((name.to_ascii_lowercase(), value.to_string()));
+        let header = (name.to_ascii_lowercase(), value.to_string());
+        match &mut self.kind {
+            Kind::Http { headers, .. } => headers.push(header),
+            _ => self.comp("header").headers.push(header),
+        }
         self
     }
 
