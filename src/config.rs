@@ -55,7 +55,13 @@ pub struct FileConfig {
     pub listen: Option<String>,
     /// Bearer token clients must send; required when `listen` is not a loopback address.
     pub auth_token: Option<String>,
+    /// A key file shared by replicas behind a load balancer (0600, at least 32 bytes), so a
+    /// reasoning blob sealed by one opens on another. Default: `~/.clawrouter-codex/reasoning.key`.
+    pub reasoning_key_file: Option<PathBuf>,
     pub upstream: Option<FileUpstream>,
+    /// Team mode: several upstreams (e.g. one ClawRouter per wallet), load-balanced with a
+    /// conversation pinned to one of them; they share the `upstream:` settings.
+    pub upstreams: Option<Vec<FileTeamUpstream>>,
     pub proxy: Option<FileProxy>,
     pub codex: Option<FileCodex>,
     /// Seconds between keep-alive events while the upstream is silent (Codex's idle timer
@@ -81,6 +87,8 @@ pub struct FileUpstream {
     /// Seconds an idle pooled connection to the upstream is kept; keep it below the upstream's
     /// own keep-alive time-out (Node: 5 s). 0: no reuse.
     pub pool_idle_secs: Option<u64>,
+    /// Team mode: seconds between health checks (a TCP connect) of each upstream.
+    pub health_check_secs: Option<u64>,
     /// `system` (each developer/system message stays a system message where it stands) or
     /// `merge` (all merged into one leading system message, for strict chat templates).
     pub system_role: Option<String>,
@@ -90,6 +98,18 @@ pub struct FileUpstream {
     /// which ClawRouter's rewriting of big bodies leaves alone (`auto`: to ClawRouter, big
     /// bodies only).
     pub preserve_whitespace: Option<String>,
+}
+
+/// One entry of `upstreams:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTeamUpstream {
+    /// Chat Completions base URL, like `upstream.url`.
+    pub url: String,
+    /// Name of an environment variable holding this upstream's bearer key.
+    pub api_key_env: Option<String>,
+    /// Share of new conversations, relative to the others (default 1).
+    pub weight: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -185,6 +205,8 @@ pub struct Upstream {
     pub read_timeout: Duration,
     /// How long an idle pooled connection to it is kept (`Duration::ZERO`: not reused).
     pub pool_idle: Duration,
+    /// Its share of new conversations in team mode.
+    pub weight: usize,
 }
 
 impl Upstream {
@@ -240,7 +262,12 @@ pub use crate::translate::request::SystemRole;
 pub struct Config {
     pub listen: SocketAddr,
     pub auth_token: Option<String>,
+    /// The upstream (in team mode the first one, which the management commands use).
     pub upstream: Upstream,
+    /// Every upstream: `[upstream]`, or the `upstreams:` list (team mode).
+    pub upstreams: Vec<Upstream>,
+    /// Team mode: how often each upstream's health is checked.
+    pub health_check_interval: Duration,
     pub system_role: SystemRole,
     pub stream_mode: AutoSwitch,
     /// Whether code whitespace is protected from ClawRouter's rewriting of big requests.
@@ -255,6 +282,8 @@ pub struct Config {
     /// The bridge's own folder (`~/.clawrouter-codex`): keys, logs, the proxy's isolated HOME.
     /// `None` when HOME is unknown.
     pub state_dir: Option<PathBuf>,
+    /// The reasoning key shared by replicas, when configured (checked when the bridge starts).
+    pub reasoning_key_file: Option<PathBuf>,
     pub max_body_bytes: usize,
     pub threads: usize,
     pub shutdown_grace: Duration,
@@ -531,6 +560,31 @@ pub fn resolve(
         origin: url_origin,
         message,
     })?;
+    let upstreams = match (file.upstreams, url_from_env) {
+        // The environment's URL outranks the file's list, like any file setting.
+        (Some(_), true) | (None, _) => vec![upstream],
+        (Some(list), false) => {
+            if up.url.is_some() {
+                return Err(ConfigError::Invalid {
+                    key: "upstreams",
+                    origin: file_origin,
+                    message: "set either upstream.url (one upstream) or upstreams (several), \
+                              not both"
+                        .to_owned(),
+                });
+            }
+            team_upstreams(list, &up, &file_origin)?
+        }
+    };
+    let upstream = upstreams[0].clone();
+    let health_check_secs = up.health_check_secs.unwrap_or(5);
+    if !(1..=300).contains(&health_check_secs) {
+        return Err(ConfigError::Invalid {
+            key: "upstream.health_check_secs",
+            origin: file_origin,
+            message: format!("{health_check_secs} is out of range; use 1 to 300"),
+        });
+    }
 
     let system_role = match up.system_role.as_deref().unwrap_or("system") {
         "system" => SystemRole::System,
@@ -705,6 +759,8 @@ pub fn resolve(
         listen,
         auth_token,
         upstream,
+        upstreams,
+        health_check_interval: Duration::from_secs(health_check_secs),
         system_role,
         stream_mode,
         preserve_whitespace,
@@ -717,6 +773,10 @@ pub fn resolve(
             .home
             .as_ref()
             .map(|home| PathBuf::from(home).join(".clawrouter-codex")),
+        reasoning_key_file: file.reasoning_key_file.map(|path| match &env.home {
+            Some(home) => expand_home(&path, Path::new(home)),
+            None => path,
+        }),
         max_body_bytes,
         threads,
         shutdown_grace,
@@ -724,6 +784,59 @@ pub fn resolve(
         log_level,
         source,
     })
+}
+
+/// Most upstreams in a team.
+const MAX_TEAM_UPSTREAMS: usize = 32;
+
+/// The `upstreams:` list, each entry checked (URL, key, weight) and every address distinct.
+fn team_upstreams(
+    list: Vec<FileTeamUpstream>,
+    shared: &FileUpstream,
+    origin: &str,
+) -> Result<Vec<Upstream>, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        key: "upstreams",
+        origin: origin.to_owned(),
+        message,
+    };
+    if list.is_empty() || list.len() > MAX_TEAM_UPSTREAMS {
+        return Err(invalid(format!(
+            "{} entries; list 1 to {MAX_TEAM_UPSTREAMS} upstreams",
+            list.len()
+        )));
+    }
+    let mut upstreams: Vec<Upstream> = Vec::with_capacity(list.len());
+    for (i, entry) in list.into_iter().enumerate() {
+        let api_key = match &entry.api_key_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                invalid(format!(
+                    "upstreams[{i}].api_key_env: environment variable {var} is not set"
+                ))
+            })?),
+            None => None,
+        };
+        let mut upstream = parse_upstream(entry.url.trim(), api_key, shared)
+            .map_err(|message| invalid(format!("upstreams[{i}].url: {message}")))?;
+        upstream.weight = match entry.weight {
+            None => 1,
+            Some(weight) if (1..=100).contains(&weight) => weight,
+            Some(weight) => {
+                return Err(invalid(format!(
+                    "upstreams[{i}].weight: {weight} is out of range; use 1 to 100"
+                )))
+            }
+        };
+        if let Some(twin) = upstreams.iter().position(|u| u.addr == upstream.addr) {
+            return Err(invalid(format!(
+                "upstreams[{i}] ({}) has the same address as upstreams[{twin}] ({}); each \
+                 upstream needs its own host and port",
+                upstream.url, upstreams[twin].url
+            )));
+        }
+        upstreams.push(upstream);
+    }
+    Ok(upstreams)
 }
 
 /// `server.max_connections` and the client time-outs, each checked against its range.
@@ -840,6 +953,7 @@ fn parse_upstream(
         connect_timeout: Duration::from_secs(file.connect_timeout_secs.unwrap_or(10)),
         read_timeout: Duration::from_secs(file.read_timeout_secs.unwrap_or(600)),
         pool_idle: Duration::from_secs(file.pool_idle_secs.unwrap_or(DEFAULT_POOL_IDLE_SECS)),
+        weight: 1,
     })
 }
 

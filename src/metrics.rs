@@ -42,6 +42,10 @@ pub struct Finished<'a> {
     pub searches_failed: u64,
     pub skipped_frames: u64,
     pub unknown_parts: u64,
+    /// Which upstream served it (`upstreams[i]`), when one was called.
+    pub upstream: Option<usize>,
+    /// Upstreams that refused the connection first (team mode).
+    pub failovers: u64,
 }
 
 /// The bridge's metrics.
@@ -60,6 +64,8 @@ pub struct Metrics {
     skipped_frames: IntCounter,
     unknown_parts: IntCounter,
     refused_connections: IntCounterVec,
+    upstream_requests: IntCounterVec,
+    failovers: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -154,6 +160,15 @@ impl Metrics {
                 "Client connections refused or dropped by the bridge's limits, by reason",
                 &["reason"],
             )?,
+            upstream_requests: counter_vec(
+                "clawrouter_codex_upstream_requests_total",
+                "Requests sent to each upstream (its place in the upstreams list; one upstream: 0)",
+                &["upstream"],
+            )?,
+            failovers: counter(
+                "clawrouter_codex_upstream_failovers_total",
+                "Times an upstream refused the connection and the request went to the next one",
+            )?,
             registry,
         };
         Ok(Arc::new(metrics))
@@ -204,6 +219,12 @@ impl Metrics {
             .inc_by(done.searches_failed);
         self.skipped_frames.inc_by(done.skipped_frames);
         self.unknown_parts.inc_by(done.unknown_parts);
+        if let Some(upstream) = done.upstream {
+            self.upstream_requests
+                .with_label_values(&[upstream.to_string().as_str()])
+                .inc();
+        }
+        self.failovers.inc_by(done.failovers);
     }
 
     /// A client connection refused or dropped by a limit (`reason`: a fixed word).

@@ -1,7 +1,8 @@
 //! Secrets the bridge keeps on disk: the key that authenticates reasoning blobs
 //! (`translate::reasoning`). It lives in `~/.clawrouter-codex/reasoning.key` (mode 0600) so
-//! that reasoning sealed before a restart still opens after it, and bridges sharing the file
-//! (e.g. behind a load balancer) share the key.
+//! that reasoning sealed before a restart still opens after it. Replicas behind a load
+//! balancer share one key through `reasoning_key_file` (docs/REPLICAS.md), checked at start:
+//! private to its owner and long enough, or the bridge does not start.
 
 use std::fs;
 use std::io::Write;
@@ -67,6 +68,53 @@ fn reasoning_key_with(
         },
         None => random(KEY_LEN)?,
     };
+    Ok(ReasoningKey::from_secret(&secret))
+}
+
+/// Why the configured `reasoning_key_file` cannot be used. Each message names the file and
+/// the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SharedKeyError {
+    #[error("reasoning_key_file {path}: cannot read it ({source}); create it with `head -c 32 /dev/urandom > {path} && chmod 600 {path}`")]
+    Unreadable {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("reasoning_key_file {path}: mode {mode:04o} lets other users read it; run `chmod 600 {path}`")]
+    NotPrivate { path: String, mode: u32 },
+    #[error("reasoning_key_file {path}: {len} bytes is too short for a key; it needs at least {KEY_LEN} random bytes (`head -c 32 /dev/urandom > {path}`)")]
+    TooShort { path: String, len: usize },
+}
+
+/// The key shared by replicas, from `path`: a file only its owner can read (0600 or 0400) with
+/// at least 32 bytes (trailing whitespace, which editors add, is ignored).
+pub fn shared_reasoning_key(path: &Path) -> Result<ReasoningKey, SharedKeyError> {
+    let shown = path.display().to_string();
+    let unreadable = |source| SharedKeyError::Unreadable {
+        path: shown.clone(),
+        source,
+    };
+    let metadata = fs::metadata(path).map_err(unreadable)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = metadata.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(SharedKeyError::NotPrivate { path: shown, mode });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = metadata;
+    let mut secret = fs::read(path).map_err(unreadable)?;
+    while secret.last().is_some_and(u8::is_ascii_whitespace) {
+        secret.pop();
+    }
+    if secret.len() < KEY_LEN {
+        return Err(SharedKeyError::TooShort {
+            path: shown,
+            len: secret.len(),
+        });
+    }
     Ok(ReasoningKey::from_secret(&secret))
 }
 
@@ -149,6 +197,45 @@ fn private_file(path: &Path) -> std::io::Result<fs::File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_shared_key_file_must_be_private_and_long_enough() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("shared.key");
+        let missing = shared_reasoning_key(&path).expect_err("missing");
+        assert!(
+            missing.to_string().contains("head -c 32 /dev/urandom"),
+            "{missing}"
+        );
+
+        fs::write(&path, [7u8; 32]).expect("write");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let open = shared_reasoning_key(&path).expect_err("readable by others");
+        assert!(open.to_string().contains("mode 0644"), "{open}");
+        assert!(open.to_string().contains("chmod 600"), "{open}");
+
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        let key = shared_reasoning_key(&path).expect("a private 32-byte key");
+        // A replica reading the same file (with a newline an editor added) has the same key.
+        let twin = dir.path().join("twin.key");
+        let mut with_newline = vec![7u8; 32];
+        with_newline.push(b'\n');
+        fs::write(&twin, with_newline).expect("write");
+        fs::set_permissions(&twin, fs::Permissions::from_mode(0o400)).expect("chmod");
+        let twin_key = shared_reasoning_key(&twin).expect("same key");
+        let sealed = key.seal("thinking");
+        assert_eq!(twin_key.open(&sealed).as_deref(), Some("thinking"));
+
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        fs::write(&path, b"short\n").expect("write");
+        let short = shared_reasoning_key(&path).expect_err("too short");
+        assert!(
+            short.to_string().contains("5 bytes is too short"),
+            "{short}"
+        );
+    }
 
     #[test]
     fn the_key_is_created_once_and_reused() {

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use pingora::proxy::http_proxy;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::background::GenBackgroundService;
 use pingora::services::listening::Service;
 use tokio::sync::oneshot;
 
@@ -75,8 +76,9 @@ fn server_conf(config: &Config) -> ServerConf {
         // SIGTERM: stop accepting at once, give in-flight requests the configured grace.
         grace_period_seconds: Some(0),
         graceful_shutdown_timeout_seconds: Some(config.shutdown_grace.as_secs()),
-        // Upstream connect retries are decided by the bridge, not Pingora.
-        max_retries: 1,
+        // Pass-through: one attempt per upstream; only a refused connection moves on to the
+        // next (team mode, `Bridge::fail_to_connect`).
+        max_retries: config.upstreams.len().max(1),
         pid_file: scratch
             .join(format!("clawrouter-codex-{port}.pid"))
             .display()
@@ -96,6 +98,13 @@ pub fn build_server(config: Arc<Config>) -> Result<Server, StartError> {
     server.bootstrap();
     let listen = config.listen.to_string();
     let metrics = bridge.metrics.clone();
+    if let Some(balancer) = bridge.upstreams.balancer() {
+        // Team mode: the upstreams' health checks run in the background.
+        server.add_service(GenBackgroundService::new(
+            "upstream health checks".to_owned(),
+            balancer,
+        ));
+    }
     let proxy = http_proxy(&server.configuration, bridge);
     let guarded = ConnectionGuard::new(proxy, config.connections, metrics);
     let mut service = Service::new("clawrouter-codex".to_owned(), guarded);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::bridge::BridgeGuard;
 use common::client::{fixture, post_json, sse_events};
-use common::mock_upstream::{ChatCall, MockUpstream, Reply};
+use common::mock_upstream::{thinking_model, ChatCall, MockUpstream, Reply};
 use serde_json::{json, Value};
 
 /// A bridge that always asks the upstream to stream.
@@ -234,8 +234,8 @@ fn auto_mode_streams_except_from_clawrouter() {
 
 /// A thinking model: its tool turn must carry back the reasoning it produced. When streaming it
 /// streams like DeepSeek (reasoning deltas first), not like ClawRouter (which drops them).
-fn thinking_model(call: &ChatCall) -> Reply {
-    let reply = thinking_model_reply(call);
+fn streaming_thinking_model(call: &ChatCall) -> Reply {
+    let reply = thinking_model(call);
     if call.is_stream() {
         reply.incremental(12)
     } else {
@@ -243,28 +243,10 @@ fn thinking_model(call: &ChatCall) -> Reply {
     }
 }
 
-fn thinking_model_reply(call: &ChatCall) -> Reply {
-    let assistant = call
-        .messages()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "assistant")
-        .cloned();
-    match assistant {
-        None => Reply::tool_calls(vec![("exec_command", json!({"cmd": "ls"}))])
-            .reasoning("I should list the files first."),
-        Some(message) if message["reasoning_content"] == "I should list the files first." => {
-            Reply::text("Listed.")
-        }
-        Some(_) => Reply::text("Refused: missing reasoning_content in the assistant message.")
-            .finish_reason("content_filter"),
-    }
-}
-
 #[test]
 fn reasoning_round_trip_satisfies_a_thinking_model() {
     for stream_mode in ["never", "always"] {
-        let mock = MockUpstream::start(thinking_model);
+        let mock = MockUpstream::start(streaming_thinking_model);
         let bridge = BridgeGuard::start_with(&mock.base_url(), |file| {
             file.upstream.get_or_insert_with(Default::default).stream = Some(stream_mode.into());
         });

@@ -23,6 +23,8 @@ pub struct RequestCtx {
     pub local_error: Option<crate::error::BridgeError>,
     /// What the handlers measured, for the access log line and the metrics.
     pub measures: Measures,
+    /// Pass-through in team mode: the upstreams tried so far, in order.
+    pub upstreams_tried: Vec<usize>,
 }
 
 /// What one request measured on its way (all optional: not every route calls the upstream).
@@ -45,6 +47,10 @@ pub struct Measures {
     pub skipped_frames: u64,
     /// Request content parts of an unknown type, not sent upstream.
     pub unknown_parts: u64,
+    /// Which upstream served the request (`upstreams[i]`; team mode).
+    pub upstream: Option<usize>,
+    /// Upstreams that refused the connection before one took the request.
+    pub failovers: u64,
 }
 
 impl Default for RequestCtx {
@@ -57,6 +63,7 @@ impl Default for RequestCtx {
             passthrough_body_bytes: 0,
             local_error: None,
             measures: Measures::default(),
+            upstreams_tried: Vec::new(),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod responses;
 pub mod routes;
 pub mod upstream;
 pub mod upstream_profile;
+pub mod upstreams;
 pub mod web_search;
 
 use std::sync::Arc;
@@ -39,22 +40,22 @@ use crate::handlers::dashboard::Dashboard;
 use crate::handlers::{health, ollama};
 use crate::metrics::{self, Metrics};
 use crate::outcome::Outcome;
-use crate::secrets::RandomUnavailable;
+use crate::secrets::{RandomUnavailable, SharedKeyError};
 use crate::translate::reasoning::ReasoningKey;
 use crate::translate::request::RequestOptions;
 use ctx::RequestCtx;
 use hygiene::Gate;
 use routes::Route;
-use upstream::UpstreamClient;
+use upstreams::Upstreams;
 
 /// The bridge service: configuration, the request gate and the upstream client.
 pub struct Bridge {
     pub config: Arc<Config>,
     pub gate: Gate,
-    pub upstream: UpstreamClient,
+    /// The upstream, or the team of upstreams, each with its client and profile (whether it is
+    /// ClawRouter, and what follows: streaming, whitespace).
+    pub upstreams: Upstreams,
     pub request_options: RequestOptions,
-    /// Whether the upstream is ClawRouter, and what follows (streaming, whitespace).
-    pub profile: upstream_profile::UpstreamProfile,
     /// Recently failed requests, whose retries are nudged past ClawRouter's replay.
     pub replay_guard: replay_guard::ReplayGuard,
     /// The loopback dashboard (its per-process CSRF token).
@@ -69,20 +70,19 @@ impl Bridge {
     /// The service for `config`; fails only when no secret key can be made (or a bug keeps the
     /// metrics from registering).
     pub fn new(config: Arc<Config>) -> Result<Self, InitError> {
-        let reasoning_key = Arc::new(crate::secrets::reasoning_key(config.state_dir.as_deref())?);
+        let reasoning_key = Arc::new(match &config.reasoning_key_file {
+            Some(path) => crate::secrets::shared_reasoning_key(path)?,
+            None => crate::secrets::reasoning_key(config.state_dir.as_deref())?,
+        });
         Ok(Bridge {
             gate: Gate::new(config.listen, config.auth_token.clone()),
-            upstream: UpstreamClient::new(&config.upstream),
+            upstreams: Upstreams::new(&config),
             request_options: RequestOptions {
                 system_role: config.system_role,
                 reasoning_key: Some(reasoning_key.clone()),
                 ..RequestOptions::default()
             },
             reasoning_key,
-            profile: upstream_profile::UpstreamProfile::new(
-                config.stream_mode,
-                config.preserve_whitespace,
-            ),
             replay_guard: replay_guard::ReplayGuard::default(),
             dashboard: Dashboard::new()?,
             metrics: Metrics::new().map_err(|e| InitError::Metrics(e.to_string()))?,
@@ -126,11 +126,16 @@ impl Bridge {
                     .uri
                     .query()
                     .is_some_and(|q| q.split('&').any(|p| p == "full=true" || p == "full=1"));
-                let answer = if full {
-                    health::full(&self.upstream).await
+                let mut answer = if full {
+                    health::full(&self.upstreams.primary().client).await
                 } else {
                     health::basic(&self.config.upstream.url)
                 };
+                if let (Some(team), Some(fields)) =
+                    (self.upstreams.team_status(), answer.as_object_mut())
+                {
+                    fields.insert("upstreams".into(), team);
+                }
                 local::send_json(session, 200, answer.to_string().into_bytes(), &[]).await?;
                 Ok(true)
             }
@@ -147,7 +152,9 @@ impl Bridge {
             Route::OllamaTags => {
                 let models_path = self.config.upstream.path_for("/v1/models");
                 let reply = self
-                    .upstream
+                    .upstreams
+                    .primary()
+                    .client
                     .send("GET", &models_path, &[("accept", "application/json")], None)
                     .await;
                 match reply
@@ -189,7 +196,7 @@ impl Bridge {
             Route::Dashboard if self.config.dashboard => {
                 ctx.outcome = self
                     .dashboard
-                    .handle(session, &self.config, &self.upstream)
+                    .handle(session, &self.config, &self.upstreams.primary().client)
                     .await?;
                 Ok(true)
             }
@@ -218,6 +225,8 @@ impl Bridge {
 pub enum InitError {
     #[error(transparent)]
     Random(#[from] RandomUnavailable),
+    #[error(transparent)]
+    SharedKey(#[from] SharedKeyError),
     #[error("the metrics could not be registered (a bug): {0}")]
     Metrics(String),
 }
@@ -268,19 +277,48 @@ impl ProxyHttp for Bridge {
 
     async fn upstream_peer(
         &self,
-        _session: &mut Session,
-        _ctx: &mut RequestCtx,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
     ) -> pingora::Result<Box<HttpPeer>> {
-        Ok(Box::new(self.upstream.peer().clone()))
+        // Team mode: the thread's upstream, or after a refused connection the next one.
+        let thread = upstreams::thread_id(session.req_header());
+        let member = if ctx.upstreams_tried.is_empty() {
+            self.upstreams.choose(thread.as_deref())
+        } else {
+            self.upstreams
+                .failover(thread.as_deref(), &ctx.upstreams_tried)
+                .ok_or_else(|| Error::explain(ErrorType::ConnectRefused, "no upstream left"))?
+        };
+        ctx.upstreams_tried.push(member.index);
+        ctx.measures.upstream = Some(member.index);
+        Ok(Box::new(member.client.peer().clone()))
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        // Nothing reached this upstream: another one may take the request.
+        let untried = ctx.upstreams_tried.len() < self.upstreams.members().len();
+        if untried && e.etype() == &ErrorType::ConnectRefused {
+            ctx.measures.failovers += 1;
+            e.set_retry(true);
+        }
+        e
     }
 
     async fn upstream_request_filter(
         &self,
         _session: &mut Session,
         upstream_request: &mut RequestHeader,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
-        passthrough::rewrite_request(&self.config.upstream, upstream_request)
+        let member = ctx.measures.upstream.unwrap_or(0);
+        let upstream = self.upstreams.members()[member].client.upstream();
+        passthrough::rewrite_request(upstream, upstream_request)
     }
 
     async fn upstream_response_filter(
@@ -376,8 +414,13 @@ impl ProxyHttp for Bridge {
                 || "-".to_owned(),
                 |u| format!("{}/{}", u.input_tokens, u.output_tokens),
             );
+            // Team mode: which upstream (`upstreams[i]`) served it.
+            let member = match (self.upstreams.members().len(), m.upstream) {
+                (2.., Some(i)) => format!(" via=upstreams[{i}]"),
+                _ => String::new(),
+            };
             access_log::write(&format!(
-                "{} {} {} {} {}ms first_byte={}ms upstream={} upstream_ms={} tokens={} model={} outcome={}",
+                "{} {} {} {} {}ms first_byte={}ms upstream={} upstream_ms={} tokens={} model={} outcome={}{member}",
                 session.req_header().method,
                 session.req_header().uri.path(),
                 ctx.route.label(),
@@ -405,6 +448,8 @@ impl ProxyHttp for Bridge {
             searches_failed: m.searches_failed,
             skipped_frames: m.skipped_frames,
             unknown_parts: m.unknown_parts,
+            upstream: m.upstream,
+            failovers: m.failovers,
         });
     }
 

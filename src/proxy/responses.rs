@@ -22,7 +22,8 @@ use super::ctx::{Measures, RequestCtx};
 use super::hygiene::require_json_content_type;
 use super::local::{read_body, send_error, send_json, send_sse_bytes, start_sse, ReadBodyError};
 use super::replay_guard::{Ticket, REPLAY_WINDOW};
-use super::upstream::{OpenResponse, TransportError};
+use super::upstream::{OpenResponse, TransportError, UpstreamClient};
+use super::upstreams::{thread_id, Member};
 use super::web_search;
 use super::Bridge;
 use crate::decode::decode_body;
@@ -37,10 +38,8 @@ use crate::translate::stream::StreamTranslator;
 use crate::translate::upstream_error::{self, ClientFailure};
 use crate::translate::web_search::{follow_up_body, SearchCall};
 
-/// Client headers whose value identifies the Codex thread (newest spelling first).
 /// Largest decoded size of an upstream answer that came compressed.
 const MAX_UPSTREAM_DECODED: usize = 64 * 1024 * 1024;
-const SESSION_HEADERS: &[&str] = &["x-session-id", "session-id", "thread-id", "session_id"];
 
 /// Handles one `/v1/responses` request completely.
 pub async fn handle(
@@ -48,7 +47,13 @@ pub async fn handle(
     session: &mut Session,
     ctx: &mut RequestCtx,
 ) -> pingora::Result<()> {
-    let prepared = match prepare(bridge, session).await {
+    let thread = thread_id(session.req_header());
+    let mut target = Target {
+        member: bridge.upstreams.choose(thread.as_deref()),
+        thread,
+        tried: Vec::new(),
+    };
+    let prepared = match prepare(bridge, target.member, session).await {
         Ok(prepared) => prepared,
         Err(PlanError::Refused(error)) => {
             ctx.outcome = error.outcome();
@@ -71,21 +76,22 @@ pub async fn handle(
         created_at: unix_now(),
         model: plan.model.clone(),
     };
-    let session_id = thread_id(session);
-    let answered = answer(
-        bridge,
-        session,
-        ctx,
-        plan,
-        chat_body,
-        meta,
-        session_id.as_deref(),
-    )
-    .await;
+    let answered = answer(bridge, &mut target, session, ctx, plan, chat_body, meta).await;
+    ctx.measures.upstream = Some(target.member.index);
+    ctx.measures.failovers = target.tried.len() as u64;
     if ctx.outcome.is_upstream_failure() {
         bridge.replay_guard.failed(&ticket);
     }
     answered
+}
+
+/// The upstream a request goes to: its thread's, or after refused connections the next one.
+struct Target<'a> {
+    member: &'a Member,
+    /// Codex's thread id: the affinity key, also forwarded upstream.
+    thread: Option<String>,
+    /// Upstreams that refused the connection, in order.
+    tried: Vec<usize>,
 }
 
 /// A translated request, ready to go upstream.
@@ -101,7 +107,11 @@ struct Prepared {
 /// Reads, checks and translates the request, and decides how the upstream is asked: streaming
 /// or not, whitespace protected or not, nudged past ClawRouter's replay of a recent failure or
 /// not. Nothing has been sent upstream yet (the ClawRouter probe aside).
-async fn prepare(bridge: &Bridge, session: &mut Session) -> Result<Prepared, PlanError> {
+async fn prepare(
+    bridge: &Bridge,
+    member: &Member,
+    session: &mut Session,
+) -> Result<Prepared, PlanError> {
     let body = read_request(bridge, session).await?;
     let mut options = bridge.request_options.clone();
     if web_search::is_on(&bridge.config, &session.req_header().headers) {
@@ -109,18 +119,18 @@ async fn prepare(bridge: &Bridge, session: &mut Session) -> Result<Prepared, Pla
             max_results: bridge.config.web_search.max_results,
         });
     }
-    options.preserve_whitespace_above = bridge
+    options.preserve_whitespace_above = member
         .profile
-        .protect_whitespace_above(&bridge.upstream, body.len())
+        .protect_whitespace_above(&member.client, body.len())
         .await;
     let mut plan = translate(&body, &options)?;
     let upstream_streams =
-        plan.client_stream && bridge.profile.upstream_streams(&bridge.upstream).await;
+        plan.client_stream && member.profile.upstream_streams(&member.client).await;
     if upstream_streams {
         plan.ask_upstream_to_stream();
     }
     let ticket = bridge.replay_guard.check(&plan.body);
-    if ticket.nudge > 0 && bridge.profile.known_clawrouter() != Some(false) {
+    if ticket.nudge > 0 && member.profile.known_clawrouter() != Some(false) {
         log::info!(
             "this request failed {} time(s) in the last {} s: nudging its body so that \
              ClawRouter does not replay the failure",
@@ -150,18 +160,18 @@ async fn prepare(bridge: &Bridge, session: &mut Session) -> Result<Prepared, Pla
 /// Codex stop, wait or retry (`translate::upstream_error`). `stream:false`: the same model calls
 /// and translation, no events; then one Response object, or an HTTP error with an OpenAI-style
 /// body. Either way a client that goes away ends the upstream request at once.
-async fn answer(
-    bridge: &Bridge,
+async fn answer<'b>(
+    bridge: &'b Bridge,
+    target: &mut Target<'b>,
     session: &mut Session,
     ctx: &mut RequestCtx,
     plan: ChatPlan,
     chat_body: Bytes,
     meta: ResponseMeta,
-    session_id: Option<&str>,
 ) -> pingora::Result<()> {
     let streaming = plan.client_stream;
     let key = Some(bridge.reasoning_key.clone());
-    let upstream_url = bridge.upstream.upstream().url.clone();
+    let upstream_url = target.member.client.upstream().url.clone();
     let mut translator = if streaming {
         StreamTranslator::new(meta, &plan.echo, plan.tools, key, upstream_url)
     } else {
@@ -181,10 +191,10 @@ async fn answer(
     };
     let called = converse(
         bridge,
+        target,
         &mut pump,
         &mut translator,
         chat_body,
-        session_id,
         &mut out,
         &mut ctx.measures,
     )
@@ -208,7 +218,7 @@ async fn answer(
         }
     };
     if let Some(open) = rest {
-        bridge.upstream.drain_and_release(*open).await;
+        target.member.client.drain_and_release(*open).await;
     }
     sent
 }
@@ -227,12 +237,12 @@ enum Called {
 /// web searches (and may still), the searches — shown to the client as `web_search_call`
 /// items, keep-alive events going on — and the next call with their results. Events the
 /// translator writes reach a streaming client as soon as they are ready.
-async fn converse(
-    bridge: &Bridge,
+async fn converse<'b>(
+    bridge: &'b Bridge,
+    target: &mut Target<'b>,
     pump: &mut Pump<'_>,
     translator: &mut StreamTranslator,
     chat_body: Bytes,
-    session_id: Option<&str>,
     out: &mut Vec<u8>,
     measures: &mut Measures,
 ) -> pingora::Result<Called> {
@@ -242,7 +252,7 @@ async fn converse(
     loop {
         // Kept only while a follow-up may need it: otherwise the body is freed once sent.
         let previous = translator.may_search().then(|| body.clone());
-        let called = call_model(bridge, pump, translator, body, session_id, out, measures);
+        let called = call_model(bridge, target, pump, translator, body, out, measures);
         let rest = match called.await? {
             Called::Answered { rest } => rest,
             Called::ClientGone => return Ok(Called::ClientGone),
@@ -261,12 +271,12 @@ async fn converse(
             })
             .collect();
         if let Some(open) = rest {
-            bridge.upstream.drain_and_release(*open).await;
+            target.member.client.drain_and_release(*open).await;
         }
         let queries: Vec<String> = calls.iter().map(|call| call.query.clone()).collect();
         translator.start_searches(&queries, out);
         pump.flush(out).await?;
-        let searching = web_search::run(&bridge.upstream, &calls, settings.timeout);
+        let searching = web_search::run(&target.member.client, &calls, settings.timeout);
         let Some(outcomes) = pump.wait(searching, translator).await? else {
             return Ok(Called::ClientGone);
         };
@@ -294,48 +304,65 @@ async fn converse(
 
 /// One model call: sends `body`, then feeds the answer to `translator` as it arrives, until
 /// the model call's answer is complete ([`StreamTranslator::round_over`]) or has failed.
-async fn call_model(
-    bridge: &Bridge,
+async fn call_model<'b>(
+    bridge: &'b Bridge,
+    target: &mut Target<'b>,
     pump: &mut Pump<'_>,
     translator: &mut StreamTranslator,
-    body: Bytes,
-    session_id: Option<&str>,
+    mut body: Bytes,
     out: &mut Vec<u8>,
     measures: &mut Measures,
 ) -> pingora::Result<Called> {
     let answered = |rest| Ok(Called::Answered { rest });
-    let sent_at = Instant::now();
-    let upstream_url = &bridge.upstream.upstream().url;
-    let headers = upstream_headers(session_id);
-    let chat_path = bridge.upstream.upstream().chat_path();
-    let opening = bridge
-        .upstream
-        .open("POST", &chat_path, &headers, Some(body));
-    let Some(opened) = pump.wait(opening, translator).await? else {
-        return Ok(Called::ClientGone);
-    };
-    let mut open = match opened {
-        Ok(open) => open,
-        Err(e) => {
-            translator.fail(&transport_failure(bridge, e, false), out);
-            return answered(None);
+    let headers = upstream_headers(target.thread.as_deref());
+    let team = bridge.upstreams.members().len() > 1;
+    let (mut open, sent_at) = loop {
+        let client = &target.member.client;
+        // Team mode: a reference to the body for the next upstream, should this one refuse.
+        let spare = team.then(|| body.clone());
+        let sent_at = Instant::now();
+        let chat_path = client.upstream().chat_path();
+        let opening = client.open("POST", &chat_path, &headers, Some(body));
+        let Some(opened) = pump.wait(opening, translator).await? else {
+            return Ok(Called::ClientGone);
+        };
+        let error = match opened {
+            Ok(open) => break (open, sent_at),
+            Err(error) => error,
+        };
+        if let (TransportError::Connect(what), Some(spare)) = (&error, spare) {
+            target.tried.push(target.member.index);
+            if let Some(next) = bridge
+                .upstreams
+                .failover(target.thread.as_deref(), &target.tried)
+            {
+                log::warn!(
+                    "upstream {} refused the connection ({what}); sending the request to {}",
+                    client.upstream().url,
+                    next.client.upstream().url
+                );
+                target.member = next;
+                body = spare;
+                continue;
+            }
         }
+        translator.fail(&transport_failure(client, error, false), out);
+        return answered(None);
     };
+    let client = &target.member.client;
+    let upstream_url = &client.upstream().url;
     measures.upstream_status = Some(open.status);
     measures.upstream_latency = Some(sent_at.elapsed());
     if !(200..300).contains(&open.status) {
         let (status, headers) = (open.status, std::mem::take(&mut open.error_headers));
         let encoding = open.content_encoding.take();
-        let failure = match pump
-            .wait(bridge.upstream.read_all(open), translator)
-            .await?
-        {
+        let failure = match pump.wait(client.read_all(open), translator).await? {
             None => return Ok(Called::ClientGone),
             Some(Ok(body)) => {
                 let body = decoded(body, encoding.as_deref());
                 upstream_error::classify_status(status, &headers, &body, upstream_url)
             }
-            Some(Err(e)) => transport_failure(bridge, e, true),
+            Some(Err(e)) => transport_failure(client, e, true),
         };
         translator.fail(&failure, out);
         return answered(None);
@@ -343,33 +370,27 @@ async fn call_model(
     if !open.is_event_stream() {
         // A JSON answer: the non-streaming upstream call, or an upstream that ignored `stream`.
         let encoding = open.content_encoding.take();
-        match pump
-            .wait(bridge.upstream.read_all(open), translator)
-            .await?
-        {
+        match pump.wait(client.read_all(open), translator).await? {
             None => return Ok(Called::ClientGone),
             Some(Ok(body)) => {
                 let body = decoded(body, encoding.as_deref());
                 translator.feed_completion(&body, unix_now(), out);
             }
-            Some(Err(e)) => translator.fail(&transport_failure(bridge, e, true), out),
+            Some(Err(e)) => translator.fail(&transport_failure(client, e, true), out),
         }
         return answered(None);
     }
     loop {
-        match pump
-            .wait(bridge.upstream.next_chunk(&mut open), translator)
-            .await?
-        {
+        match pump.wait(client.next_chunk(&mut open), translator).await? {
             None => return Ok(Called::ClientGone),
             Some(Ok(Some(bytes))) => translator.feed(&bytes, unix_now(), out),
             Some(Ok(None)) => {
                 translator.upstream_ended(unix_now(), out);
-                bridge.upstream.release(open).await;
+                client.release(open).await;
                 return answered(None);
             }
             Some(Err(e)) => {
-                translator.fail(&transport_failure(bridge, e, true), out);
+                translator.fail(&transport_failure(client, e, true), out);
                 return answered(None);
             }
         }
@@ -498,8 +519,12 @@ fn decoded(body: Bytes, encoding: Option<&str>) -> Bytes {
 
 /// What the client is told about a failed exchange; `answering`: the upstream's answer had
 /// begun (its header arrived).
-fn transport_failure(bridge: &Bridge, error: TransportError, answering: bool) -> ClientFailure {
-    let upstream = bridge.upstream.upstream();
+fn transport_failure(
+    client: &UpstreamClient,
+    error: TransportError,
+    answering: bool,
+) -> ClientFailure {
+    let upstream = client.upstream();
     match error {
         TransportError::TimedOut => {
             upstream_error::timed_out(&upstream.url, upstream.read_timeout.as_secs())
@@ -555,20 +580,6 @@ fn translate(body: &[u8], options: &RequestOptions) -> Result<ChatPlan, PlanErro
             e.to_string(),
             e.param().map(str::to_owned),
         )),
-    })
-}
-
-/// Codex's thread id, from the first session header that holds a sane value.
-fn thread_id(session: &Session) -> Option<String> {
-    let headers = &session.req_header().headers;
-    SESSION_HEADERS.iter().find_map(|name| {
-        let value = headers.get(*name)?.to_str().ok()?.trim();
-        let sane = !value.is_empty()
-            && value.len() <= 128
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b':');
-        sane.then(|| value.to_owned())
     })
 }
 

@@ -1103,3 +1103,24 @@ fn echo(r: &RecordedRequest) -> Value {
         "json": r.json,
     })
 }
+
+/// A thinking model (DeepSeek-style) that needs its reasoning back: the first call asks for a
+/// tool with reasoning; a later one answers only if the assistant message carries that
+/// reasoning as `reasoning_content`, and refuses (content filter) otherwise.
+pub fn thinking_model(call: &ChatCall) -> Reply {
+    let assistant = call
+        .messages()
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "assistant")
+        .cloned();
+    match assistant {
+        None => Reply::tool_calls(vec![("exec_command", json!({"cmd": "ls"}))])
+            .reasoning("I should list the files first."),
+        Some(message) if message["reasoning_content"] == "I should list the files first." => {
+            Reply::text("Listed.")
+        }
+        Some(_) => Reply::text("Refused: missing reasoning_content in the assistant message.")
+            .finish_reason("content_filter"),
+    }
+}
