@@ -441,36 +441,107 @@ fn a_compressed_upstream_error_page_is_read_or_described_never_quoted() {
     assert!(!opaque.contains('\u{fffd}'), "raw bytes leaked: {opaque}");
 }
 
+// ---- the rest of the fault table (docs/SECURITY.md) -------------------------------------------
+
 #[test]
-fn a_stream_broken_after_partial_text_says_so_not_is_clawrouter_running() {
-    let delta = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Half an ans"},
-                     "finish_reason": null}]});
-    let event = format!("data: {delta}\n\n");
-    let raw = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n\
-         {:x}\r\n{event}\r\n",
-        event.len()
-    );
-    let mock = MockUpstream::replies(vec![Reply::garbage(raw.into_bytes())]);
-    let bridge = BridgeGuard::start(&mock.base_url());
+fn an_upstream_that_stalls_mid_answer_times_out() {
+    let mock = MockUpstream::start(|_| {
+        Reply::text("first words, then silence")
+            .incremental(11)
+            .chunk_delay(Duration::from_secs(4))
+    });
+    let bridge = BridgeGuard::start_with(&mock.base_url(), |file| {
+        let upstream = file.upstream.get_or_insert_with(Default::default);
+        upstream.read_timeout_secs = Some(1);
+        upstream.stream = Some("always".into());
+    });
     let body = json!({"model": "m", "stream": true, "input": "hi"});
     let answer = post(
         &bridge.url("/v1/responses"),
         body.to_string().as_bytes(),
         &[],
     );
+    // The upstream's header and first chunk came, then nothing: the stream fails with the
+    // time-out, it does not hang.
+    assert_eq!(mock.chat_calls().len(), 1);
     let events = answer.events();
-    assert!(
-        events.iter().any(|e| e["delta"] == "Half an ans"),
-        "{}",
-        answer.body
+    let last = events.last().expect("events");
+    assert_eq!(last["type"], "response.failed", "{}", answer.body);
+    let message = last["response"]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("sent nothing for 1 s"), "{message}");
+}
+
+#[test]
+fn html_pages_redirects_and_wrong_content_types_are_explained() {
+    let mock = MockUpstream::replies(vec![
+        Reply::status(
+            502,
+            "text/html",
+            "<html><body><h1>502 Bad Gateway</h1>nginx</body></html>",
+        ),
+        Reply::status(302, "text/html", "").header("location", "https://login.example/"),
+        Reply::status(200, "text/html", "<html>captive portal</html>"),
+    ]);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let cases = [
+        (502, "failed with HTTP 502"),
+        (502, "HTTP 302"),
+        (502, "not a chat completion"),
+    ];
+    for (i, (status, needle)) in cases.into_iter().enumerate() {
+        let answer = ask(&bridge, &format!("turn {i}"));
+        let message = answer.json()["error"]["message"].to_string();
+        assert_eq!(answer.status, status, "case {i}: {message}");
+        assert!(message.contains(needle), "case {i}: {message}");
+    }
+}
+
+#[test]
+fn an_oversized_upstream_answer_is_refused_not_buffered() {
+    let huge = format!(
+        "{{\"id\":\"x\",\"object\":\"chat.completion\",\"pad\":\"{}\"}}",
+        "a".repeat(65 << 20)
     );
-    let failed = events
-        .iter()
-        .find(|e| e["type"] == "response.failed")
-        .expect("the stream ends in response.failed");
-    let message = failed["response"]["error"]["message"].as_str().unwrap();
-    assert!(message.contains("broke off its answer midway"), "{message}");
-    assert!(!message.contains("Is ClawRouter running"), "{message}");
+    let mock = MockUpstream::replies(vec![Reply::status(200, "application/json", huge)]);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let answer = ask(&bridge, "hi");
+    let message = answer.json()["error"]["message"].to_string();
+    assert_eq!(answer.status, 502, "{message}");
+    assert!(message.contains("the answer was too large"), "{message}");
+}
+
+#[test]
+fn clients_that_leave_before_or_during_a_request_leave_nothing_behind() {
+    let mock = MockUpstream::start(|_| Reply::text("still here"));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let host = bridge.addr();
+    let body = json!({"model": "m", "stream": true, "input": "hi"}).to_string();
+    let leavers = [
+        String::new(),
+        "POST /v1/responses HTTP/1.1\r\nHost: ".to_owned(),
+        format!(
+            "POST /v1/responses HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{}",
+            body.len(),
+            &body[..body.len() / 2]
+        ),
+    ];
+    for partial in &leavers {
+        let mut stream = connect(&bridge);
+        stream.write_all(partial.as_bytes()).unwrap();
+        drop(stream);
+    }
+    // Nothing reached the upstream, nothing is left in flight, and the bridge still answers.
+    let answer = ask(&bridge, "and you?");
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        mock.chat_calls().len(),
+        1,
+        "only the whole request reached the upstream"
+    );
+    let metrics = get(&bridge.url("/metrics"), &[]).body;
+    assert!(
+        metrics.contains("clawrouter_codex_streams_in_flight 0"),
+        "{metrics}"
+    );
 }

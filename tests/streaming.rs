@@ -181,6 +181,10 @@ fn upstream_dying_mid_stream_ends_with_failed_after_the_text() {
     let last = events.last().unwrap();
     assert_eq!(last["type"], "response.failed", "{all:?}");
     assert_eq!(last["response"]["error"]["code"], "server_error");
+    // Worded by phase: the upstream was running and answering when it broke off.
+    let message = last["response"]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("broke off its answer midway"), "{message}");
+    assert!(!message.contains("Is ClawRouter running"), "{message}");
 }
 
 #[test]
