@@ -636,14 +636,15 @@ impl ResponseEventWriter {
 
     /// Finishes a tool call: `function_call_arguments.done` (with `name` and `arguments`) or
     /// `custom_tool_call_input.done` (with `input`), then `output_item.done` with the whole
-    /// item. A function call whose arguments are empty reports `"{}"`, which Codex can parse.
+    /// item. A function call whose arguments are empty reports `"{}"`, which Codex can parse,
+    /// sent as a last arguments delta too: the deltas add up to the arguments.
     pub fn finish_tool_call(&mut self, call: OpenToolCall, status: ItemStatus, out: &mut Vec<u8>) {
         if !self.writable() {
             return;
         }
         let mut call = call;
         if call.kind == CallKind::Function && call.payload.trim().is_empty() {
-            call.payload = "{}".to_owned();
+            self.tool_call_delta(&mut call, "{}", out);
         }
         let seq = self.take_sequence();
         match call.kind {

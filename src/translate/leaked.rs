@@ -30,7 +30,7 @@
 //! - from a `<tool_call>` (or a prefix of it, `<`, `<tool`, … at the very end of the text) until
 //!   its `</tool_call>` arrives;
 //! - from a ```` ``` ```` fence opening until the fence's first non-blank character shows it
-//!   does not start with `{"` / `[{`;
+//!   does not start with `{"` / `[{` / `<tool_call>`;
 //! - from a `{` followed (after blanks) by `"`, or a `[` followed by `{`, until a top-level key
 //!   no call shape has shows it is data (released at once, and the rest of that value streams
 //!   through unheld), or the value is complete (call → held to the end; else released);
@@ -39,11 +39,17 @@
 //!
 //! A recognised call holds the rest of the text; at the end [`LeakHold::finish`] runs
 //! [`recover_leaked_calls`] once on the held span (only when the turn has no structured calls).
+//!
+//! Both give the same result, whatever the pieces (`tests/properties/leaked.rs` checks it under
+//! fuzzing): so the whole-text scan also passes over an object that is not JSON from the
+//! top-level key that shows it is data, and over a closed `<tool_call>` with no call in it,
+//! exactly as the stream releases them.
 
 use serde_json::{Map, Value};
 
 use super::tools::ToolMap;
 
+const OPEN_TAG: &str = "<tool_call>";
 const CLOSE_TAG: &str = "</tool_call>";
 
 /// A tool call recovered from the text.
@@ -72,6 +78,13 @@ pub fn may_contain_leak(text: &str) -> bool {
 /// them cut out (trimmed) and the calls in text order. Text without a recoverable call is
 /// returned unchanged.
 pub fn recover_leaked_calls(text: &str, tools: &ToolMap) -> (String, Vec<LeakedCall>) {
+    recover(text, tools, false)
+}
+
+/// [`recover_leaked_calls`] on a text that follows text already shown (`after_text`): the
+/// visible text is then what follows the shown text in the whole text's result, separator
+/// included.
+fn recover(text: &str, tools: &ToolMap, after_text: bool) -> (String, Vec<LeakedCall>) {
     if tools.is_empty() || !may_contain_leak(text) {
         return (text.to_owned(), Vec::new());
     }
@@ -88,17 +101,26 @@ pub fn recover_leaked_calls(text: &str, tools: &ToolMap) -> (String, Vec<LeakedC
             _ => spans.push((start, end)),
         }
     }
+    let mut previous_end = 0;
     let spans: Vec<(usize, usize)> = spans
         .into_iter()
-        .map(|(start, end)| extend_over_fence(text, start, end))
+        .map(|(start, end)| {
+            let wide = extend_over_fence(text, start, end);
+            // A fence that closed the previous call's block does not open this one's.
+            let span = if wide.0 < previous_end {
+                (start, end)
+            } else {
+                wide
+            };
+            previous_end = span.1;
+            span
+        })
         .collect();
-    (cut(text, &spans), calls)
+    (cut(text, &spans, after_text), calls)
 }
 
 /// Every recoverable call group with its byte span, in text order, spans not overlapping.
 fn scan(text: &str, tools: &ToolMap) -> Vec<(usize, usize, Vec<LeakedCall>)> {
-    const OPEN_TAG: &str = "<tool_call>";
-    let bytes = text.as_bytes();
     // Closing tags, found once: each opening tag then looks its closing tag up in O(log n).
     let closes: Vec<usize> = if text.contains(OPEN_TAG) {
         text.match_indices(CLOSE_TAG).map(|(at, _)| at).collect()
@@ -109,29 +131,110 @@ fn scan(text: &str, tools: &ToolMap) -> Vec<(usize, usize, Vec<LeakedCall>)> {
     let mut i = 0;
     while let Some(offset) = text[i..].find(['{', '[', '<']) {
         let at = i + offset;
-        match bytes[at] {
-            b'<' if text[at..].starts_with(OPEN_TAG) => {
-                if let Some((end, calls)) = parse_tag(text, at, &closes, tools) {
-                    found.push((at, end, calls));
-                    i = end;
-                    continue;
-                }
+        match step(text, at, &closes, tools) {
+            Step::Found(end, calls) => {
+                found.push((at, end, calls));
+                i = end;
             }
-            b'{' | b'[' => {
-                if let Some((end, value)) = json_at(text, at) {
-                    if let Some(calls) = calls_from_value(&value, tools, false) {
-                        found.push((at, end, calls));
-                    }
-                    // A parsed value is skipped whole: JSON nested in it is data.
-                    i = end;
-                    continue;
-                }
+            Step::Skip(end) => i = end,
+            Step::Next => {
+                // A closed tag that is not a call is passed over whole when nothing in it
+                // (cut at its closing tag) is a call either: that is how [`LeakHold`]
+                // streams it, so a candidate that starts inside it is not one here either.
+                i = match closed_tag_end(text, at, &closes) {
+                    Some(end) if !finds_call(&text[..end], at + 1, &closes, tools) => end,
+                    _ => at + 1,
+                };
             }
-            _ => {}
         }
-        i = at + 1;
     }
     found
+}
+
+/// What the candidate at `at` is.
+enum Step {
+    /// A call group ending at this offset.
+    Found(usize, Vec<LeakedCall>),
+    /// Data (JSON that is not a call): go on at this offset.
+    Skip(usize),
+    /// Nothing: go on at the next byte.
+    Next,
+}
+
+fn step(text: &str, at: usize, closes: &[usize], tools: &ToolMap) -> Step {
+    match text.as_bytes()[at] {
+        b'<' if text[at..].starts_with(OPEN_TAG) => {
+            if let Some((end, calls)) = parse_tag(text, at, closes, tools) {
+                return Step::Found(end, calls);
+            }
+        }
+        b'{' | b'[' => {
+            if let Some((end, value)) = json_at(text, at) {
+                // A parsed value is skipped whole: JSON nested in it is data.
+                return match calls_from_value(&value, tools, false) {
+                    Some(calls) => Step::Found(end, calls),
+                    None => Step::Skip(end),
+                };
+            }
+            if let Some(end) = data_end(text, at) {
+                return Step::Skip(end);
+            }
+        }
+        _ => {}
+    }
+    Step::Next
+}
+
+/// The end of the closing tag of a `<tool_call>` at `at`, if it has one.
+fn closed_tag_end(text: &str, at: usize, closes: &[usize]) -> Option<usize> {
+    if !text[at..].starts_with(OPEN_TAG) {
+        return None;
+    }
+    let body_start = at + OPEN_TAG.len();
+    closes
+        .get(closes.partition_point(|&close| close < body_start))
+        .map(|close| close + CLOSE_TAG.len())
+}
+
+/// Whether [`scan`] of `text` from `from` on finds a call group, tags that are not calls
+/// passed over byte by byte (`text` ends with the closing tag they share).
+fn finds_call(text: &str, from: usize, closes: &[usize], tools: &ToolMap) -> bool {
+    let closes = &closes[..closes.partition_point(|&close| close + CLOSE_TAG.len() <= text.len())];
+    let mut i = from;
+    while let Some(offset) = text[i..].find(['{', '[', '<']) {
+        let at = i + offset;
+        match step(text, at, closes, tools) {
+            Step::Found(..) => return true,
+            Step::Skip(end) => i = end,
+            Step::Next => i = at + 1,
+        }
+    }
+    false
+}
+
+/// Where an object at `at` that is not JSON ends, when one of its top-level keys shows it is
+/// data (no call has that key): its balanced end, or the end of the text. That is how
+/// [`LeakHold`] streams it through, so call-shaped JSON after such a key is data here too.
+/// `None` when the keys do not tell.
+fn data_end(text: &str, at: usize) -> Option<usize> {
+    let Candidate::Json {
+        json_start,
+        object: true,
+    } = json_candidate(text, at)
+    else {
+        return None;
+    };
+    let mut scan = JsonScan::new(json_start, true);
+    match scan.advance(text) {
+        Scanned::NotACall => {
+            scan.check_keys = false;
+            match scan.advance(text) {
+                Scanned::Closed(end) => Some(end),
+                Scanned::Open | Scanned::NotACall => Some(text.len()),
+            }
+        }
+        Scanned::Open | Scanned::Closed(_) => None,
+    }
 }
 
 /// Parses one JSON value starting at `at` (a `{` followed by `"`, or a `[` followed by `{`).
@@ -163,7 +266,6 @@ fn parse_tag(
     closes: &[usize],
     tools: &ToolMap,
 ) -> Option<(usize, Vec<LeakedCall>)> {
-    const OPEN_TAG: &str = "<tool_call>";
     let body_start = at + OPEN_TAG.len();
     let next_close = closes
         .get(closes.partition_point(|&close| close < body_start))
@@ -360,8 +462,10 @@ fn extend_over_fence(text: &str, start: usize, end: usize) -> (usize, usize) {
 }
 
 /// `text` without the spans; the pieces trimmed and joined by a blank line (or a space when
-/// the cut was inside a line).
-fn cut(text: &str, spans: &[(usize, usize)]) -> String {
+/// the cut was inside a line). The first piece keeps its leading blanks: a streamed text has
+/// shown them before any call is seen. `after_text`: shown text precedes `text`, so a
+/// separator goes before the first piece after a cut.
+fn cut(text: &str, spans: &[(usize, usize)], after_text: bool) -> String {
     let mut pieces: Vec<&str> = Vec::with_capacity(spans.len() + 1);
     let mut cursor = 0;
     for &(start, end) in spans {
@@ -373,13 +477,17 @@ fn cut(text: &str, spans: &[(usize, usize)]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut newline_pending = false;
     for (index, piece) in pieces.iter().enumerate() {
-        let trimmed = piece.trim();
+        let trimmed = if index == 0 {
+            piece.trim_end()
+        } else {
+            piece.trim()
+        };
         let leading = &piece[..piece.len() - piece.trim_start().len()];
         if index > 0 && leading.contains('\n') {
             newline_pending = true;
         }
         if !trimmed.is_empty() {
-            if !out.is_empty() {
+            if !out.is_empty() || (after_text && index > 0) {
                 out.push_str(if newline_pending { "\n\n" } else { " " });
             }
             out.push_str(trimmed);
@@ -649,8 +757,9 @@ impl LeakHold {
 
     /// The text ended: the held span is checked once with [`recover_leaked_calls`] (only when
     /// `allow_calls`). Returns the text still to show and the recovered calls. `after_text`:
-    /// text was already shown before the held span; the returned text then starts with the
-    /// separator [`recover_leaked_calls`] would have put there (a blank line or a space).
+    /// text was already shown before the held span; the returned text is then what
+    /// [`recover_leaked_calls`] on the whole text gives after the shown text (a separator
+    /// first when a call was cut right there, the held text's leading blanks when not).
     pub fn finish(
         &mut self,
         tools: &ToolMap,
@@ -662,20 +771,11 @@ impl LeakHold {
         if !allow_calls || held.is_empty() {
             return (held, Vec::new());
         }
-        let (visible, calls) = recover_leaked_calls(&held, tools);
+        let (visible, calls) = recover(&held, tools, after_text);
         if calls.is_empty() {
             return (held, calls);
         }
-        if visible.is_empty() || !after_text {
-            return (visible, calls);
-        }
-        let lead = &held[..held.len() - held.trim_start().len()];
-        let separator = if lead.contains('\n') || held.trim_start().starts_with("```") {
-            "\n\n"
-        } else {
-            " "
-        };
-        (format!("{separator}{visible}"), calls)
+        (visible, calls)
     }
 
     /// Moves `held[..end]` to `release`; offsets in the state are relative to the new start.
@@ -719,9 +819,9 @@ impl LeakHold {
                     self.scan_from = 0;
                     return true;
                 }
-                Candidate::Tag => {
+                Candidate::Tag { tag_start } => {
                     self.release_to(start, release);
-                    let tag_start = at - start;
+                    let tag_start = tag_start - start;
                     self.state = Hold::Tag {
                         tag_start,
                         search_from: tag_start + "<tool_call>".len(),
@@ -748,15 +848,14 @@ enum Candidate {
     Undecided,
     /// A JSON value that may be a call starts at `json_start`.
     Json { json_start: usize, object: bool },
-    /// `<tool_call>`.
-    Tag,
+    /// `<tool_call>` at `tag_start` (after a fence opening, or right at the candidate).
+    Tag { tag_start: usize },
 }
 
 fn classify(text: &str, at: usize, byte: u8) -> Candidate {
-    const OPEN_TAG: &str = "<tool_call>";
     let rest = &text[at..];
     match byte {
-        b'<' if rest.starts_with(OPEN_TAG) => Candidate::Tag,
+        b'<' if rest.starts_with(OPEN_TAG) => Candidate::Tag { tag_start: at },
         b'<' if OPEN_TAG.starts_with(rest) => Candidate::Undecided,
         b'{' | b'[' => json_candidate(text, at),
         b'`' if rest.starts_with("```") => {
@@ -772,6 +871,11 @@ fn classify(text: &str, at: usize, byte: u8) -> Candidate {
             let brace = at + 3 + info + (body.len() - inner.len());
             match inner.as_bytes()[0] {
                 b'{' | b'[' => match json_candidate(text, brace) {
+                    Candidate::No(_) => Candidate::No(3),
+                    other => other,
+                },
+                // A tag in a fence: the fence is cut with it.
+                b'<' => match classify(text, brace, b'<') {
                     Candidate::No(_) => Candidate::No(3),
                     other => other,
                 },
@@ -1008,6 +1112,61 @@ mod tests {
             let chars: Vec<String> = text.chars().map(String::from).collect();
             let pieces: Vec<&str> = chars.iter().map(String::as_str).collect();
             assert_eq!(stream(&pieces, &tools), want, "{text} char by char");
+        }
+    }
+
+    /// Texts the leak fuzz target found (minimized, `tests/fuzz_properties.rs`): the stream
+    /// and the whole-text scan disagreed on each, and the fourth made the scan panic.
+    #[test]
+    fn fuzz_findings_stream_as_the_whole_text_scans() {
+        let tools = tools();
+        let cases: &[(&str, &str, usize)] = &[
+            // Not JSON, and its first key is data: passed over whole, the call in it too.
+            (
+                "{\"{\"name\":\"view_image\",\"arguments\":{\"\":\"\"}}",
+                "{\"{\"name\":\"view_image\",\"arguments\":{\"\":\"\"}}",
+                0,
+            ),
+            // Held text before the call: no separator between it and the text shown.
+            ("[[{\"name\":\"exec_command\",\"arguments\":\"\"}", "[[", 1),
+            // Leading blanks are kept (the stream shows them before any call is seen).
+            (
+                "\n\nSee {\"name\":\"view_image\",\"arguments\":{\"path\":\"a\"}} now",
+                "\n\nSee now",
+                1,
+            ),
+            // Two calls sharing a fence: the second is not widened over the first's fence.
+            (
+                "```{\"name\":\"apply_patch\",\"arguments\":\"\"}```{\"name\":\"apply_patch\",\"arguments\":\"\"}```",
+                "```",
+                2,
+            ),
+            // A closed tag without a call is passed over whole.
+            (
+                "<tool_call>{\"</tool_call>{\"name\":\"mcp__demo__add_numbers\",\"arguments\":{\"\":1}}",
+                "<tool_call>{\"</tool_call>",
+                1,
+            ),
+            // A tag right after a fence opening: the fence is held, and cut with it.
+            (
+                "```<tool_call>{\"name\":\"exec_command\",\"arguments\":{}}</tool_call>```",
+                "",
+                1,
+            ),
+        ];
+        for &(text, visible, calls) in cases {
+            let whole = recover_leaked_calls(text, &tools);
+            assert_eq!(
+                (whole.0.as_str(), whole.1.len()),
+                (visible, calls),
+                "{text}"
+            );
+            for cut in 0..=text.len() {
+                if text.is_char_boundary(cut) {
+                    let (a, b) = text.split_at(cut);
+                    assert_eq!(stream(&[a, b], &tools), whole, "{text} cut at {cut}");
+                }
+            }
         }
     }
 

@@ -569,7 +569,9 @@ fn translate(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, RequestErro
         }
         None => None,
     };
-    if input_is_empty {
+    // Items that all have no Chat form (reasoning alone, hosted tool calls) leave no message
+    // either: the upstream would refuse an empty `messages`.
+    if input_is_empty || messages.is_empty() {
         return Err(RequestError::Invalid {
             param: "input".to_owned(),
             message: "missing or empty input: send the conversation as `input` (a string, or a \

@@ -1001,6 +1001,8 @@ impl StreamTranslator {
                 let arguments = normalize_argument_string(slot.pending);
                 self.writer.tool_call_delta(&mut open, &arguments, out);
             }
+            // Blank arguments: `finish_tool_call` sends `{}` alone.
+            (CallKind::Function, Args::Undecided) if slot.pending.trim().is_empty() => {}
             (CallKind::Function, _) => {
                 self.writer.tool_call_delta(&mut open, &slot.pending, out);
             }
@@ -2133,6 +2135,30 @@ mod tests {
         ];
         let items = done_items(&checked(&run(&[&openai_stream(&deltas, "function_call")])));
         assert_eq!(items[0]["arguments"], "{\"cmd\":\"ls\"}");
+    }
+
+    /// Found by fuzzing: a call without arguments said `{}` in its `done` events while no
+    /// delta had sent it; a client adding up the deltas got no arguments at all.
+    #[test]
+    fn calls_without_arguments_stream_an_empty_object() {
+        let deltas = [
+            json!({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "exec_command"}}]}),
+            json!({"tool_calls": [{"index": 1, "id": "c2", "function": {"name": "exec_command", "arguments": "  "}}]}),
+        ];
+        let events = checked(&run(&[&openai_stream(&deltas, "tool_calls")]));
+        let items = done_items(&events);
+        assert_eq!(items.len(), 2);
+        for item in items {
+            let streamed: String = events
+                .iter()
+                .filter(|(n, d)| {
+                    n == "response.function_call_arguments.delta" && d["item_id"] == item["id"]
+                })
+                .map(|(_, d)| d["delta"].as_str().expect("delta").to_owned())
+                .collect();
+            assert_eq!(streamed, "{}");
+            assert_eq!(item["arguments"], "{}");
+        }
     }
 
     #[test]

@@ -381,6 +381,9 @@ fn input_string_instructions_and_options() {
         json!({"model": "m", "input": []}),
         json!({"model": "m", "input": "  "}),
         json!({"model": "m"}),
+        // Found by fuzzing: items that all have no Chat form left `messages: []`.
+        json!({"model": "m", "input": [{"type": "local_shell_call", "id": "ls_1"}]}),
+        json!({"model": "m", "input": [{"type": "reasoning", "summary": [], "encrypted_content": "x"}]}),
     ] {
         let err = error(&body.to_string());
         assert_eq!(err.param(), Some("input"), "{body}");
