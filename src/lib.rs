@@ -8,6 +8,7 @@
 //! - [`config`], [`cli`], [`server`]: configuration, command line, server lifecycle.
 //! - [`connection_guard`]: bounds on client connections (cap, header deadline and size).
 //! - [`error`], [`decode`]: the bridge's own errors; request body decoding.
+//! - [`fsutil`]: atomic file replacement and private folders, for every file the bridge writes.
 //! - [`access_log`]: the one line per request, written off the request's path.
 //! - [`metrics`]: `/metrics` (Prometheus), counted once per request.
 //! - [`outcome`]: how a request ended (log line and metrics label).
@@ -21,6 +22,7 @@ pub mod config;
 pub mod connection_guard;
 pub mod decode;
 pub mod error;
+pub mod fsutil;
 pub mod handlers;
 pub mod metrics;
 pub mod outcome;

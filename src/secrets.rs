@@ -5,11 +5,11 @@
 //! private to its owner and long enough, or the bridge does not start.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::fsutil::{self, Mode, StagedFile};
 use crate::translate::reasoning::ReasoningKey;
 
 /// File name of the reasoning key inside the state folder.
@@ -146,52 +146,15 @@ fn load_or_create(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e.into()),
     }
-    create_private_dir(dir)?;
+    fsutil::create_private_dir(dir)?;
     let secret = random(KEY_LEN).map_err(KeyFileError::Random)?;
-    let temp = dir.join(format!(".{REASONING_KEY_FILE}.{}", std::process::id()));
-    {
-        let mut file = private_file(&temp)?;
-        file.write_all(&secret)?;
-        file.sync_all()?;
+    let staged = StagedFile::write(&path, &secret, &Mode::Private)?;
+    // Two bridges starting at once: the first link wins and both read its key (a rename would
+    // let the second replace the key the first already uses).
+    if fs::hard_link(staged.path(), &path).is_err() && !path.exists() {
+        staged.commit()?;
     }
-    // Two bridges starting at once: the first rename wins and both read its key.
-    if fs::hard_link(&temp, &path).is_err() && !path.exists() {
-        fs::rename(&temp, &path)?;
-    }
-    let _ = fs::remove_file(&temp);
     Ok(fs::read(&path)?)
-}
-
-#[cfg(unix)]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    fs::create_dir_all(dir)
-}
-
-#[cfg(unix)]
-fn private_file(path: &Path) -> std::io::Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn private_file(path: &Path) -> std::io::Result<fs::File> {
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@
 //! needed for the picker to work.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -76,6 +76,7 @@ use serde_json::{json, Map, Value};
 
 use super::http;
 use crate::config::Config;
+use crate::fsutil::{Mode, StagedFile};
 
 pub use super::codex_config::CATALOG_FILE;
 /// How many versions of one model series stay in the picker.
@@ -200,12 +201,16 @@ pub fn generate(config: &Config) -> Result<CatalogSummary, CatalogError> {
         path: config.codex.home.clone(),
         source: e,
     })?;
-    let tmp = temp_sibling(&path);
-    write_file(&tmp, text.as_bytes())?;
+    let write_error = |source| CatalogError::Write {
+        path: path.clone(),
+        source,
+    };
+    // Written beside the catalog, checked by Codex itself, and only then put in place.
+    let staged = StagedFile::write(&path, text.as_bytes(), &Mode::Shared).map_err(write_error)?;
 
     let mut verified = false;
     if codex_ok {
-        match verify_with_codex(&codex, &tmp) {
+        match verify_with_codex(&codex, staged.path()) {
             Ok(()) => verified = true,
             Err(why) if source != EntrySource::BuiltIn => {
                 // The bundled template did not survive the round trip: use ours.
@@ -214,19 +219,13 @@ pub fn generate(config: &Config) -> Result<CatalogSummary, CatalogError> {
                     "Codex rejected entries built from its bundled catalog ({why})"
                 ));
                 text = render(&builtin_template(), &selected);
-                write_file(&tmp, text.as_bytes())?;
-                verified = verify_with_codex(&codex, &tmp).is_ok();
+                staged.rewrite(text.as_bytes()).map_err(write_error)?;
+                verified = verify_with_codex(&codex, staged.path()).is_ok();
             }
             Err(_) => {}
         }
     }
-    std::fs::rename(&tmp, &path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        CatalogError::Write {
-            path: path.clone(),
-            source: e,
-        }
-    })?;
+    staged.commit().map_err(write_error)?;
     Ok(CatalogSummary {
         path,
         models: selected.len(),
@@ -253,35 +252,6 @@ fn render(template: &Value, selected: &[Selected]) -> String {
         .unwrap_or_else(|_| String::from("{\"models\":[]}"));
     text.push('\n');
     text
-}
-
-fn temp_sibling(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| CATALOG_FILE.to_owned());
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    path.with_file_name(format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ))
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CatalogError> {
-    let result = (|| {
-        let mut f = std::fs::File::create(path)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(path);
-        CatalogError::Write {
-            path: path.to_path_buf(),
-            source: e,
-        }
-    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use toml_edit::{DocumentMut, Item, Table, TableLike, Value};
 
 use crate::config::Config;
+use crate::fsutil;
 
 /// The provider id our files define (`[model_providers.clawrouter]`).
 pub const PROVIDER_ID: &str = "clawrouter";
@@ -451,8 +452,8 @@ impl CodexFile {
             }
             None => Saved::Created,
         };
-        write_atomic(&self.target, &dir, text.as_bytes(), permissions.as_ref())
-            .map_err(write_err)?;
+        let mode = permissions.map_or(fsutil::Mode::Private, fsutil::Mode::Keep);
+        fsutil::write_atomic(&self.target, text.as_bytes(), &mode).map_err(write_err)?;
         Ok(saved)
     }
 
@@ -692,7 +693,7 @@ fn write_backup(
         } else {
             path.with_file_name(format!("{name}.bak-{ts}-{n}"))
         };
-        let mut file = match create_new(&candidate) {
+        let mut file = match fsutil::create_new(&candidate, &fsutil::Mode::Private) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
@@ -714,55 +715,6 @@ fn write_backup(
         io::ErrorKind::AlreadyExists,
         format!("too many backups named {name}.bak-{ts}-*"),
     ))
-}
-
-/// Writes `bytes` to `target` atomically: temp file in `dir`, fsync, rename, fsync `dir`.
-fn write_atomic(
-    target: &Path,
-    dir: &Path,
-    bytes: &[u8],
-    permissions: Option<&fs::Permissions>,
-) -> io::Result<()> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "config.toml".to_owned());
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let temp = dir.join(format!(".{name}.tmp-{}-{nanos}", std::process::id()));
-    let result = (|| {
-        let mut file = create_new(&temp)?;
-        file.write_all(bytes)?;
-        if let Some(p) = permissions {
-            file.set_permissions(p.clone())?;
-        }
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp, target)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-        return result;
-    }
-    // Make the rename itself durable; not every platform can open a folder, so best effort.
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-/// Creates a file that must not exist yet, readable only by its owner.
-fn create_new(path: &Path) -> io::Result<fs::File> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
 }
 
 // ---------------------------------------------------------------------------------------------

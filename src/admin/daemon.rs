@@ -28,7 +28,6 @@
 //! was not installed), 1 = a file could not be removed; `status` 0 = installed and running,
 //! 1 = anything else (not installed, stopped, or unknown).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
@@ -36,6 +35,7 @@ use std::time::Duration;
 use crate::admin::wallet::{self, WalletSource};
 use crate::cli::DaemonAction;
 use crate::config::Config;
+use crate::fsutil;
 
 /// launchd label (and plist file stem).
 pub const LABEL: &str = "ai.blockrun.clawrouter-codex";
@@ -336,34 +336,12 @@ fn shell_quote(text: &str) -> String {
     }
 }
 
-/// Writes `text` to `path` atomically (temp file in the same folder, then rename).
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("the path has no parent folder"))?;
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o644);
-        }
-        let mut file = options.open(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+/// Writes a service file (readable by the service manager) atomically, creating its folder.
+fn write_service_file(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
     }
-    result
+    fsutil::write_atomic(path, text.as_bytes(), &fsutil::Mode::Shared)
 }
 
 /// What running a service-manager command gave.
@@ -525,7 +503,7 @@ fn install(config: &Config, conf: Option<&Path>, platform: Platform, home: &Path
         state_dir,
     };
     let file = platform.service_file(home);
-    if let Err(e) = write_atomic(&file, &service_text(platform, &spec)) {
+    if let Err(e) = write_service_file(&file, &service_text(platform, &spec)) {
         eprintln!(
             "clawrouter-codex: daemon: cannot write {}: {e}",
             file.display()
@@ -1012,19 +990,5 @@ WantedBy=default.target
         assert!(w.contains("`node`"), "{w}");
         let w = program_missing_warning("/nowhere/clawrouter --x", &path).unwrap();
         assert!(w.contains("/nowhere/clawrouter does not exist"), "{w}");
-    }
-
-    #[test]
-    fn atomic_write_replaces_and_leaves_no_temp() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("deep/dir/unit.service");
-        write_atomic(&path, "one").unwrap();
-        write_atomic(&path, "two").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
     }
 }

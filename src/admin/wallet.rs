@@ -32,6 +32,7 @@ use tiny_keccak::{Hasher, Keccak};
 
 use super::http::{self, GetError};
 use crate::config::Config;
+use crate::fsutil;
 
 /// Environment variable holding a raw key (highest precedence).
 pub const ENV_KEY: &str = "BLOCKRUN_WALLET_KEY";
@@ -245,7 +246,7 @@ impl WalletDiscovery {
     /// Creates the isolated home (mode 0700) when the proxy needs one.
     pub fn prepare_proxy_home(&self) -> std::io::Result<()> {
         match (&self.proxy_home, self.isolate_home) {
-            (Some(home), true) => create_private_dir(home),
+            (Some(home), true) => fsutil::create_private_dir(home),
             _ => Ok(()),
         }
     }
@@ -266,17 +267,6 @@ impl WalletDiscovery {
     pub fn address(&self) -> Option<Result<String, WalletError>> {
         self.key.as_ref().map(address_from_key)
     }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
 }
 
 /// Finds the wallet key in the documented order (see the module docs). `env` reads an
