@@ -51,6 +51,17 @@ impl From<io::Error> for ReadError {
     }
 }
 
+/// What [`Conn::wait_readable`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// A request's bytes are waiting.
+    Data,
+    /// The client closed the connection (or it broke).
+    Closed,
+    /// Nothing arrived in time.
+    Quiet,
+}
+
 /// A server-side connection with a read buffer (bytes past the current
 /// request stay there for the next one).
 pub struct Conn {
@@ -97,10 +108,36 @@ impl Conn {
         }
     }
 
-    /// Blocks until the next request's first byte is there (true) or the peer closed (false).
-    pub fn wait_readable(&mut self) -> bool {
+    /// Waits up to `idle` (forever for `None`) for the next request's first byte, without
+    /// reading it.
+    pub fn wait_readable(&mut self, idle: Option<Duration>) -> Readiness {
+        if !self.buf.is_empty() {
+            return Readiness::Data;
+        }
+        if self.stream.set_read_timeout(idle).is_err() {
+            return Readiness::Closed;
+        }
         let mut byte = [0u8; 1];
-        !self.buf.is_empty() || matches!(self.stream.peek(&mut byte), Ok(n) if n > 0)
+        let peeked = loop {
+            match self.stream.peek(&mut byte) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let _ = self.stream.set_read_timeout(None);
+        match peeked {
+            Ok(0) => Readiness::Closed,
+            Ok(_) => Readiness::Data,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Readiness::Quiet
+            }
+            Err(_) => Readiness::Closed,
+        }
     }
 
     /// Reads the next request. `Err(Closed)` when the client went away.

@@ -49,7 +49,7 @@ pub use reply::{Reply, StreamStyle};
 pub use stats::Usage;
 pub use validate::Rejection;
 
-use http::{Conn, RawRequest, ReadError};
+use http::{Conn, RawRequest, ReadError, Readiness};
 use reply::{is_profile, now_secs, sse_error_payload, Kind};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -208,6 +208,10 @@ struct State {
     replayed: usize,
     /// Requests that arrived on a kept-alive connection the mock then closed unread.
     dropped_on_reuse: usize,
+    /// Kept-alive connections the client closed while idle.
+    idle_closed_by_client: usize,
+    /// Kept-alive connections the mock closed after its keep-alive time-out.
+    idle_closed_by_mock: usize,
 }
 
 impl Shared {
@@ -396,6 +400,33 @@ impl MockUpstream {
         self.shared.state().dropped_on_reuse
     }
 
+    /// Kept-alive connections closed while idle: (by the client, by the mock's keep-alive
+    /// time-out).
+    pub fn idle_closes(&self) -> (usize, usize) {
+        let st = self.shared.state();
+        (st.idle_closed_by_client, st.idle_closed_by_mock)
+    }
+
+    /// Blocks until a kept-alive connection was closed while idle (by either side) or `timeout`
+    /// passes; returns whether one was.
+    pub fn wait_for_idle_close(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.state();
+        while st.idle_closed_by_client + st.idle_closed_by_mock == 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+        true
+    }
+
     /// How many TCP connections the mock has accepted.
     pub fn connections_accepted(&self) -> u64 {
         self.shared.state().next_conn
@@ -562,15 +593,19 @@ fn serve_conn(mut conn: Conn, shared: &Shared) -> Option<(Conn, After)> {
     let mut served = 0usize;
     loop {
         if served > 0 {
-            if let Some(idle) = shared.keep_alive_timeout {
-                // A time-out while waiting reads as a closed connection: the mock closes it.
-                let _ = conn.stream.set_read_timeout(Some(idle));
-            }
-            if shared.close_reused {
-                if !conn.wait_readable() {
+            match conn.wait_readable(shared.keep_alive_timeout) {
+                Readiness::Data => {}
+                Readiness::Closed => {
+                    count(shared, |st| st.idle_closed_by_client += 1);
                     return None;
                 }
-                shared.state().dropped_on_reuse += 1;
+                Readiness::Quiet => {
+                    count(shared, |st| st.idle_closed_by_mock += 1);
+                    return Some((conn, After::Close));
+                }
+            }
+            if shared.close_reused {
+                count(shared, |st| st.dropped_on_reuse += 1);
                 return Some((conn, After::Close));
             }
         }
@@ -593,6 +628,11 @@ fn serve_conn(mut conn: Conn, shared: &Shared) -> Option<(Conn, After)> {
             after => return Some((conn, after)),
         }
     }
+}
+
+fn count(shared: &Shared, change: impl FnOnce(&mut State)) {
+    change(&mut shared.state());
+    shared.changed.notify_all();
 }
 
 fn record_bad_http(shared: &Shared, why: &str) {
