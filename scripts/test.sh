@@ -2,7 +2,8 @@
 # Runs every test: formatting and lint checks, unit tests, integration tests against the
 # strict mock upstream, and end-to-end tests that drive the real Codex CLI (pinned, installed
 # into .tools/ by this script) through the real bridge: every one on the newest supported
-# release, a text turn and a tool turn on the previous one.
+# release, a text turn and a tool turn on the previous one. Then a 30-second fuzz run per
+# cargo-fuzz target (scripts/fuzz-smoke.sh; FUZZ_SECS=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --codex --browser
@@ -20,6 +21,12 @@ echo "==> the previous Codex release: a text turn and a tool turn ($("$PWD/.tool
 CODEX_BIN="$PWD/.tools/codex-previous/node_modules/.bin/codex" \
   cargo test --test codex_e2e -- --exact plain_text_turn_streams_the_answer shell_tool_call_creates_a_file \
   2>&1 | tee -a "$log"
+if [[ "${FUZZ_SECS:-30}" != 0 ]]; then
+  echo "==> fuzz smoke: each cargo-fuzz target for ${FUZZ_SECS:-30} s"
+  # No sanitizer here: the code the targets reach has no `unsafe`, a panic or a broken property is what the
+  # smoke run is for, and the build is faster. Long runs use AddressSanitizer (the default).
+  FUZZ_SANITIZER=${FUZZ_SANITIZER:-none} scripts/fuzz-smoke.sh
+fi
 # One closing line for the whole run (each test binary prints its own).
 awk '/^test result:/ { for (i = 2; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
