@@ -175,3 +175,22 @@ fn leaked_findings_stream_as_the_whole_text_scans() {
         }
     }
 }
+
+#[test]
+fn request_lone_surrogate_escape_becomes_a_replacement_character() {
+    // fuzz target `request`: a tool description with `\udd80`, a lone surrogate escape (what
+    // JavaScript's JSON.stringify writes for half an emoji). serde_json reads it in a raw value
+    // but cannot decode it, and the description's every escape was then sent as literal text.
+    let body = br#"{"model":"m","input":"hi","tools":[{"type":"function","name":"f","description":"a\n\ud66e\udd80e.","parameters":{"type":"object","properties":{}}}]}"#;
+    properties::request::check_body(body, 0, &["hi".to_owned()]);
+    let plan = clawrouter_codex::translate::request::request_to_chat(
+        body,
+        &properties::request::options(0),
+    )
+    .expect("translated");
+    let chat: serde_json::Value = serde_json::from_slice(&plan.body).expect("JSON");
+    assert_eq!(
+        chat["tools"][0]["function"]["description"],
+        "a\n\u{d66e}\u{fffd}e."
+    );
+}

@@ -1479,3 +1479,18 @@ fn function_tools_are_echoed_with_every_field_the_response_schema_requires() {
         r#"[{"type":"function","name":"f","description":"d","strict":false,"parameters":{"type":"object"}}]"#
     );
 }
+
+#[test]
+fn string_values_decode_surrogate_pairs_and_replace_lone_surrogates() {
+    let value = |quoted: &str| {
+        let raw: &RawValue = serde_json::from_str(quoted).expect("a JSON string");
+        text::JStr::from_raw(raw)
+            .expect("a string")
+            .value()
+            .into_owned()
+    };
+    assert_eq!(value(r#""crab \ud83e\udd80\n""#), "crab 🦀\n");
+    assert_eq!(value(r#""half \ud83e, then \n""#), "half \u{fffd}, then \n");
+    assert_eq!(value(r#""\udd80\ud83e""#), "\u{fffd}\u{fffd}");
+    assert_eq!(value(r#""\\ud83e is text""#), "\\ud83e is text");
+}

@@ -46,10 +46,43 @@ impl<'a> JStr<'a> {
         }
         match serde_json::from_str::<String>(self.0.get()) {
             Ok(s) => Cow::Owned(s),
-            // Unreachable: the parser validated this string when it captured it.
-            Err(_) => Cow::Borrowed(escaped),
+            // The parser checked every escape when it captured this string but not that
+            // surrogate escapes pair up, so a lone one (JavaScript's `JSON.stringify` writes
+            // one for half an emoji) has no UTF-8 form: it becomes U+FFFD, the rest decodes.
+            Err(_) => Cow::Owned(decode_lossy(self.0.get())),
         }
     }
+}
+
+/// Decodes the JSON string `quoted` with every lone surrogate escape as U+FFFD: serde_json
+/// reads a string as bytes without pairing surrogates, writing a lone one as its 3-byte
+/// WTF-8 form (`ED A0..BF 80..BF`, never valid UTF-8), which is replaced by U+FFFD's 3 bytes.
+fn decode_lossy(quoted: &str) -> String {
+    struct Bytes;
+    impl Visitor<'_> for Bytes {
+        type Value = Vec<u8>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(bytes.to_vec())
+        }
+    }
+    let mut reader = serde_json::Deserializer::from_str(quoted);
+    let Ok(mut bytes) = reader.deserialize_bytes(Bytes) else {
+        // Unreachable for a string the parser captured; its text is the best left.
+        return quoted.trim_matches('"').to_owned();
+    };
+    let mut at = 0;
+    while at + 2 < bytes.len() {
+        if bytes[at] == 0xED && (0xA0..=0xBF).contains(&bytes[at + 1]) {
+            bytes[at..at + 3].copy_from_slice("\u{fffd}".as_bytes());
+            at += 3;
+        } else {
+            at += 1;
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for JStr<'a> {
