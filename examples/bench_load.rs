@@ -23,6 +23,19 @@
 //!   (bridge: `response.output_text.delta`; direct: a chunk's `delta.content`); per text
 //!   delta: receive time − the mock's write time stamped in it (`tick <unix µs>`), and
 //!   whether any relayed delta carried more than one upstream delta.
+//!
+//! `bench_load soak --addr HOST:PORT --secs S --conc C --pid PID [--inject-percent 5]
+//!  [--large-percent 25] [--stream-percent 50] [--sample-secs 5] [--warmup-secs 60]
+//!  [--settle-secs 8] [--mock-stats FILE] [--samples-file FILE]`
+//!   `scripts/soak.sh`: C keep-alive connections send `/v1/responses` requests back to back
+//!   for S seconds, each drawn at random: the small or the 200 KB Codex body, streaming or
+//!   not, and `--inject-percent` of them with a failure the mock injects (`bench-inject-*`
+//!   models: a 503, a reset before the answer, an answer cut off). A request succeeds with
+//!   200 and, streaming, `response.completed`; an injected one must fail (HTTP error or
+//!   `response.failed`); everything else is an error, by class. Every `--sample-secs` the
+//!   bridge process's RSS and open file descriptors (and the mock's connection counts) are
+//!   sampled; after the load, `--settle-secs` more (idle pooled connections close). Prints a
+//!   markdown summary; the samples go to `--samples-file` as JSON lines.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -106,6 +119,7 @@ fn main() {
         .expect("tokio runtime");
     match mode.as_str() {
         "load" => runtime.block_on(load(&addr, &args)),
+        "soak" => runtime.block_on(soak(&addr, &args)),
         "stream" => runtime.block_on(stream(&addr, &args)),
         "report" => unreachable!("handled above"),
         other => panic!("unknown mode {other}"),
@@ -236,34 +250,59 @@ fn decode_chunks(raw: &[u8], out: &mut Vec<u8>) -> std::io::Result<(usize, bool)
 
 /// Reads one whole response, discarding the body; returns the status.
 async fn read_response(conn: &mut Conn) -> std::io::Result<u16> {
+    read_whole_response(conn, false)
+        .await
+        .map(|answer| answer.status)
+}
+
+/// A whole response: status, body (when kept), and whether the server closes the connection.
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+    closes: bool,
+}
+
+/// Reads one whole response (`Content-Length` or chunked), keeping its body if `keep`.
+async fn read_whole_response(conn: &mut Conn, keep: bool) -> std::io::Result<Answer> {
     let (status, framing, head) = loop {
         if let Some(parsed) = parse_head(&conn.buf)? {
             break parsed;
         }
         conn.fill().await?;
     };
+    let closes = String::from_utf8_lossy(&conn.buf[..head])
+        .to_ascii_lowercase()
+        .contains("connection: close");
     conn.buf.drain(..head);
+    let mut body = Vec::new();
     match framing {
         Framing::Length(n) => {
             while conn.buf.len() < n {
                 conn.fill().await?;
             }
+            if keep {
+                body.extend_from_slice(&conn.buf[..n]);
+            }
             conn.buf.drain(..n);
         }
-        Framing::Chunked => {
-            let mut sink = Vec::new();
-            loop {
-                let (used, done) = decode_chunks(&conn.buf, &mut sink)?;
-                conn.buf.drain(..used);
-                sink.clear();
-                if done {
-                    break;
-                }
-                conn.fill().await?;
+        Framing::Chunked => loop {
+            let before = body.len();
+            let (used, done) = decode_chunks(&conn.buf, &mut body)?;
+            conn.buf.drain(..used);
+            if !keep {
+                body.truncate(before);
             }
-        }
+            if done {
+                break;
+            }
+            conn.fill().await?;
+        },
     }
-    Ok(status)
+    Ok(Answer {
+        status,
+        body,
+        closes,
+    })
 }
 
 // ---------------------------------------------------------------- load
@@ -788,4 +827,374 @@ fn report(file: &str) {
         count(ds, "merged"),
         verdict(bd == be && bm == 0 && be > 0)
     );
+}
+
+// ---------------------------------------------------------------- soak
+
+/// A failure the mock injects (its model name), or none.
+const INJECTED: [&str; 3] = [
+    "bench-inject-status",
+    "bench-inject-reset",
+    "bench-inject-cut",
+];
+
+/// The request kinds of the soak: (200 KB body, streaming, injected failure index).
+type Kind = (bool, bool, Option<usize>);
+
+fn soak_request(kind: Kind) -> Vec<u8> {
+    let (large, streaming, injected) = kind;
+    let body = body_for(if large { "200kb" } else { "small" }, streaming);
+    let mut body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    body["model"] = serde_json::json!(match injected {
+        Some(i) => INJECTED[i],
+        // A short paced stream (8 chunks 5 ms apart), or the fixed completion.
+        None if streaming => "bench-stream-8x5",
+        None => "bench-soak",
+    });
+    build_request(
+        "bridge",
+        serde_json::to_vec(&body).expect("JSON"),
+        streaming,
+    )
+}
+
+/// What the soak counted.
+#[derive(Default)]
+struct Tally {
+    requests: AtomicUsize,
+    ok: AtomicUsize,
+    injected: AtomicUsize,
+    injected_failed: AtomicUsize,
+    /// Errors that were not injected, by class.
+    other: std::sync::Mutex<std::collections::BTreeMap<String, usize>>,
+}
+
+impl Tally {
+    fn other(&self, class: String) {
+        if let Ok(mut other) = self.other.lock() {
+            *other.entry(class).or_default() += 1;
+        }
+    }
+
+    fn other_total(&self) -> usize {
+        self.other.lock().map(|o| o.values().sum()).unwrap_or(0)
+    }
+}
+
+/// Small xorshift generator: the soak's draws, reproducible per worker.
+struct Draw(u64);
+
+impl Draw {
+    fn percent(&mut self, p: u64) -> bool {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % 100 < p
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.percent(0);
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Whether a soak answer succeeded; its error class when not.
+fn classify(answer: &Answer, streaming: bool) -> Result<(), String> {
+    let text = String::from_utf8_lossy(&answer.body);
+    if answer.status != 200 {
+        return Err(format!("http_{}", answer.status));
+    }
+    if !streaming {
+        return Ok(());
+    }
+    if text.contains("\"type\":\"response.completed\"") {
+        Ok(())
+    } else if text.contains("\"type\":\"response.failed\"") {
+        Err("response_failed".to_owned())
+    } else {
+        Err("stream_without_end".to_owned())
+    }
+}
+
+async fn soak_worker(
+    addr: Arc<String>,
+    seed: u64,
+    requests: Arc<Vec<(Kind, Vec<u8>)>>,
+    mix: (u64, u64, u64),
+    deadline: Instant,
+    tally: Arc<Tally>,
+) {
+    let (inject_pct, large_pct, stream_pct) = mix;
+    let mut draw = Draw(seed | 1);
+    let mut conn: Option<Conn> = None;
+    while Instant::now() < deadline {
+        let large = draw.percent(large_pct);
+        let streaming = draw.percent(stream_pct);
+        let injected = draw.percent(inject_pct).then(|| draw.below(INJECTED.len()));
+        let kind = (large, streaming, injected);
+        let Some((_, request)) = requests.iter().find(|(k, _)| *k == kind) else {
+            continue;
+        };
+        let mut c = match conn.take() {
+            Some(c) => c,
+            None => match Conn::open(&addr).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tally.other(format!("connect: {}", e.kind()));
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        tally.requests.fetch_add(1, Ordering::Relaxed);
+        if injected.is_some() {
+            tally.injected.fetch_add(1, Ordering::Relaxed);
+        }
+        let exchange = async {
+            c.stream.write_all(request).await?;
+            read_whole_response(&mut c, true).await
+        };
+        let answer = match tokio::time::timeout(Duration::from_secs(120), exchange).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => {
+                tally.other(format!("io: {}", e.kind()));
+                continue;
+            }
+            Err(_) => {
+                tally.other("no answer within 120 s".to_owned());
+                continue;
+            }
+        };
+        match (classify(&answer, streaming), injected) {
+            (Ok(()), None) => {
+                tally.ok.fetch_add(1, Ordering::Relaxed);
+            }
+            (Err(_), Some(_)) => {
+                tally.injected_failed.fetch_add(1, Ordering::Relaxed);
+            }
+            (Ok(()), Some(i)) => tally.other(format!("{} answered", INJECTED[i])),
+            (Err(class), None) => tally.other(class),
+        }
+        if !answer.closes {
+            conn = Some(c);
+        }
+    }
+}
+
+/// One sample of the bridge and the mock.
+#[derive(Clone)]
+struct Sample {
+    secs: f64,
+    rss_kib: u64,
+    fds: usize,
+    requests: usize,
+    mock: serde_json::Value,
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| dir.count())
+        .unwrap_or(0)
+}
+
+fn take_sample(pid: u32, start: Instant, tally: &Tally, mock_stats: Option<&str>) -> Sample {
+    let mock = mock_stats
+        .and_then(|file| std::fs::read_to_string(file).ok())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(serde_json::Value::Null);
+    Sample {
+        secs: start.elapsed().as_secs_f64(),
+        rss_kib: proc_status_kib(pid, "VmRSS:").unwrap_or(0),
+        fds: open_fds(pid),
+        requests: tally.requests.load(Ordering::Relaxed),
+        mock,
+    }
+}
+
+async fn soak(addr: &str, args: &Args) {
+    let secs: f64 = args.num("secs", 600.0);
+    let conc: usize = args.num("conc", 16);
+    let pid: u32 = args.num("pid", 0);
+    assert!(pid > 0, "--pid: the bridge's process id");
+    let mix = (
+        args.num("inject-percent", 5u64),
+        args.num("large-percent", 25u64),
+        args.num("stream-percent", 50u64),
+    );
+    let sample_every = Duration::from_secs_f64(args.num("sample-secs", 5.0));
+    let warmup = args.num("warmup-secs", (secs / 10.0).clamp(5.0, 60.0));
+    let settle = Duration::from_secs_f64(args.num("settle-secs", 8.0));
+    let mock_stats = args.get("mock-stats").map(str::to_owned);
+    let samples_file = args.get("samples-file").map(str::to_owned);
+
+    let mut kinds = Vec::new();
+    for large in [false, true] {
+        for streaming in [false, true] {
+            kinds.push((large, streaming, None));
+            for i in 0..INJECTED.len() {
+                kinds.push((large, streaming, Some(i)));
+            }
+        }
+    }
+    let requests: Arc<Vec<(Kind, Vec<u8>)>> =
+        Arc::new(kinds.into_iter().map(|k| (k, soak_request(k))).collect());
+    let tally = Arc::new(Tally::default());
+    let addr = Arc::new(addr.to_owned());
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs);
+    let mut samples = vec![take_sample(pid, start, &tally, mock_stats.as_deref())];
+    let workers: Vec<_> = (0..conc)
+        .map(|i| {
+            tokio::spawn(soak_worker(
+                addr.clone(),
+                0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1),
+                requests.clone(),
+                mix,
+                deadline,
+                tally.clone(),
+            ))
+        })
+        .collect();
+    let mut ticks =
+        tokio::time::interval_at(tokio::time::Instant::now() + sample_every, sample_every);
+    while Instant::now() < deadline {
+        ticks.tick().await;
+        let sample = take_sample(pid, start, &tally, mock_stats.as_deref());
+        eprintln!(
+            "soak {:>5.0} s: {} requests, RSS {} KiB, {} fds, upstream {}",
+            sample.secs, sample.requests, sample.rss_kib, sample.fds, sample.mock
+        );
+        samples.push(sample);
+    }
+    for worker in workers {
+        let _ = worker.await;
+    }
+    let under_load = samples.len();
+    samples.push(take_sample(pid, start, &tally, mock_stats.as_deref()));
+    // The load has stopped: idle pooled connections are closed, client connections gone.
+    tokio::time::sleep(settle).await;
+    let settled = take_sample(pid, start, &tally, mock_stats.as_deref());
+    samples.push(settled.clone());
+    if let Some(file) = &samples_file {
+        let lines: String = samples
+            .iter()
+            .map(|s| {
+                format!(
+                    "{{\"secs\":{:.1},\"rss_kib\":{},\"fds\":{},\"requests\":{},\"mock\":{}}}\n",
+                    s.secs, s.rss_kib, s.fds, s.requests, s.mock
+                )
+            })
+            .collect();
+        let _ = std::fs::write(file, lines);
+    }
+    if !soak_summary(&samples, under_load, warmup, &tally, secs, conc, mix) {
+        std::process::exit(1);
+    }
+}
+
+fn soak_summary(
+    samples: &[Sample],
+    under_load: usize,
+    warmup: f64,
+    tally: &Tally,
+    secs: f64,
+    conc: usize,
+    mix: (u64, u64, u64),
+) -> bool {
+    let start = &samples[0];
+    let warm = samples[..under_load]
+        .iter()
+        .find(|s| s.secs >= warmup)
+        .unwrap_or(&samples[under_load - 1]);
+    let end = &samples[under_load];
+    let settled = &samples[samples.len() - 1];
+    let after_warmup = || {
+        samples[..=under_load]
+            .iter()
+            .filter(|s| s.secs >= warm.secs)
+    };
+    let rss_max = after_warmup().map(|s| s.rss_kib).max().unwrap_or(0);
+    let rss_min = after_warmup().map(|s| s.rss_kib).min().unwrap_or(0);
+    let fds_max = after_warmup().map(|s| s.fds).max().unwrap_or(0);
+    let mock = |s: &Sample, key: &str| {
+        s.mock[key]
+            .as_u64()
+            .map_or("?".to_owned(), |n| n.to_string())
+    };
+    let requests = tally.requests.load(Ordering::Relaxed);
+    let injected = tally.injected.load(Ordering::Relaxed);
+    let other = tally.other_total();
+    println!(
+        "Soak: {secs:.0} s, c={conc}, {}% injected failures, {}% 200 KB bodies, {}% streaming.",
+        mix.0, mix.1, mix.2
+    );
+    println!();
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!(
+        "| requests | {requests} ({:.0}/s) |",
+        requests as f64 / end.secs.max(1.0)
+    );
+    println!(
+        "| answered as expected | {} |",
+        tally.ok.load(Ordering::Relaxed)
+    );
+    println!(
+        "| injected failures: asked / failed as injected | {injected} / {} |",
+        tally.injected_failed.load(Ordering::Relaxed)
+    );
+    let classes = tally
+        .other
+        .lock()
+        .map(|o| {
+            o.iter()
+                .map(|(class, n)| format!("{class}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    println!(
+        "| other errors | {other}{} |",
+        if classes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({classes})")
+        }
+    );
+    println!(
+        "| bridge RSS: start / after warm-up ({:.0} s) / end / after the load | {} / {} / {} / {} KiB |",
+        warm.secs, start.rss_kib, warm.rss_kib, end.rss_kib, settled.rss_kib
+    );
+    println!("| bridge RSS after warm-up: min / max | {rss_min} / {rss_max} KiB |");
+    println!(
+        "| bridge open fds: start / after warm-up / end / after the load (max after warm-up) | {} / {} / {} / {} ({fds_max}) |",
+        start.fds, warm.fds, end.fds, settled.fds
+    );
+    println!(
+        "| upstream connections opened (mock: accepted) | {} |",
+        mock(settled, "connections_accepted")
+    );
+    println!(
+        "| upstream connections open: end of load / after the load | {} / {} |",
+        mock(end, "connections_open"),
+        mock(settled, "connections_open")
+    );
+    println!(
+        "| upstream chat calls / injected by the mock | {} / {} |",
+        mock(settled, "chat_calls"),
+        mock(settled, "injected")
+    );
+    println!(
+        "| samples | {} every {:.0} s |",
+        samples.len(),
+        samples.get(1).map_or(0.0, |s| s.secs - start.secs)
+    );
+    let leaked = settled.mock["connections_open"].as_u64().unwrap_or(1);
+    println!();
+    println!(
+        "Errors other than the injected ones: {other}. Upstream connections left open after \
+         the load: {leaked}. RSS from warm-up to end: {:+} KiB.",
+        end.rss_kib as i64 - warm.rss_kib as i64
+    );
+    other == 0 && leaked == 0
 }

@@ -11,10 +11,19 @@
 //!   chunks M ms apart instead. Every text delta reads `tick <unix µs> <seq> …`, the time
 //!   taken just before its write, so the client can measure relay delays.
 //!
+//! - Injected failures (`scripts/soak.sh`), chosen by the model name in the body's first 256
+//!   bytes, so the client knows which requests were meant to fail: `bench-inject-status` →
+//!   `503` with an OpenAI-style error; `bench-inject-reset` → the request is read and the
+//!   connection reset without an answer; `bench-inject-cut` → the answer starts (a stream's
+//!   first chunks, or half a `Content-Length` body) and the connection is closed.
+//! - `--stats-file F`: every second, one JSON object with the connections accepted and open,
+//!   chat calls and failures injected so far (what the soak reports as upstream connections).
+//!
 //! Usage: `bench_upstream [--port P] [--port-file F] [--chunks N] [--interval-ms M]
-//! [--answer tools|text]`. Port 0 (default) picks a free port, written to `--port-file`.
-//! Listens on 127.0.0.1 only.
+//! [--answer tools|text] [--stats-file F]`. Port 0 (default) picks a free port, written to
+//! `--port-file`. Listens on 127.0.0.1 only.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,6 +37,50 @@ struct Settings {
     chunks: usize,
     interval_ms: u64,
     answer: Vec<u8>,
+    stats: Stats,
+}
+
+/// What the mock counted (written to `--stats-file`).
+#[derive(Default)]
+struct Stats {
+    accepted: AtomicU64,
+    open: AtomicU64,
+    chat_calls: AtomicU64,
+    injected: AtomicU64,
+}
+
+impl Stats {
+    fn json(&self) -> String {
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        format!(
+            "{{\"connections_accepted\":{},\"connections_open\":{},\"chat_calls\":{},\"injected\":{}}}",
+            n(&self.accepted),
+            n(&self.open),
+            n(&self.chat_calls),
+            n(&self.injected)
+        )
+    }
+}
+
+/// A failure the request's model name asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Injected {
+    Status,
+    Reset,
+    Cut,
+}
+
+fn injected(body: &[u8]) -> Option<Injected> {
+    let head = &body[..body.len().min(256)];
+    if contains(head, b"bench-inject-status") {
+        Some(Injected::Status)
+    } else if contains(head, b"bench-inject-reset") {
+        Some(Injected::Reset)
+    } else if contains(head, b"bench-inject-cut") {
+        Some(Injected::Cut)
+    } else {
+        None
+    }
 }
 
 fn main() {
@@ -36,6 +89,7 @@ fn main() {
     let mut chunks = 40;
     let mut interval_ms = 25;
     let mut answer = "tools".to_owned();
+    let mut stats_file: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().expect("option needs a value");
@@ -45,6 +99,7 @@ fn main() {
             "--chunks" => chunks = value().parse().expect("--chunks: a number"),
             "--interval-ms" => interval_ms = value().parse().expect("--interval-ms: a number"),
             "--answer" => answer = value(),
+            "--stats-file" => stats_file = Some(value()),
             other => panic!("unknown option {other}"),
         }
     }
@@ -56,6 +111,7 @@ fn main() {
         chunks,
         interval_ms,
         answer,
+        stats: Stats::default(),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -70,13 +126,30 @@ fn main() {
             std::fs::write(&file, addr.port().to_string()).expect("write port file");
         }
         eprintln!("bench_upstream listening on http://{addr}");
+        if let Some(file) = stats_file {
+            let settings = settings.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    every.tick().await;
+                    // Written whole, then renamed: a reader never sees half a line.
+                    let tmp = format!("{file}.tmp");
+                    if std::fs::write(&tmp, settings.stats.json()).is_ok() {
+                        let _ = std::fs::rename(&tmp, &file);
+                    }
+                }
+            });
+        }
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
             let settings = settings.clone();
+            settings.stats.accepted.fetch_add(1, Ordering::Relaxed);
+            settings.stats.open.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(async move {
                 let _ = serve(stream, &settings).await;
+                settings.stats.open.fetch_sub(1, Ordering::Relaxed);
             });
         }
     });
@@ -99,8 +172,15 @@ async fn serve(mut stream: TcpStream, settings: &Settings) -> std::io::Result<()
                 write_json(&mut stream, 200, br#"{"status":"ok"}"#).await?;
             }
             ("POST", "/v1/chat/completions") => {
+                settings.stats.chat_calls.fetch_add(1, Ordering::Relaxed);
                 let tail = &req.body[req.body.len().saturating_sub(64)..];
-                if contains(tail, br#""stream":true"#) {
+                let streaming = contains(tail, br#""stream":true"#);
+                if let Some(failure) = injected(&req.body) {
+                    settings.stats.injected.fetch_add(1, Ordering::Relaxed);
+                    inject(stream, failure, streaming, &settings.answer).await?;
+                    return Ok(());
+                }
+                if streaming {
                     let (chunks, interval) = pacing(&req.body, settings);
                     write_stream(&mut stream, chunks, interval).await?;
                 } else {
@@ -113,6 +193,49 @@ async fn serve(mut stream: TcpStream, settings: &Settings) -> std::io::Result<()
         }
     }
     Ok(())
+}
+
+/// Fails the request as asked; the connection ends with it.
+async fn inject(
+    mut stream: TcpStream,
+    failure: Injected,
+    streaming: bool,
+    answer: &[u8],
+) -> std::io::Result<()> {
+    match failure {
+        Injected::Status => {
+            let body = br#"{"error":{"message":"injected failure (bench)","type":"server_error","param":null,"code":null}}"#;
+            let mut out = format!(
+                "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            out.extend_from_slice(body);
+            stream.write_all(&out).await
+        }
+        Injected::Reset => {
+            // SO_LINGER 0: the close is a reset.
+            stream.set_zero_linger()?;
+            drop(stream);
+            Ok(())
+        }
+        Injected::Cut if streaming => {
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+            let mut out = head.as_bytes().to_vec();
+            out.extend_from_slice(&text_chunk(0, true));
+            out.extend_from_slice(&text_chunk(1, false));
+            stream.write_all(&out).await
+        }
+        Injected::Cut => {
+            let mut out = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                answer.len()
+            )
+            .into_bytes();
+            out.extend_from_slice(&answer[..answer.len() / 2]);
+            stream.write_all(&out).await
+        }
+    }
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -37,75 +37,11 @@ CHUNKS=40
 INTERVAL_MS=25
 OUT=target/bench-results.md
 
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-    echo "== building (release)" >&2
-    timeout 1800 cargo build --release --quiet --bin clawrouter-codex \
-        --example bench_upstream --example bench_load
-fi
-BRIDGE=${BENCH_BRIDGE_BIN:-target/release/clawrouter-codex}
-MOCK=target/release/examples/bench_upstream
-LOAD=target/release/examples/bench_load
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-free_port() {
-    local port
-    for _ in $(seq 1 100); do
-        port=$((20000 + RANDOM % 40000))
-        if ! port_open "$port"; then
-            echo "$port"
-            return 0
-        fi
-    done
-    echo "no free port found" >&2
-    return 1
-}
-
-wait_port() {
-    for _ in $(seq 1 200); do
-        port_open "$1" && return 0
-        sleep 0.05
-    done
-    echo "nothing listens on 127.0.0.1:$1 after 10 s" >&2
-    return 1
-}
-
-# --- mock upstream
-"$MOCK" --port-file "$TMP/mock.port" --chunks "$CHUNKS" --interval-ms "$INTERVAL_MS" \
-    2>"$TMP/mock.log" &
-MOCK_PID=$!
-PIDS+=("$MOCK_PID")
-for _ in $(seq 1 200); do [[ -s "$TMP/mock.port" ]] && break; sleep 0.05; done
-MOCK_PORT=$(cat "$TMP/mock.port")
-wait_port "$MOCK_PORT"
-
-# --- bridge (defaults except the listen address and the upstream)
-BRIDGE_PORT=$(free_port)
-cat >"$TMP/bridge.yaml" <<YAML
-listen: 127.0.0.1:$BRIDGE_PORT
-upstream:
-  url: http://127.0.0.1:$MOCK_PORT/v1
-  stream: auto
-YAML
-env -u PORT -u CLAWROUTER_PROXY_URL -u RUST_LOG "$BRIDGE" -c "$TMP/bridge.yaml" bridge \
-    2>"$TMP/bridge.log" &
-BRIDGE_PID=$!
-PIDS+=("$BRIDGE_PID")
-wait_port "$BRIDGE_PORT"
+# shellcheck source=scripts/lib/local-services.sh
+source scripts/lib/local-services.sh
+build_release
+start_mock --chunks "$CHUNKS" --interval-ms "$INTERVAL_MS"
+start_bridge
 IDLE_RSS=$(awk '/^VmRSS/ {print $2}' "/proc/$BRIDGE_PID/status")
 
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
