@@ -6,6 +6,8 @@
 //! - [`tools`]: tool names both ways (freeform tools, MCP namespaces, the 64-character limit).
 //! - [`response`]: a `chat.completion` → Responses output items, the Response object and the
 //!   full SSE event sequence.
+//! - [`chat_in`]: the upstream's Chat answers (a whole completion or a stream chunk), read
+//!   once by typed borrowed views that both translations share.
 //! - [`events`]: the Responses event writer (sequence numbers, item ids, output indexes).
 //! - [`leaked`]: tool calls a model wrote into its text, recovered as real calls (also while
 //!   streaming: only the suspect span is held back).
@@ -17,6 +19,7 @@
 //! - [`upstream_error`]: an upstream failure → what Codex must be told.
 //! - [`web_search`]: the bridge-run web search's tool, arguments, results and sealed records.
 
+pub mod chat_in;
 pub mod events;
 pub mod ids;
 pub mod leaked;

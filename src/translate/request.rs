@@ -115,7 +115,7 @@ mod chat;
 pub mod clawrouter;
 mod history;
 mod offer;
-mod text;
+pub(crate) mod text;
 
 #[cfg(test)]
 mod tests;

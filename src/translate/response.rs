@@ -32,8 +32,12 @@
 //! [`completion_to_response_json_sealed`]) is the whole `stream:false` answer. The
 //! whole-stream wrappers `completion_to_sse` and `failure_sse` exist for tests.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::chat_in::{call_id, trim_answer, ChatAnswer, Message, NotAnAnswer};
 use super::events::{ItemStatus, ResponseEventWriter, Usage};
 use super::ids::new_id;
 use super::leaked::recover_leaked_calls;
@@ -102,7 +106,7 @@ pub struct ChatOutput {
     /// Visible text (leaked tool calls already cut out); `None` when the upstream sent none.
     pub text: Option<String>,
     /// The model's reasoning: `reasoning_content`, `reasoning` or `reasoning_details` (see
-    /// [`reasoning_text`]), followed by a `<think>…</think>` span cut from the start of the text
+    /// [`Message::reasoning`]), followed by a `<think>…</think>` span cut from the start of the text
     /// (see [`split_think`]); emitted as a `reasoning` item before the other items.
     pub reasoning: Option<String>,
     /// Tool calls, structured or recovered from the text, in order.
@@ -150,67 +154,52 @@ impl CompletionError {
     }
 }
 
-/// Parses a `chat.completion` body leniently; see the module documentation.
-///
-/// Accepted variants: `content` as a string, null, or an array of text parts (`refusal` used
-/// when there is no content); `tool_calls` with `arguments` as a string or an object (serialized),
-/// missing or repeated ids (fresh `call_…`), `function` fields at the call's top level; legacy
-/// `message.function_call`; `delta` instead of `message`; legacy `choices[0].text`; usage
-/// variants (see [`usage_from_chat`]). When there are no structured tool calls and tools were
-/// declared, calls leaked into the text are recovered.
+/// Parses a `chat.completion` body leniently with the shared reader ([`super::chat_in`],
+/// which lists the accepted variants): the text (`refusal` when there is no content), the
+/// reasoning (plus a leading `<think>` span cut from the text), the tool calls (ids by
+/// [`call_id`]) and usage. When there are no structured tool calls and tools were declared,
+/// calls leaked into the text are recovered.
 pub fn completion_to_output(body: &[u8], tools: &ToolMap) -> Result<ChatOutput, CompletionError> {
-    let trimmed = trim_body(body);
-    let value: Value = match serde_json::from_slice(trimmed) {
-        Ok(value) => value,
-        Err(_) => {
-            let reason = if trimmed.starts_with(b"data:") || trimmed.starts_with(b":") {
-                "an event stream, not JSON"
-            } else if trimmed.is_empty() {
-                "empty body"
-            } else {
-                "not JSON"
+    let answer = match ChatAnswer::read(body) {
+        Ok(answer) => answer,
+        Err(not) => {
+            let trimmed = trim_answer(body);
+            let reason = match not {
+                NotAnAnswer::Empty => "empty body",
+                _ if trimmed.starts_with(b"data:") || trimmed.starts_with(b":") => {
+                    "an event stream, not JSON"
+                }
+                NotAnAnswer::NotAnObject => "not a JSON object",
+                NotAnAnswer::NotJson => "not JSON",
             };
             return Err(malformed(reason, body));
         }
     };
-    let Value::Object(root) = &value else {
-        return Err(malformed("not a JSON object", body));
-    };
-    let choice = root
-        .get("choices")
-        .and_then(Value::as_array)
-        .and_then(|choices| choices.first())
-        .and_then(Value::as_object);
-    let error = root.get("error").filter(|e| !e.is_null());
-    let choice = match (choice, error) {
+    let choice = match (answer.choice(), answer.error()) {
         (Some(choice), _) => choice,
         (None, Some(error)) => return Err(upstream_error(error, body)),
         (None, None) => return Err(malformed("no choices", body)),
     };
 
-    let message = choice
-        .get("message")
-        .or_else(|| choice.get("delta"))
-        .and_then(Value::as_object);
+    let message = choice.message();
     let mut text = message
-        .and_then(|m| m.get("content"))
-        .and_then(content_text);
-    if text.is_none() {
-        text = choice
-            .get("text")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-    }
+        .as_ref()
+        .and_then(Message::content)
+        .or_else(|| choice.legacy_text())
+        .map(Cow::into_owned);
     if text.as_deref().is_none_or(str::is_empty) {
         if let Some(refusal) = message
-            .and_then(|m| m.get("refusal"))
-            .and_then(Value::as_str)
+            .as_ref()
+            .and_then(Message::refusal)
             .filter(|r| !r.is_empty())
         {
-            text = Some(refusal.to_owned());
+            text = Some(refusal.into_owned());
         }
     }
-    let mut reasoning = message.and_then(reasoning_text).map(String::from);
+    let mut reasoning = message
+        .as_ref()
+        .and_then(Message::reasoning)
+        .map(Cow::into_owned);
     if let Some((thought, visible)) = text.as_deref().and_then(split_think) {
         let thought = thought.to_owned();
         text = Some(visible.to_owned());
@@ -219,8 +208,8 @@ pub fn completion_to_output(body: &[u8], tools: &ToolMap) -> Result<ChatOutput, 
         }
     }
 
-    let mut tool_calls = message.map(structured_calls).unwrap_or_default();
-    let mut finish = Finish::from_chat(choice.get("finish_reason").and_then(Value::as_str));
+    let mut tool_calls = message.as_ref().map(structured_calls).unwrap_or_default();
+    let mut finish = Finish::from_chat(choice.finish_reason().as_deref());
 
     if tool_calls.is_empty() && !tools.is_empty() {
         if let Some(original) = text.as_deref() {
@@ -251,38 +240,8 @@ pub fn completion_to_output(body: &[u8], tools: &ToolMap) -> Result<ChatOutput, 
         reasoning,
         tool_calls,
         finish,
-        usage: root.get("usage").and_then(usage_from_chat),
-        model: root.get("model").and_then(Value::as_str).map(str::to_owned),
-    })
-}
-
-/// Chat usage → Responses usage. Reads `prompt_tokens` (or `input_tokens`),
-/// `completion_tokens` (or `output_tokens`), `total_tokens` (computed when absent),
-/// `prompt_tokens_details.cached_tokens` (or DeepSeek's `prompt_cache_hit_tokens`, 0 when
-/// absent) and `completion_tokens_details.reasoning_tokens` (0 when absent). Extra fields
-/// (ClawRouter's `cost`) are ignored. `None` when no token count is present.
-pub fn usage_from_chat(usage: &Value) -> Option<Usage> {
-    let obj = usage.as_object()?;
-    let input = count(obj.get("prompt_tokens")).or_else(|| count(obj.get("input_tokens")));
-    let output = count(obj.get("completion_tokens")).or_else(|| count(obj.get("output_tokens")));
-    let total = count(obj.get("total_tokens"));
-    if input.is_none() && output.is_none() && total.is_none() {
-        return None;
-    }
-    let input_tokens = input.unwrap_or(0);
-    let output_tokens = output.unwrap_or(0);
-    let detail = |outer: &str, inner: &str| count(obj.get(outer).and_then(|d| d.get(inner)));
-    Some(Usage {
-        input_tokens,
-        cached_tokens: detail("prompt_tokens_details", "cached_tokens")
-            .or_else(|| count(obj.get("prompt_cache_hit_tokens")))
-            .or_else(|| detail("input_tokens_details", "cached_tokens"))
-            .unwrap_or(0),
-        output_tokens,
-        reasoning_tokens: detail("completion_tokens_details", "reasoning_tokens")
-            .or_else(|| detail("output_tokens_details", "reasoning_tokens"))
-            .unwrap_or(0),
-        total_tokens: total.unwrap_or(input_tokens.saturating_add(output_tokens)),
+        usage: answer.usage(),
+        model: answer.model().map(Cow::into_owned),
     })
 }
 
@@ -410,35 +369,6 @@ pub(crate) fn write_terminal(
     }
 }
 
-/// The reasoning of a Chat message or delta: `reasoning_content` (DeepSeek, Kimi, Qwen), else
-/// `reasoning` as a string (OpenRouter, vLLM), else the texts of `reasoning_details`
-/// (OpenRouter: `reasoning.text` → `text`, `reasoning.summary` → `summary`; encrypted entries
-/// skipped). Only the first present source is read: OpenRouter sends `reasoning` and
-/// `reasoning_details` with the same text. `None` when there is none (or it is empty).
-pub fn reasoning_text(message: &Map<String, Value>) -> Option<std::borrow::Cow<'_, str>> {
-    use std::borrow::Cow;
-    for field in ["reasoning_content", "reasoning"] {
-        if let Some(text) = message.get(field).and_then(Value::as_str) {
-            if !text.is_empty() {
-                return Some(Cow::Borrowed(text));
-            }
-        }
-    }
-    let details = message.get("reasoning_details")?.as_array()?;
-    let mut joined = String::new();
-    for detail in details {
-        let field = match detail.get("type").and_then(Value::as_str) {
-            Some("reasoning.text") => "text",
-            Some("reasoning.summary") => "summary",
-            _ => continue,
-        };
-        if let Some(text) = detail.get(field).and_then(Value::as_str) {
-            joined.push_str(text);
-        }
-    }
-    (!joined.is_empty()).then_some(Cow::Owned(joined))
-}
-
 /// The opening tag of a reasoning span some models write at the start of their text.
 pub const THINK_OPEN: &str = "<think>";
 /// The closing tag of a reasoning span.
@@ -551,74 +481,29 @@ pub fn failure_response_json(
     writer.response_json()
 }
 
-/// Structured `tool_calls` (or legacy `function_call`) of a Chat message.
-fn structured_calls(message: &Map<String, Value>) -> Vec<ToolCallOut> {
+/// The tool calls of a whole answer's message, in order; a call without a name is skipped.
+fn structured_calls(message: &Message<'_>) -> Vec<ToolCallOut> {
     let mut calls: Vec<ToolCallOut> = Vec::new();
-    let entries = message
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    for entry in entries {
-        let Some(entry) = entry.as_object() else {
-            continue;
-        };
-        let function = entry
-            .get("function")
-            .and_then(Value::as_object)
-            .unwrap_or(entry);
-        let Some(name) = function
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty())
-        else {
+    for call in message.calls() {
+        let Some(name) = call.name else {
             log::debug!("skipping an upstream tool call without a name");
             continue;
         };
-        let id = entry.get("id").and_then(Value::as_str);
         calls.push(ToolCallOut {
-            call_id: unique_call_id(id, &calls),
-            chat_name: name.to_owned(),
-            arguments: normalize_arguments(function.get("arguments")),
+            call_id: call_id(call.id.as_deref(), |id| {
+                calls.iter().any(|c| c.call_id == id)
+            }),
+            chat_name: name.into_owned(),
+            arguments: normalize_argument_string(
+                call.arguments.map(Cow::into_owned).unwrap_or_default(),
+            ),
         });
-    }
-    if calls.is_empty() {
-        if let Some(function) = message.get("function_call").and_then(Value::as_object) {
-            if let Some(name) = function
-                .get("name")
-                .and_then(Value::as_str)
-                .filter(|n| !n.is_empty())
-            {
-                calls.push(ToolCallOut {
-                    call_id: new_id("call"),
-                    chat_name: name.to_owned(),
-                    arguments: normalize_arguments(function.get("arguments")),
-                });
-            }
-        }
     }
     calls
 }
 
-/// The upstream's id, or a fresh `call_…` when it is missing, blank or already used (Codex
-/// matches outputs to calls by `call_id`).
-pub(crate) fn unique_call_id(id: Option<&str>, earlier: &[ToolCallOut]) -> String {
-    match id.map(str::trim) {
-        Some(id) if !id.is_empty() && earlier.iter().all(|c| c.call_id != id) => id.to_owned(),
-        _ => new_id("call"),
-    }
-}
-
-/// Chat `arguments` → the JSON string Codex needs: strings kept (double-encoded JSON objects
-/// unwrapped), objects and other values serialized, missing/null/blank → `{}`.
-pub(crate) fn normalize_arguments(arguments: Option<&Value>) -> String {
-    match arguments {
-        None | Some(Value::Null) => "{}".to_owned(),
-        Some(Value::String(s)) => normalize_argument_string(s.clone()),
-        Some(other) => other.to_string(),
-    }
-}
-
+/// Chat `arguments` → the JSON string Codex needs: double-encoded JSON objects unwrapped,
+/// blank → `{}`, anything else as it is.
 pub(crate) fn normalize_argument_string(arguments: String) -> String {
     if arguments.trim().is_empty() {
         return "{}".to_owned();
@@ -633,51 +518,6 @@ pub(crate) fn normalize_argument_string(arguments: String) -> String {
     arguments
 }
 
-/// Text of a Chat `content`: a string, or the text parts of an array joined; `None` for null.
-pub(crate) fn content_text(content: &Value) -> Option<String> {
-    match content {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(parts) => {
-            let mut text = String::new();
-            for part in parts {
-                match part {
-                    Value::String(s) => text.push_str(s),
-                    Value::Object(obj) => {
-                        if let Some(s) = obj.get("text").and_then(Value::as_str) {
-                            text.push_str(s);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Some(text)
-        }
-        _ => None,
-    }
-}
-
-/// A non-negative token count: an integer, an integral float, or a numeric string.
-fn count(value: Option<&Value>) -> Option<u64> {
-    match value? {
-        Value::Number(n) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.is_finite() && *f >= 0.0)
-                .map(|f| f.round() as u64)
-        }),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn trim_body(body: &[u8]) -> &[u8] {
-    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
-    let start = body
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(body.len());
-    &body[start..]
-}
-
 fn malformed(reason: &'static str, body: &[u8]) -> CompletionError {
     CompletionError::Malformed {
         reason,
@@ -685,7 +525,9 @@ fn malformed(reason: &'static str, body: &[u8]) -> CompletionError {
     }
 }
 
-fn upstream_error(error: &Value, body: &[u8]) -> CompletionError {
+fn upstream_error(error: &RawValue, body: &[u8]) -> CompletionError {
+    let error: Value = serde_json::from_str(error.get()).unwrap_or(Value::Null);
+    let error = &error;
     let text = |v: Option<&Value>| match v {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
@@ -1283,7 +1125,8 @@ mod tests {
             (json!({"prompt_tokens": -1}), None),
         ];
         for (chat, want) in cases {
-            assert_eq!(usage_from_chat(chat), *want, "{chat}");
+            let raw = RawValue::from_string(chat.to_string()).expect("raw");
+            assert_eq!(crate::translate::chat_in::read_usage(&raw), *want, "{chat}");
         }
         let body = completion(json!({"content": "x"}), json!("stop"), json!({}));
         let events = sse(&body);

@@ -10,7 +10,7 @@
 //!
 //! Mapping of one chunk's `choices[0]`:
 //! - `delta.reasoning_content` / `reasoning` / `reasoning_details` (see
-//!   [`super::response::reasoning_text`]), and a `<think>…</think>` span at the start of the
+//!   [`super::chat_in::Message::reasoning`]), and a `<think>…</think>` span at the start of the
 //!   content → one `reasoning` item whose text is its summary (what Codex shows), streamed
 //!   with `response.reasoning_summary_text.delta` between `reasoning_summary_part.added` and
 //!   `.done`, emitted before the message and the calls and closed when the first of them
@@ -62,23 +62,23 @@
 //! Memory per stream: the unfinished SSE frame, the open items' text (needed for their `.done`
 //! events), the held span, and the buffered arguments of open calls.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
 
+use super::chat_in::{call_id, CallFragment, ChatAnswer};
 use super::events::{
     CallKind, ItemStatus, OpenMessage, OpenReasoning, OpenToolCall, OpenWebSearch,
     ResponseEventWriter, ResponseMeta, Usage,
 };
-use super::ids::new_id;
 use super::leaked::LeakHold;
 use super::reasoning::ReasoningKey;
 use super::request::ResponseEcho;
 use super::response::{
-    completion_to_output, custom_input, finish_status, normalize_argument_string, reasoning_text,
-    snippet, usage_from_chat, write_calls, write_items_sealed, write_terminal, CompletionError,
-    Finish, ToolCallOut, THINK_CLOSE, THINK_OPEN,
+    completion_to_output, custom_input, finish_status, normalize_argument_string, snippet,
+    write_calls, write_items_sealed, write_terminal, CompletionError, Finish, ToolCallOut,
+    THINK_CLOSE, THINK_OPEN,
 };
 use super::sse::{SseFrame, SseParser};
 use super::tools::{ToolKind, ToolMap};
@@ -324,7 +324,15 @@ impl StreamTranslator {
         }
         if let Body::Sniffing = self.body {
             match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-                None => return,
+                None => {
+                    // Blanks still count for an event stream: "  data: x" is a line whose
+                    // field is "  data", not "data". The parser keeps them (a JSON body
+                    // never reaches it), so the answer does not depend on where reads end.
+                    let mut parser = std::mem::take(&mut self.parser);
+                    parser.feed(bytes, |_| {});
+                    self.parser = parser;
+                    return;
+                }
                 Some(b'{') => self.body = Body::Json(Vec::new()),
                 Some(_) => self.body = Body::Events,
             }
@@ -373,9 +381,10 @@ impl StreamTranslator {
                 self.outcome = finish_outcome(&output.finish);
             }
             Err(CompletionError::Upstream { .. }) => {
-                let status = serde_json::from_slice::<Value>(body)
+                let status = ChatAnswer::read(body)
                     .ok()
-                    .and_then(|v| error_status(&v))
+                    .and_then(|answer| answer.error())
+                    .and_then(error_status)
                     .unwrap_or(502);
                 let failure = upstream_error::classify_status(
                     status,
@@ -611,9 +620,9 @@ impl StreamTranslator {
                 );
                 self.fail(&failure, out);
             }
-            SseFrame::Data(data) => match serde_json::from_slice::<Value>(data) {
-                Ok(Value::Object(chunk)) => self.on_chunk(&chunk, data, out),
-                _ => {
+            SseFrame::Data(data) => match ChatAnswer::read(data) {
+                Ok(chunk) => self.on_chunk(&chunk, data, out),
+                Err(_) => {
                     self.skipped_frames += 1;
                     self.counters.skipped_frames += 1;
                     if self.first_skipped.is_none() {
@@ -629,8 +638,8 @@ impl StreamTranslator {
         }
     }
 
-    fn on_chunk(&mut self, chunk: &Map<String, Value>, raw: &[u8], out: &mut Vec<u8>) {
-        if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
+    fn on_chunk(&mut self, chunk: &ChatAnswer<'_>, raw: &[u8], out: &mut Vec<u8>) {
+        if let Some(error) = chunk.error() {
             let status = error_status(error).unwrap_or(502);
             let failure = upstream_error::classify_status(
                 status,
@@ -642,51 +651,31 @@ impl StreamTranslator {
             return;
         }
         self.valid_frames += 1;
-        if let Some(usage) = chunk.get("usage").and_then(usage_from_chat) {
+        if let Some(usage) = chunk.usage() {
             self.usage = Some(usage);
         }
-        let Some(choice) = chunk
-            .get("choices")
-            .and_then(Value::as_array)
-            .and_then(|choices| choices.first())
-            .and_then(Value::as_object)
-        else {
+        let Some(choice) = chunk.choice() else {
             return;
         };
-        let delta = choice
-            .get("delta")
-            .or_else(|| choice.get("message"))
-            .and_then(Value::as_object);
-        if let Some(delta) = delta {
-            if let Some(reasoning) = reasoning_text(delta) {
+        if let Some(delta) = choice.delta() {
+            if let Some(reasoning) = delta.reasoning() {
                 self.on_reasoning(&reasoning, out);
             }
-            let content = delta.get("content").and_then(text_of);
-            let content = match content {
+            let content = match delta.content() {
                 Some(text) if !text.is_empty() => Some(text),
-                _ => delta.get("refusal").and_then(text_of),
+                _ => delta.refusal(),
             };
             if let Some(text) = content {
                 self.on_content(&text, out);
             }
-            if let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) {
-                for call in calls {
-                    if let Some(call) = call.as_object() {
-                        self.on_tool_call(call, out);
-                    }
-                }
-            } else if let Some(function) = delta.get("function_call").and_then(Value::as_object) {
-                // Legacy single function call: one call, continued by every fragment.
-                let mut call = Map::new();
-                call.insert("index".to_owned(), Value::from(0));
-                call.insert("function".to_owned(), Value::Object(function.clone()));
-                self.on_tool_call(&call, out);
+            for call in delta.calls() {
+                self.on_tool_call(call, out);
             }
-        } else if let Some(text) = choice.get("text").and_then(Value::as_str) {
-            self.on_content(text, out);
+        } else if let Some(text) = choice.legacy_text() {
+            self.on_content(&text, out);
         }
-        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
-            self.finish = Some(Finish::from_chat(Some(reason)));
+        if let Some(reason) = choice.finish_reason() {
+            self.finish = Some(Finish::from_chat(Some(&reason)));
             self.close_items(out);
         }
     }
@@ -838,7 +827,7 @@ impl StreamTranslator {
         self.message = Some(message);
     }
 
-    fn on_tool_call(&mut self, call: &Map<String, Value>, out: &mut Vec<u8>) {
+    fn on_tool_call(&mut self, call: CallFragment<'_>, out: &mut Vec<u8>) {
         if !self.structured_calls {
             // The first call: text and reasoning before it are whole.
             self.flush_think(out);
@@ -853,25 +842,13 @@ impl StreamTranslator {
             }
             self.close_reasoning(ItemStatus::Completed, out);
         }
-        let index = call.get("index").and_then(Value::as_u64);
-        let id = call
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|id| !id.is_empty());
-        let function = call
-            .get("function")
-            .and_then(Value::as_object)
-            .unwrap_or(call);
-        let name = function
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty());
-        let arguments: Option<Cow<'_, str>> = match function.get("arguments") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(Cow::Borrowed(s)),
-            Some(other) => Some(Cow::Owned(other.to_string())),
-        };
+        let CallFragment {
+            index,
+            id,
+            name,
+            arguments,
+        } = call;
+        let id = id.as_deref();
         let found = match (index, id) {
             (Some(index), _) => self.calls.iter().rposition(|slot| {
                 slot.index == Some(index)
@@ -907,7 +884,7 @@ impl StreamTranslator {
         }
         if let Some(name) = name {
             if self.calls[at].open.is_none() {
-                self.calls[at].chat_name = name.to_owned();
+                self.calls[at].chat_name = name.into_owned();
             }
         }
         if let Some(arguments) = arguments {
@@ -970,10 +947,8 @@ impl StreamTranslator {
 
     /// The upstream's call id when it is set and unused, else a fresh `call_…`.
     fn fresh_call_id(&mut self, upstream: Option<String>) -> String {
-        let id = match upstream {
-            Some(id) if !self.used_call_ids.contains(&id) => id,
-            _ => new_id("call"),
-        };
+        let used = &self.used_call_ids;
+        let id = call_id(upstream.as_deref(), |id| used.iter().any(|u| u == id));
         self.used_call_ids.push(id.clone());
         id
     }
@@ -1137,18 +1112,10 @@ impl StreamTranslator {
     }
 }
 
-/// `content` (or `refusal`) of a delta: a string, or the text parts of an array joined.
-fn text_of(value: &Value) -> Option<Cow<'_, str>> {
-    match value {
-        Value::String(s) => Some(Cow::Borrowed(s)),
-        Value::Array(_) => super::response::content_text(value).map(Cow::Owned),
-        _ => None,
-    }
-}
-
 /// An HTTP status carried in an error object (`status`, or a numeric `code`), if plausible.
-fn error_status(value: &Value) -> Option<u16> {
-    let error = value.get("error").unwrap_or(value);
+fn error_status(error: &RawValue) -> Option<u16> {
+    let value: Value = serde_json::from_str(error.get()).ok()?;
+    let error = value.get("error").unwrap_or(&value);
     ["status", "code"].iter().find_map(|field| {
         let status = match error.get(*field)? {
             Value::Number(n) => n.as_u64()?,
@@ -2186,5 +2153,23 @@ mod tests {
         let items = done_items(&checked(&run(&[&openai_stream(&deltas, "tool_calls")])));
         assert_eq!(items.len(), 1);
         assert_eq!(items[0]["type"], "function_call");
+    }
+
+    #[test]
+    fn blanks_read_alone_still_belong_to_the_first_line() {
+        // Found by the `stream` fuzz target: a read of nothing but blanks was dropped, so
+        // "  data: {error…}" (a line whose field is "  data", ignored) became an error frame
+        // when the upstream's first read ended after the blanks.
+        let body = b"  data: {\"error\":{\"message\":\"insufficient funds\",\"status\":402}}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+        let whole = run(&[body]);
+        assert_eq!(sent_text(&whole), "hi");
+        for at in 1..4 {
+            let split = run(&[&body[..at], &body[at..]]);
+            assert_eq!(
+                normalized(&checked(&split)),
+                normalized(&checked(&whole)),
+                "split at {at}"
+            );
+        }
     }
 }

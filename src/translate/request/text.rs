@@ -15,11 +15,11 @@ use serde_json::value::RawValue;
 
 /// A JSON string value as written in the request, quotes and escapes included.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct JStr<'a>(&'a RawValue);
+pub(crate) struct JStr<'a>(&'a RawValue);
 
 impl<'a> JStr<'a> {
     /// `Some` when `raw` is a JSON string.
-    pub(super) fn from_raw(raw: &'a RawValue) -> Option<Self> {
+    pub(crate) fn from_raw(raw: &'a RawValue) -> Option<Self> {
         raw.get().starts_with('"').then_some(JStr(raw))
     }
 
@@ -39,7 +39,7 @@ impl<'a> JStr<'a> {
     }
 
     /// The string's value (unescaped; borrowed when it has no escapes).
-    pub(super) fn value(self) -> Cow<'a, str> {
+    pub(crate) fn value(self) -> Cow<'a, str> {
         let escaped = self.escaped();
         if !escaped.contains('\\') {
             return Cow::Borrowed(escaped);
