@@ -69,8 +69,8 @@ use serde_json::{json, Value};
 
 use super::chat_in::{call_id, CallFragment, ChatAnswer};
 use super::events::{
-    CallKind, ItemStatus, OpenMessage, OpenReasoning, OpenToolCall, OpenWebSearch,
-    ResponseEventWriter, ResponseMeta, Usage,
+    CallKind, ItemStatus, OpenMessage, OpenReasoning, OpenWebSearch, ResponseEventWriter,
+    ResponseMeta, Usage,
 };
 use super::leaked::LeakHold;
 use super::reasoning::ReasoningKey;
@@ -84,8 +84,10 @@ use super::tools::{ToolKind, ToolMap};
 use super::upstream_error::{self, ClientFailure, ErrorHeaders};
 use super::web_search::{RecordedSearch, SearchRecord};
 use crate::outcome::Outcome;
+use calls::{Args, CallSlot};
 use think::{ThinkPiece, ThinkSplitter};
 
+mod calls;
 mod think;
 
 /// The failure message when the upstream stops before a `finish_reason` or `[DONE]`.
@@ -103,31 +105,6 @@ enum Body {
     Events,
     /// A whole JSON body, buffered until EOF.
     Json(Vec<u8>),
-}
-
-/// How a function call's arguments are passed on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Args {
-    /// Nothing but blanks yet.
-    Undecided,
-    /// Streamed as they arrive.
-    Stream,
-    /// Buffered and normalized at the end (custom tools, double-encoded arguments).
-    Buffer,
-}
-
-/// One tool call of the turn.
-#[derive(Debug)]
-struct CallSlot {
-    index: Option<u64>,
-    upstream_id: Option<String>,
-    chat_name: String,
-    open: Option<OpenToolCall>,
-    args: Args,
-    /// Arguments not yet passed on.
-    pending: String,
-    /// Held until the model call ends (web search on): no item is opened for it.
-    held: bool,
 }
 
 /// A model call that ended asking for web searches: they run before the response goes on.
@@ -765,54 +742,7 @@ impl StreamTranslator {
             }
             self.close_reasoning(ItemStatus::Completed, out);
         }
-        let CallFragment {
-            index,
-            id,
-            name,
-            arguments,
-        } = call;
-        let id = id.as_deref();
-        let found = match (index, id) {
-            (Some(index), _) => self.calls.iter().rposition(|slot| {
-                slot.index == Some(index)
-                    && (id.is_none()
-                        || slot.upstream_id.is_none()
-                        || slot.upstream_id.as_deref() == id)
-            }),
-            (None, Some(id)) => self
-                .calls
-                .iter()
-                .rposition(|slot| slot.upstream_id.as_deref() == Some(id)),
-            (None, None) => self.calls.len().checked_sub(1),
-        };
-        let at = match found {
-            Some(at) => at,
-            None => {
-                self.calls.push(CallSlot {
-                    index,
-                    upstream_id: None,
-                    chat_name: String::new(),
-                    open: None,
-                    args: Args::Undecided,
-                    pending: String::new(),
-                    held: false,
-                });
-                self.calls.len() - 1
-            }
-        };
-        if let Some(id) = id {
-            if self.calls[at].upstream_id.is_none() {
-                self.calls[at].upstream_id = Some(id.to_owned());
-            }
-        }
-        if let Some(name) = name {
-            if self.calls[at].open.is_none() {
-                self.calls[at].chat_name = name.into_owned();
-            }
-        }
-        if let Some(arguments) = arguments {
-            self.calls[at].pending.push_str(&arguments);
-        }
+        let at = calls::absorb(&mut self.calls, call);
         if self.calls[at].open.is_none()
             && !self.calls[at].held
             && !self.calls[at].chat_name.is_empty()
