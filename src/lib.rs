@@ -3,6 +3,8 @@
 //!
 //! - [`translate`]: the pure Responses ⇄ Chat translation (no Pingora types).
 //! - [`proxy`]: the Pingora service; hooks stay thin and delegate.
+//! - [`upstream_client`]: the bridge's own pooled HTTP client to the upstream (translation,
+//!   health probes, the model list, the management commands).
 //! - [`handlers`]: endpoints answered locally (`/health`, Ollama-style `/api/*`, the loopback
 //!   dashboard).
 //! - [`config`], [`cli`], [`server`]: configuration, command line, server lifecycle.
@@ -30,3 +32,4 @@ pub mod proxy;
 pub mod secrets;
 pub mod server;
 pub mod translate;
+pub mod upstream_client;

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::proxy::upstream::{UpstreamClient, UpstreamReply};
+use crate::upstream_client::{UpstreamClient, UpstreamReply};
 
 /// Wallet fields copied from ClawRouter's `/health?full=true` (never a key: it has none).
 const PROXY_WALLET_FIELDS: &[&str] = &[

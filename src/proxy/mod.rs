@@ -2,7 +2,7 @@
 //!
 //! Which path a request takes (decided once, in [`routes`]):
 //! - `/v1/responses` → answered inside `request_filter` by [`responses`], which reads the body,
-//!   translates it and calls the upstream with the bridge's own pooled client ([`upstream`]).
+//!   translates it and calls the upstream with the bridge's own pooled client ([`crate::upstream_client`]).
 //! - `/health`, `/api/tags`, `/api/version` → answered locally ([`crate::handlers`]).
 //! - every other `/v1/*` → Pingora's proxy path, rewritten by [`passthrough`].
 //!
@@ -19,7 +19,6 @@ pub mod passthrough;
 pub mod replay_guard;
 pub mod responses;
 pub mod routes;
-pub mod upstream;
 pub mod upstream_profile;
 pub mod upstreams;
 pub mod web_search;

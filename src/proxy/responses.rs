@@ -22,7 +22,6 @@ use super::ctx::{Measures, RequestCtx};
 use super::hygiene::require_json_content_type;
 use super::local::{read_body, send_error, send_json, send_sse_bytes, start_sse, ReadBodyError};
 use super::replay_guard::{Ticket, REPLAY_WINDOW};
-use super::upstream::{OpenResponse, TransportError, UpstreamClient};
 use super::upstreams::{thread_id, Member};
 use super::web_search;
 use super::Bridge;
@@ -37,6 +36,7 @@ use crate::translate::response::ResponseMeta;
 use crate::translate::stream::StreamTranslator;
 use crate::translate::upstream_error::{self, ClientFailure};
 use crate::translate::web_search::{follow_up_body, SearchCall};
+use crate::upstream_client::{OpenResponse, TransportError, UpstreamClient};
 
 /// Largest decoded size of an upstream answer that came compressed.
 const MAX_UPSTREAM_DECODED: usize = 64 * 1024 * 1024;

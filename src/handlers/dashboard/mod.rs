@@ -28,8 +28,8 @@ use crate::config::Config;
 use crate::error::BridgeError;
 use crate::outcome::Outcome;
 use crate::proxy::local::{read_body, send_error, send_json, ReadBodyError};
-use crate::proxy::upstream::UpstreamClient;
 use crate::secrets::RandomUnavailable;
+use crate::upstream_client::UpstreamClient;
 use actions::Action;
 use guard::CsrfToken;
 
