@@ -41,6 +41,16 @@ pub fn url(config: &Config) -> Option<String> {
         .then(|| format!("{}/dashboard", base.trim_end_matches("/v1")))
 }
 
+/// Refuses a dashboard request that lacks the bridge token with a Basic challenge, so the
+/// browser asks for it (any user name, the token as password).
+pub async fn ask_for_token(session: &mut Session, error: &BridgeError) -> pingora::Result<()> {
+    let challenge = (
+        "www-authenticate",
+        r#"Basic realm="clawrouter-codex""#.into(),
+    );
+    send_json(session, error.status(), error.body(), &[challenge]).await
+}
+
 /// Largest body a dashboard change may send.
 const MAX_ACTION_BODY: usize = 16 * 1024;
 
