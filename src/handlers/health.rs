@@ -4,7 +4,7 @@
 use pingora::proxy::Session;
 use serde_json::{json, Map, Value};
 
-use crate::proxy::local::send_json;
+use crate::session_io::send_json;
 use crate::upstream_client::{UpstreamClient, UpstreamReply};
 
 /// Answers `GET /health`: [`basic`], or with `?full=true` (or `full=1`) [`full`] through the

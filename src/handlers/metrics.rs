@@ -3,7 +3,7 @@
 use pingora::proxy::Session;
 
 use crate::metrics::Metrics;
-use crate::proxy::local::send_whole;
+use crate::session_io::send_whole;
 
 /// The content type of the Prometheus text format.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::config::Upstream;
 use crate::outcome::Outcome;
-use crate::proxy::local::send_json;
+use crate::session_io::send_json;
 use crate::upstream_client::UpstreamClient;
 
 /// Answers `GET /api/version`.

@@ -11,12 +11,11 @@
 //! Every request first passes [`hygiene`] (Host, Origin, token), before any upstream call.
 //! [`upstream_profile`] knows whether the upstream is ClawRouter and decides from that whether
 //! it is asked to stream and whether whitespace is protected; [`replay_guard`] makes retries of
-//! a failed turn differ from it (ClawRouter replays failures); [`local`] writes the
-//! answers the bridge makes itself; [`ctx`] is the per-request state.
+//! a failed turn differ from it (ClawRouter replays failures); [`crate::session_io`] writes
+//! the answers the bridge makes itself; [`ctx`] is the per-request state.
 
 pub mod ctx;
 pub mod hygiene;
-pub mod local;
 pub mod passthrough;
 pub mod replay_guard;
 pub mod responses;
@@ -42,6 +41,7 @@ use crate::handlers::{self, health, ollama};
 use crate::metrics::{self, Metrics};
 use crate::outcome::Outcome;
 use crate::secrets::{RandomUnavailable, SharedKeyError};
+use crate::session_io;
 use crate::translate::reasoning::ReasoningKey;
 use crate::translate::request::RequestOptions;
 use ctx::RequestCtx;
@@ -155,7 +155,7 @@ impl Bridge {
         error: BridgeError,
     ) -> pingora::Result<bool> {
         ctx.outcome = error.outcome();
-        local::send_error(session, &error).await?;
+        session_io::send_error(session, &error).await?;
         Ok(true)
     }
 }
@@ -303,7 +303,7 @@ impl ProxyHttp for Bridge {
         }
         if session.response_written().is_none() {
             session.set_keepalive(None);
-            if let Err(write_error) = local::send_json(session, status, body, &[]).await {
+            if let Err(write_error) = session_io::send_json(session, status, body, &[]).await {
                 log::debug!(
                     "could not send the error answer: {}",
                     write_error.etype().as_str()

@@ -20,7 +20,6 @@ use pingora::proxy::Session;
 
 use super::ctx::{Measures, RequestCtx};
 use super::hygiene::require_json_content_type;
-use super::local::{read_body, send_error, send_json, send_sse_bytes, start_sse, ReadBodyError};
 use super::replay_guard::{Ticket, REPLAY_WINDOW};
 use super::upstreams::{thread_id, Member};
 use super::web_search;
@@ -28,6 +27,9 @@ use super::Bridge;
 use crate::decode::decode_body;
 use crate::error::BridgeError;
 use crate::outcome::Outcome;
+use crate::session_io::{
+    read_body, send_error, send_json, send_sse_bytes, start_sse, ReadBodyError,
+};
 use crate::translate::ids::new_id;
 use crate::translate::request::{
     request_to_chat, ChatPlan, RequestError, RequestOptions, WebSearchOffer,
