@@ -99,12 +99,19 @@ impl SecretKey {
 /// What is wrong with a key's text (the text itself is never shown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyProblem {
+    /// Nothing but whitespace.
     Empty,
+    /// Characters other than hex digits (after an optional `0x`).
     NotHex,
+    /// This many hex digits instead of 64.
     WrongLength(usize),
+    /// Zero, or not below the secp256k1 curve order.
     OutOfRange,
+    /// A key file with no private key in it.
     NoKeyFound,
+    /// A key file with more than one different private key.
     SeveralKeys,
+    /// A key file of this many bytes, too large to be one.
     TooLarge(u64),
 }
 
@@ -128,25 +135,38 @@ impl fmt::Display for KeyProblem {
 /// the key or the file's content.
 #[derive(Debug, thiserror::Error)]
 pub enum WalletError {
+    /// `BLOCKRUN_WALLET_KEY` holds no usable key.
     #[error("{var} is set but {problem}; expected 0x followed by 64 hex digits (the value is not shown)")]
     EnvKey {
+        /// The variable's name.
         var: &'static str,
+        /// What is wrong with its value.
         problem: KeyProblem,
     },
+    /// The key file could not be read.
     #[error("cannot read the wallet key file {path} (from {origin}): {source}")]
     ReadKeyFile {
+        /// The key file.
         path: PathBuf,
+        /// Which setting named it (`WALLET_KEY_FILE` or `proxy.wallet_key_file`).
         origin: String,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// The key file holds no usable key.
     #[error("the wallet key file {path} (from {origin}) {problem}; it must hold one private key, 0x followed by 64 hex digits (the content is not shown)")]
     BadKeyFile {
+        /// The key file.
         path: PathBuf,
+        /// Which setting named it.
         origin: String,
+        /// What is wrong with its content.
         problem: KeyProblem,
     },
+    /// The proxy must run under an isolated HOME, but HOME is not set.
     #[error("HOME is not set, so the proxy's isolated home (~/.clawrouter-codex/proxy-home) has no place; set HOME")]
     NoHome,
+    /// The address could not be computed from the key (a bug).
     #[error("cannot derive the wallet address: {0}")]
     Derive(String),
 }
@@ -181,7 +201,9 @@ impl WalletSource {
 /// The outcome of [`discover`]: where the key came from, the key, and how the proxy must run.
 #[derive(Debug, Clone)]
 pub struct WalletDiscovery {
+    /// Where the key came from (or that ClawRouter uses its own wallet).
     pub source: WalletSource,
+    /// The key, when the bridge knows it (never printed).
     pub key: Option<SecretKey>,
     /// Run the proxy with HOME = [`WalletDiscovery::proxy_home`].
     pub isolate_home: bool,
@@ -468,11 +490,17 @@ pub fn to_checksum_address(address: &[u8]) -> String {
 /// The wallet fields of the proxy's `GET /health?full=true`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProxyHealth {
+    /// `wallet`: the address the proxy pays from.
     pub wallet: Option<String>,
+    /// `paymentChain`: the chain it pays on (e.g. `base`).
     pub payment_chain: Option<String>,
+    /// `balance`: USDC, as the proxy formats it.
     pub balance: Option<String>,
+    /// `isLow`: under $1.
     pub is_low: Option<bool>,
+    /// `isEmpty`: nothing left to pay with.
     pub is_empty: Option<bool>,
+    /// `balanceError`: why the proxy could not read the balance.
     pub balance_error: Option<String>,
 }
 
