@@ -72,36 +72,61 @@ pub const WEB_SEARCH_ON: &str = "1";
 /// how to fix it, and whether anything was changed.
 #[derive(Debug, thiserror::Error)]
 pub enum CodexConfigError {
+    /// The file exists but could not be read; nothing was changed.
     #[error(
         "cannot read {path}: {source} (check that it is a readable file; nothing was changed)"
     )]
-    Read { path: PathBuf, source: io::Error },
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// The file is not UTF-8 or not valid TOML; nothing was changed.
     #[error(
         "{path} is not valid TOML: line {line}, column {column}: {message} \
          (fix that line or move the file away, then run the command again; nothing was changed)"
     )]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// 1-based line of the error.
         line: usize,
+        /// 1-based column of the error, in characters.
         column: usize,
+        /// What the TOML parser says is wrong.
         message: String,
     },
+    /// A key we must edit holds something other than a table; nothing was changed.
     #[error(
         "{path}: `{key}` is {found}, but Codex expects a table there \
          (fix or remove it, then run the command again; nothing was changed)"
     )]
     Shape {
+        /// The file.
         path: PathBuf,
+        /// The dotted key in the way, e.g. `model_providers.clawrouter`.
         key: String,
+        /// What is there instead (`a string`, `an array`, …).
         found: &'static str,
     },
+    /// The backup or the new file could not be written; the original is unchanged.
     #[error("cannot write {path}: {source} (check the folder's permissions and free space; the original is unchanged)")]
-    Write { path: PathBuf, source: io::Error },
+    Write {
+        /// The file (as given, not its symlink target).
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// The file changed on disk since it was loaded; nothing was changed.
     #[error(
         "{path} changed on disk while it was being edited (is Codex running and writing it?); \
          run the command again (nothing was changed)"
     )]
-    Conflict { path: PathBuf },
+    Conflict {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 impl CodexConfigError {
@@ -123,7 +148,10 @@ pub enum Saved {
     /// The file did not exist and was created.
     Created,
     /// The file was rewritten; the original is in `backup`.
-    Changed { backup: PathBuf },
+    Changed {
+        /// `<name>.bak-<unix-seconds>` beside the file.
+        backup: PathBuf,
+    },
 }
 
 impl Saved {

@@ -25,6 +25,7 @@ pub enum DesktopMode {
 /// Desktop mode as `config.toml` has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesktopState {
+    /// Which provider `config.toml` selects.
     pub mode: DesktopMode,
     /// The root `model`, if set.
     pub model: Option<String>,
@@ -109,6 +110,7 @@ pub fn desktop_state_of(
 pub struct ProfileState {
     /// `$CODEX_HOME/<profile>.config.toml`.
     pub path: PathBuf,
+    /// Whether the profile file exists.
     pub exists: bool,
     /// What keeps `codex --profile <profile>` from reaching this bridge, each with its fix.
     /// Empty when all is well.
