@@ -5,6 +5,8 @@
 //!
 //! `cargo bench --bench translate`; under `cargo test --all-targets` each benchmark runs once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -37,6 +37,8 @@
 //!   sampled; after the load, `--settle-secs` more (idle pooled connections close). Prints a
 //!   markdown summary; the samples go to `--samples-file` as JSON lines.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -23,6 +23,8 @@
 //! [--answer tools|text] [--stats-file F]`. Port 0 (default) picks a free port, written to
 //! `--port-file`. Listens on 127.0.0.1 only.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -32,17 +32,30 @@ pub const DEFAULT_POOL_IDLE_SECS: u64 = 4;
 /// Why a configuration could not be loaded. Each message says what, where and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The config file exists (or was named) but could not be read.
     #[error("cannot read config file {path}: {source} (check the path given with -c)")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// The file is not valid YAML, or not the shape [`FileConfig`] expects.
     #[error("invalid config file {path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and where (line, column, key), from the parser.
+        message: String,
+    },
+    /// A setting is out of range or malformed.
     #[error("invalid setting {key} (from {origin}): {message}")]
     Invalid {
+        /// The setting's YAML path, e.g. `upstream.url`.
         key: &'static str,
+        /// Where the value came from: the file, an environment variable or a flag.
         origin: String,
+        /// What is wrong and what would be accepted.
         message: String,
     },
 }
@@ -58,22 +71,31 @@ pub struct FileConfig {
     /// A key file shared by replicas behind a load balancer (0600, at least 32 bytes), so a
     /// reasoning blob sealed by one opens on another. Default: `~/.clawrouter-codex/reasoning.key`.
     pub reasoning_key_file: Option<PathBuf>,
+    /// `upstream:`: the Chat Completions upstream and how to talk to it.
     pub upstream: Option<FileUpstream>,
     /// Team mode: several upstreams (e.g. one ClawRouter per wallet), load-balanced with a
     /// conversation pinned to one of them; they share the `upstream:` settings.
     pub upstreams: Option<Vec<FileTeamUpstream>>,
+    /// `proxy:`: how `start` launches the ClawRouter proxy.
     pub proxy: Option<FileProxy>,
+    /// `codex:`: where Codex's configuration lives and what the profile selects.
     pub codex: Option<FileCodex>,
     /// Seconds between keep-alive events while the upstream is silent (Codex's idle timer
     /// counts only data events).
     pub keepalive_secs: Option<u64>,
+    /// `limits:`: request size limits.
     pub limits: Option<FileLimits>,
+    /// `web_search:`: searches the bridge runs for the model.
     pub web_search: Option<FileWebSearch>,
+    /// `dashboard:`: the page at `/dashboard`.
     pub dashboard: Option<FileDashboard>,
+    /// `server:`: worker threads, shutdown, client connection bounds.
     pub server: Option<FileServer>,
+    /// `log:`: log verbosity.
     pub log: Option<FileLog>,
 }
 
+/// `upstream:` in the YAML. Every field is optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileUpstream {
@@ -81,6 +103,7 @@ pub struct FileUpstream {
     pub url: Option<String>,
     /// Name of an environment variable holding a bearer key for the upstream.
     pub api_key_env: Option<String>,
+    /// Seconds to wait for a TCP (and TLS) connection to the upstream (default 10).
     pub connect_timeout_secs: Option<u64>,
     /// Longest silence allowed between two reads from the upstream (model thinking time).
     pub read_timeout_secs: Option<u64>,
@@ -112,6 +135,7 @@ pub struct FileTeamUpstream {
     pub weight: Option<usize>,
 }
 
+/// `proxy:` in the YAML: the ClawRouter proxy `start` launches.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileProxy {
@@ -125,6 +149,7 @@ pub struct FileProxy {
     pub isolate_home: Option<bool>,
 }
 
+/// `codex:` in the YAML.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileCodex {
@@ -138,12 +163,16 @@ pub struct FileCodex {
     pub native_model: Option<String>,
 }
 
+/// `limits:` in the YAML.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileLimits {
+    /// Largest request body accepted, in bytes after decoding (default 32 MiB, at least 1024);
+    /// bigger ones get a 413.
     pub max_body_bytes: Option<usize>,
 }
 
+/// `web_search:` in the YAML.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileWebSearch {
@@ -158,6 +187,7 @@ pub struct FileWebSearch {
     pub timeout_secs: Option<u64>,
 }
 
+/// `dashboard:` in the YAML.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileDashboard {
@@ -166,10 +196,13 @@ pub struct FileDashboard {
     pub enabled: Option<bool>,
 }
 
+/// `server:` in the YAML.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileServer {
+    /// Worker threads of the bridge (default 2, 1 to 256).
     pub threads: Option<usize>,
+    /// Seconds in-flight requests get to finish after a stop signal (default 1, at most 60).
     pub shutdown_grace_secs: Option<u64>,
     /// Most client connections open at once; one more gets a 503 and is closed.
     pub max_connections: Option<usize>,
@@ -182,9 +215,11 @@ pub struct FileServer {
     pub body_timeout_secs: Option<u64>,
 }
 
+/// `log:` in the YAML.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileLog {
+    /// `error`, `warn`, `info` (default), `debug`, `trace` or `off`; `-v` means `debug`.
     pub level: Option<String>,
 }
 
@@ -193,15 +228,21 @@ pub struct FileLog {
 pub struct Upstream {
     /// The URL as configured, for messages (never carries credentials: they are rejected).
     pub url: String,
+    /// `https://`: the connection is TLS (rustls, system roots).
     pub tls: bool,
     /// Host name for the `Host` header and TLS SNI.
     pub host: String,
+    /// TCP port (from the URL, else 80 or 443).
     pub port: u16,
+    /// The address the host resolved to at load time.
     pub addr: SocketAddr,
     /// Path prefix the `/v1` of client paths is replaced with (e.g. `/v1`, `/api/v1`, or ``).
     pub base_path: String,
+    /// Bearer key sent upstream (from `api_key_env`); never the client's credentials.
     pub api_key: Option<String>,
+    /// Longest wait for a connection (`connect_timeout_secs`, default 10 s).
     pub connect_timeout: Duration,
+    /// Longest silence between two reads of an answer (`read_timeout_secs`, default 600 s).
     pub read_timeout: Duration,
     /// How long an idle pooled connection to it is kept (`Duration::ZERO`: not reused).
     pub pool_idle: Duration,
@@ -260,7 +301,9 @@ pub use crate::translate::request::SystemRole;
 /// The validated configuration every other module uses.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Address the bridge listens on (default `127.0.0.1:8403`).
     pub listen: SocketAddr,
+    /// Bearer token clients must send (required beyond loopback).
     pub auth_token: Option<String>,
     /// The upstream (in team mode the first one, which the management commands use).
     pub upstream: Upstream,
@@ -268,27 +311,37 @@ pub struct Config {
     pub upstreams: Vec<Upstream>,
     /// Team mode: how often each upstream's health is checked.
     pub health_check_interval: Duration,
+    /// How `developer`/`system` messages are sent (`upstream.system_role`).
     pub system_role: SystemRole,
+    /// Whether the upstream is asked to stream (`upstream.stream`).
     pub stream_mode: AutoSwitch,
     /// Whether code whitespace is protected from ClawRouter's rewriting of big requests.
     pub preserve_whitespace: AutoSwitch,
+    /// Interval of `response.in_progress` keep-alive events while the upstream is silent
+    /// (`keepalive_secs`, default 15 s).
     pub keepalive: Duration,
     /// Web searches run by the bridge.
     pub web_search: WebSearchSettings,
     /// Whether `/dashboard` is served.
     pub dashboard: bool,
+    /// How `start` runs the ClawRouter proxy.
     pub proxy: ProxySettings,
+    /// Where Codex's configuration lives and what the profile selects.
     pub codex: CodexSettings,
     /// The bridge's own folder (`~/.clawrouter-codex`): keys, logs, the proxy's isolated HOME.
     /// `None` when HOME is unknown.
     pub state_dir: Option<PathBuf>,
     /// The reasoning key shared by replicas, when configured (checked when the bridge starts).
     pub reasoning_key_file: Option<PathBuf>,
+    /// Largest request body accepted, in bytes after decoding (default 32 MiB).
     pub max_body_bytes: usize,
+    /// Worker threads (default 2).
     pub threads: usize,
+    /// Time in-flight requests get after a stop signal (default 1 s).
     pub shutdown_grace: Duration,
     /// Bounds on client connections (`server.*` in the YAML).
     pub connections: ConnectionLimits,
+    /// `env_logger` level: `info` unless `log.level` or `-v` (`debug`) says otherwise.
     pub log_level: String,
     /// The file this came from, if any (for messages).
     pub source: Option<PathBuf>,
@@ -301,7 +354,9 @@ pub struct Config {
 pub enum AutoSwitch {
     /// Decided per upstream (and, for whitespace, per request size).
     Auto,
+    /// Always on.
     Always,
+    /// Always off.
     Never,
 }
 
@@ -325,8 +380,11 @@ impl AutoSwitch {
 pub struct WebSearchSettings {
     /// On for every request, not only those with `x-web-search: 1`.
     pub enabled: bool,
+    /// Most model calls in one request that may search; the next must answer (default 4).
     pub max_rounds: u32,
+    /// Results per search unless the model asks for fewer (default 5).
     pub max_results: u32,
+    /// Longest wait for one search (default 30 s).
     pub timeout: Duration,
 }
 
@@ -344,9 +402,13 @@ impl Default for WebSearchSettings {
 /// Bounds on client connections: how many, and how long each may take or idle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
+    /// Most client connections open at once (default 512); one more gets a 503.
     pub max_connections: usize,
+    /// A request header must be complete within this (default 10 s).
     pub header_timeout: Duration,
+    /// An idle keep-alive connection is closed after this (default 75 s).
     pub idle_timeout: Duration,
+    /// Longest silence while a body is read, then 408 (default 60 s).
     pub body_timeout: Duration,
 }
 
@@ -364,25 +426,33 @@ impl Default for ConnectionLimits {
 /// How `start` runs the ClawRouter proxy.
 #[derive(Debug, Clone)]
 pub struct ProxySettings {
+    /// Port the proxy is launched on (default 8404).
     pub port: u16,
     /// The launch command, split like a shell would; `--port PORT` is appended at launch.
     pub command: String,
+    /// File holding the x402 wallet key handed to the proxy, if any.
     pub wallet_key_file: Option<PathBuf>,
+    /// Run the proxy under a fresh HOME so a saved wallet cannot shadow the key.
     pub isolate_home: bool,
 }
 
 /// Where Codex's configuration lives and what the profile selects.
 #[derive(Debug, Clone)]
 pub struct CodexSettings {
+    /// Codex's config folder (`CODEX_HOME`, default `~/.codex`).
     pub home: PathBuf,
+    /// Profile name: `setup` writes `<home>/<profile>.config.toml` (default `clawrouter`).
     pub profile: String,
+    /// Model the profile selects (default `blockrun/auto`, ClawRouter's router).
     pub default_model: String,
+    /// Model `desktop off` restores for plain `codex` (default `gpt-5.5`).
     pub native_model: String,
 }
 
 /// Settings given on the command line (highest precedence).
 #[derive(Debug, Default, Clone)]
 pub struct CliOverrides {
+    /// `-v`: log at `debug`.
     pub verbose: bool,
 }
 

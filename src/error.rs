@@ -9,46 +9,87 @@ use crate::outcome::Outcome;
 /// A request the bridge refuses before (or instead of) calling the upstream.
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
+    /// The body is not a valid request: the message, and the field it names (`param`).
     #[error("{0}")]
     InvalidRequest(String, Option<String>),
+    /// The body is over `limits.max_body_bytes` (413).
     #[error("request body is {size} bytes, over the limit of {limit} bytes (limits.max_body_bytes in the bridge config)")]
-    BodyTooLarge { size: usize, limit: usize },
+    BodyTooLarge {
+        /// Bytes the body has (declared, or read so far), after decoding.
+        size: usize,
+        /// `limits.max_body_bytes`.
+        limit: usize,
+    },
+    /// A `Content-Encoding` other than identity, gzip or zstd (415).
     #[error("unsupported Content-Encoding {0:?}: send identity, gzip or zstd")]
     UnsupportedEncoding(String),
+    /// The body does not decode with its declared encoding (400).
     #[error("request body could not be decoded as {encoding}: {detail}")]
     BadEncoding {
+        /// `gzip` or `zstd`.
         encoding: &'static str,
+        /// What the decoder said.
         detail: String,
     },
+    /// A body that is not JSON where JSON is required (415).
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A foreign `Origin`, or a dashboard change that does not prove where it comes from (403).
     #[error("{0}")]
     Forbidden(String),
+    /// The bearer token is missing or wrong beyond loopback (401).
     #[error("missing or wrong bearer token: this bridge listens beyond loopback and requires the auth_token from its config")]
     Unauthorized,
+    /// `Host` names a server other than the bridge (DNS rebinding) (421).
     #[error("{0}")]
     MisdirectedHost(String),
+    /// No endpoint at this path (404).
     #[error("no such endpoint: {method} {path} (the bridge serves /v1/responses, /v1/*, /health, /api/tags, /api/version)")]
-    NotFound { method: String, path: String },
+    NotFound {
+        /// The request's method.
+        method: String,
+        /// The request's path.
+        path: String,
+    },
+    /// A WebSocket upgrade on `/v1/responses` (426): Codex then falls back to HTTP.
     #[error("WebSocket is not supported on /v1/responses: set supports_websockets = false on the provider (Codex then uses HTTP)")]
     WebSocketUnsupported,
+    /// Something inside the bridge failed (no random number for a nonce, a bug) (500).
     #[error("internal error in the bridge: {0}")]
     Internal(String),
+    /// A method the endpoint does not take (405).
     #[error("method {method} is not allowed on {path}")]
-    MethodNotAllowed { method: String, path: String },
+    MethodNotAllowed {
+        /// The request's method.
+        method: String,
+        /// The request's path.
+        path: String,
+    },
+    /// The body went silent for `server.body_timeout_secs` (408).
     #[error("the request body stopped arriving: {received} bytes came{expected}, then nothing for {secs} s (server.body_timeout_secs); send the whole body the request announces")]
     BodyTimeout {
+        /// Body bytes received before the silence.
         received: usize,
         /// ` of the N announced` when the request declared its length.
         expected: String,
+        /// `server.body_timeout_secs`.
         secs: u64,
     },
+    /// The request header was not complete in time (408).
     #[error("the request header was not complete within {secs} s (server.header_timeout_secs); send the whole header at once")]
-    HeaderTimeout { secs: u64 },
+    HeaderTimeout {
+        /// `server.header_timeout_secs`.
+        secs: u64,
+    },
+    /// The request header is over the size or line limit (431).
     #[error("the request header is too large (over {} bytes or {} lines); send fewer or smaller headers", crate::connection_guard::MAX_HEADER_BYTES, crate::connection_guard::MAX_HEADER_LINES)]
     HeaderTooLarge,
+    /// The client connection limit is reached (503).
     #[error("the bridge has {max} client connections open, its limit (server.max_connections); close idle connections or raise the limit")]
-    TooManyConnections { max: usize },
+    TooManyConnections {
+        /// `server.max_connections`.
+        max: usize,
+    },
 }
 
 impl BridgeError {

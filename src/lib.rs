@@ -3,11 +3,15 @@
 //!
 //! - [`translate`]: the pure Responses ⇄ Chat translation (no Pingora types).
 //! - [`proxy`]: the Pingora service; hooks stay thin and delegate.
+//! - [`upstream_client`]: the bridge's own pooled HTTP client to the upstream (translation,
+//!   health probes, the model list, the management commands).
 //! - [`handlers`]: endpoints answered locally (`/health`, Ollama-style `/api/*`, the loopback
 //!   dashboard).
 //! - [`config`], [`cli`], [`server`]: configuration, command line, server lifecycle.
 //! - [`connection_guard`]: bounds on client connections (cap, header deadline and size).
 //! - [`error`], [`decode`]: the bridge's own errors; request body decoding.
+//! - [`session_io`]: reading the request bodies the bridge consumes and writing the answers it
+//!   makes itself (JSON, errors, SSE framing), for `proxy` and `handlers` alike.
 //! - [`fsutil`]: atomic file replacement and private folders, for every file the bridge writes.
 //! - [`access_log`]: the one line per request, written off the request's path.
 //! - [`metrics`]: `/metrics` (Prometheus), counted once per request.
@@ -29,4 +33,6 @@ pub mod outcome;
 pub mod proxy;
 pub mod secrets;
 pub mod server;
+pub mod session_io;
 pub mod translate;
+pub mod upstream_client;

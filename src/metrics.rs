@@ -29,18 +29,31 @@ const SECONDS_BUCKETS: &[f64] = &[
 /// What one finished request adds.
 #[derive(Debug, Default, Clone)]
 pub struct Finished<'a> {
+    /// The route's label (`responses`, `passthrough`, `health`, …).
     pub route: &'a str,
+    /// How the request ended.
     pub outcome: Outcome,
+    /// From the request's arrival to the end of the answer.
     pub duration: Duration,
+    /// From the request's arrival to the first byte of the answer, if any was sent.
     pub first_byte: Option<Duration>,
+    /// From the upstream call to its answer's header, when the upstream was called.
     pub upstream_latency: Option<Duration>,
+    /// Tokens the upstream reported, if it did.
     pub usage: Option<Usage>,
+    /// Request body bytes read from the client.
     pub bytes_in: u64,
+    /// Answer body bytes sent to the client.
     pub bytes_out: u64,
+    /// Keep-alive events sent while the upstream was silent.
     pub keepalives: u64,
+    /// Web searches that returned results.
     pub searches_ok: u64,
+    /// Web searches that failed.
     pub searches_failed: u64,
+    /// Upstream stream data lines that were not JSON (skipped).
     pub skipped_frames: u64,
+    /// Request content parts of an unknown type, not sent upstream.
     pub unknown_parts: u64,
     /// Which upstream served it (`upstreams[i]`), when one was called.
     pub upstream: Option<usize>,

@@ -75,15 +75,30 @@ fn reasoning_key_with(
 /// the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum SharedKeyError {
+    /// The file could not be read (missing, or not ours).
     #[error("reasoning_key_file {path}: cannot read it ({source}); create it with `head -c 32 /dev/urandom > {path} && chmod 600 {path}`")]
     Unreadable {
+        /// The key file.
         path: String,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// Other users may read the file.
     #[error("reasoning_key_file {path}: mode {mode:04o} lets other users read it; run `chmod 600 {path}`")]
-    NotPrivate { path: String, mode: u32 },
+    NotPrivate {
+        /// The key file.
+        path: String,
+        /// Its permission bits (e.g. `0o644`).
+        mode: u32,
+    },
+    /// Fewer than 32 bytes: too short for a key.
     #[error("reasoning_key_file {path}: {len} bytes is too short for a key; it needs at least {KEY_LEN} random bytes (`head -c 32 /dev/urandom > {path}`)")]
-    TooShort { path: String, len: usize },
+    TooShort {
+        /// The key file.
+        path: String,
+        /// Its length in bytes, trailing whitespace ignored.
+        len: usize,
+    },
 }
 
 /// The key shared by replicas, from `path`: a file only its owner can read (0600 or 0400) with

@@ -22,17 +22,31 @@ use crate::proxy::{Bridge, InitError};
 /// Why the bridge could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// Another process listens on the address.
     #[error("cannot listen on {addr}: the port is already in use (another clawrouter-codex or ClawRouter?); stop it, or choose another port with PORT=… or `listen:` in the config")]
-    PortInUse { addr: SocketAddr },
+    PortInUse {
+        /// The listen address.
+        addr: SocketAddr,
+    },
+    /// The address cannot be listened on for another reason.
     #[error(
         "cannot listen on {addr}: {source}; choose another address with `listen:` in the config"
     )]
     Listen {
+        /// The listen address.
         addr: SocketAddr,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// The in-process bridge did not start listening in time.
     #[error("the bridge did not start listening on {addr} within {secs} s")]
-    NotListening { addr: SocketAddr, secs: u64 },
+    NotListening {
+        /// The listen address.
+        addr: SocketAddr,
+        /// How long the start was waited for.
+        secs: u64,
+    },
+    /// The service could not be built (no secret key, a bad shared key).
     #[error("cannot start the bridge: {0}")]
     Init(#[from] InitError),
 }
@@ -153,6 +167,7 @@ impl ShutdownSignalWatch for SignalWatch {
 /// A bridge running on a background thread (tests, and a supervisor running it in-process).
 /// Dropping it stops the bridge.
 pub struct RunningBridge {
+    /// The address it listens on.
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,

@@ -2,6 +2,8 @@
 //! `CODEX_HOME`, a mock ClawRouter (model list, `/health` with a wallet), the real bridge, and
 //! the real pinned Codex CLI judging the generated catalog.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

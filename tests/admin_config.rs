@@ -5,6 +5,8 @@
 //!
 //! Goldens live in `tests/fixtures/toml/`; `@CODEX_HOME@` stands for the temp `CODEX_HOME`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
 //! `start` / `up` as a user runs them: the real binary, a temp HOME and CODEX_HOME, free
 //! ports, and a fake ClawRouter (a small Python 3 stdlib script) as `CLAWROUTER_CMD`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -2,6 +2,8 @@
 //! environment, and a fake ClawRouter `/health?full=true` for the balance. The wallet key must
 //! appear nowhere in the output or in the service files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,8 @@
 //! reach code the model reads, and its 30-second replay of identical bodies (failures included)
 //! must not swallow Codex's retries.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::{Arc, Mutex};

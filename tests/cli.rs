@@ -1,5 +1,7 @@
 //! The binary as a user runs it: config errors, a busy port, signals.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::Read;

@@ -2,6 +2,8 @@
 //! upstream: whole agent turns with tools, and the failures a user must see handled right.
 //! The only stand-in is the paid upstream.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -8,6 +8,8 @@
 //! Screenshots land in `target/tmp/dashboard*.png` (light and dark, one per state);
 //! `docs/dashboard.png` is a copy of `target/tmp/dashboard.png`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,8 @@
 //! Everything besides the translation: pass-through, local endpoints, request hygiene, and
 //! the Pingora framing pitfalls (docs/ARCHITECTURE.md, Pingora mechanics) as regression tests.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -7,6 +7,8 @@
 //!
 //! Run longer: `PROPTEST_CASES=10000 cargo test --release --test fuzz_properties`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod properties;
 
 use proptest::collection::vec;

@@ -2,6 +2,8 @@
 //! upstream errors by class, tokens, keep-alive events, bytes, web searches, streams in flight
 //! — and labels that never carry a model name or a thread id.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

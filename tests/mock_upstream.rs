@@ -1,6 +1,8 @@
 //! Tests of the mock upstream itself (tests/common/mock_upstream): it must be
 //! as strict as a real OpenAI-compatible server and reply exactly as scripted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::mock_upstream::{MockUpstream, Reply, Usage};

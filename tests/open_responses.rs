@@ -6,6 +6,8 @@
 //! event schema as the suite's SSE parser checks them, and the function-call event sequence).
 //! Written from the suite's tests and schemas, not copied from them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::bridge::BridgeGuard;

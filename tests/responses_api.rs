@@ -1,6 +1,8 @@
 //! `/v1/responses` through the real bridge against the strict mock upstream: translation of
 //! real Codex requests, the event stream, tool calls, and every upstream failure shape.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

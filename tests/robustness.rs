@@ -2,6 +2,8 @@
 //! refused before any upstream call, encodings that must decode, parts that must be counted,
 //! and clients that must get a clear answer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -1,6 +1,8 @@
 //! Streaming: upstream deltas relayed as they arrive, keep-alive, endings, client disconnects,
 //! the `auto` choice per upstream, and the reasoning round trip.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -2,6 +2,8 @@
 //! a refused connection moves to the next, nothing is ever sent twice), and several bridges
 //! sharing one reasoning key.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;

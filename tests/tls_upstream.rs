@@ -3,6 +3,8 @@
 //!
 //! One test in its own binary: the trust store is read once per process.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

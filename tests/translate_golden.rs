@@ -5,6 +5,8 @@
 //! JSON). Regenerate after an intended change with
 //! `UPDATE_GOLDEN=1 cargo test --test translate_golden`, then review the diff by eye.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -3,6 +3,8 @@
 //! again; Codex sees `web_search_call` items and the answer. Failing searches, mixed turns,
 //! the rounds limit, the next turn's history, `stream:false`, and a client that leaves.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,6 @@
 //! The one blocking `GET` of the management commands (`wallet`, `gen-catalog`, `doctor`,
 //! `start`/`up`, `daemon status`): the bridge's own pooled client
-//! ([`UpstreamClient`](crate::proxy::upstream::UpstreamClient), Pingora's connector) run on a
+//! ([`UpstreamClient`](crate::upstream_client::UpstreamClient), Pingora's connector) run on a
 //! throw-away current-thread Tokio runtime. Pingora does the HTTP (`Content-Length`, chunked
 //! and close-delimited bodies, time-outs) and TLS, so `https://` URLs work as well as
 //! `http://` ones.
@@ -13,7 +13,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::config::Upstream;
-use crate::proxy::upstream::{TransportError, UpstreamClient};
+use crate::upstream_client::{TransportError, UpstreamClient};
 
 /// A whole answer: its status and its body (invalid UTF-8 replaced).
 #[derive(Debug, Clone, PartialEq, Eq)]

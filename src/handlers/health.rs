@@ -1,9 +1,35 @@
 //! `GET /health`: is the bridge up, where does it forward, and (`?full=true`) is the upstream
 //! reachable and what does the ClawRouter proxy say about its wallet.
 
+use pingora::proxy::Session;
 use serde_json::{json, Map, Value};
 
-use crate::proxy::upstream::{UpstreamClient, UpstreamReply};
+use crate::session_io::send_json;
+use crate::upstream_client::{UpstreamClient, UpstreamReply};
+
+/// Answers `GET /health`: [`basic`], or with `?full=true` (or `full=1`) [`full`] through the
+/// primary upstream's `client`; in team mode `team` adds the members' status as `upstreams`.
+pub async fn answer(
+    session: &mut Session,
+    upstream_url: &str,
+    client: &UpstreamClient,
+    team: impl FnOnce() -> Option<Value>,
+) -> pingora::Result<()> {
+    let full_asked = session
+        .req_header()
+        .uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "full=true" || p == "full=1"));
+    let mut answer = if full_asked {
+        full(client).await
+    } else {
+        basic(upstream_url)
+    };
+    if let (Some(team), Some(fields)) = (team(), answer.as_object_mut()) {
+        fields.insert("upstreams".into(), team);
+    }
+    send_json(session, 200, answer.to_string().into_bytes(), &[]).await
+}
 
 /// Wallet fields copied from ClawRouter's `/health?full=true` (never a key: it has none).
 const PROXY_WALLET_FIELDS: &[&str] = &[

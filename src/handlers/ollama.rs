@@ -1,7 +1,47 @@
 //! Ollama-style endpoints (`/api/tags`, `/api/version`) so tools that probe for an Ollama
 //! server — Codex's `--oss` mode among them — find the bridge's models.
 
+use pingora::proxy::Session;
 use serde_json::{json, Value};
+
+use crate::config::Upstream;
+use crate::outcome::Outcome;
+use crate::session_io::send_json;
+use crate::upstream_client::UpstreamClient;
+
+/// Answers `GET /api/version`.
+pub async fn answer_version(session: &mut Session) -> pingora::Result<()> {
+    send_json(session, 200, version().to_string().into_bytes(), &[]).await
+}
+
+/// Answers `GET /api/tags` from the upstream's `/v1/models` (asked through `client`); a 502
+/// naming the upstream when it gives no model list, and then the outcome says so.
+pub async fn answer_tags(
+    session: &mut Session,
+    upstream: &Upstream,
+    client: &UpstreamClient,
+) -> pingora::Result<Outcome> {
+    let models_path = upstream.path_for("/v1/models");
+    let reply = client
+        .send("GET", &models_path, &[("accept", "application/json")], None)
+        .await;
+    match reply
+        .ok()
+        .filter(|r| r.status == 200)
+        .and_then(|r| tags_from_models(&r.body))
+    {
+        Some(tags) => {
+            send_json(session, 200, tags.to_string().into_bytes(), &[]).await?;
+            Ok(Outcome::Ok)
+        }
+        None => {
+            let body = json!({"error": format!(
+                "the upstream at {} did not return a model list", upstream.url)});
+            send_json(session, 502, body.to_string().into_bytes(), &[]).await?;
+            Ok(Outcome::UpstreamUnavailable)
+        }
+    }
+}
 
 /// The version `/api/version` reports: Codex refuses Ollama older than 0.13.4.
 pub const OLLAMA_COMPAT_VERSION: &str = "0.14.0";

@@ -42,6 +42,7 @@ pub struct Measures {
     pub keepalives: u64,
     /// Web searches run, by result.
     pub searches_ok: u64,
+    /// Web searches that failed.
     pub searches_failed: u64,
     /// Upstream stream data lines that were not JSON.
     pub skipped_frames: u64,

@@ -2,24 +2,24 @@
 //!
 //! Which path a request takes (decided once, in [`routes`]):
 //! - `/v1/responses` → answered inside `request_filter` by [`responses`], which reads the body,
-//!   translates it and calls the upstream with the bridge's own pooled client ([`upstream`]).
-//! - `/health`, `/api/tags`, `/api/version` → answered locally ([`crate::handlers`]).
+//!   translates it and calls the upstream with the bridge's own pooled client ([`crate::upstream_client`]).
+//! - `/health`, `/api/tags`, `/api/version`, `/metrics`, `/dashboard[/api/*]` → answered
+//!   locally by [`crate::handlers`]; the hooks here only pick the handler (and refuse what
+//!   has no endpoint or the wrong method).
 //! - every other `/v1/*` → Pingora's proxy path, rewritten by [`passthrough`].
 //!
 //! Every request first passes [`hygiene`] (Host, Origin, token), before any upstream call.
 //! [`upstream_profile`] knows whether the upstream is ClawRouter and decides from that whether
 //! it is asked to stream and whether whitespace is protected; [`replay_guard`] makes retries of
-//! a failed turn differ from it (ClawRouter replays failures); [`local`] writes the
-//! answers the bridge makes itself; [`ctx`] is the per-request state.
+//! a failed turn differ from it (ClawRouter replays failures); [`crate::session_io`] writes
+//! the answers the bridge makes itself; [`ctx`] is the per-request state.
 
 pub mod ctx;
 pub mod hygiene;
-pub mod local;
 pub mod passthrough;
 pub mod replay_guard;
 pub mod responses;
 pub mod routes;
-pub mod upstream;
 pub mod upstream_profile;
 pub mod upstreams;
 pub mod web_search;
@@ -36,11 +36,12 @@ use pingora::{Error, ErrorType};
 use crate::access_log;
 use crate::config::Config;
 use crate::error::BridgeError;
-use crate::handlers::dashboard::Dashboard;
-use crate::handlers::{health, ollama};
+use crate::handlers::dashboard::{self, Dashboard};
+use crate::handlers::{self, health, ollama};
 use crate::metrics::{self, Metrics};
 use crate::outcome::Outcome;
 use crate::secrets::{RandomUnavailable, SharedKeyError};
+use crate::session_io;
 use crate::translate::reasoning::ReasoningKey;
 use crate::translate::request::RequestOptions;
 use ctx::RequestCtx;
@@ -90,7 +91,8 @@ impl Bridge {
         })
     }
 
-    /// Answers the local endpoints; `Ok(true)` when the request was answered here.
+    /// Sends the request to its endpoint; `Ok(true)` when it was answered here, `Ok(false)`
+    /// when it goes on through Pingora's proxy path.
     async fn answer_locally(
         &self,
         session: &mut Session,
@@ -98,105 +100,43 @@ impl Bridge {
     ) -> pingora::Result<bool> {
         let is_get = matches!(session.req_header().method.as_str(), "GET" | "HEAD");
         let path = session.req_header().uri.path().to_owned();
+        let primary = &self.upstreams.primary().client;
         match ctx.route {
             Route::Responses => responses::handle(self, session, ctx).await.map(|()| true),
             Route::Passthrough => {
-                if session.req_header().method == "POST" {
-                    if let Err(error) =
-                        hygiene::require_json_content_type(&session.req_header().headers)
-                    {
-                        return self.refuse(session, ctx, error).await;
-                    }
+                match passthrough::check_request(session.req_header(), self.config.max_body_bytes) {
+                    Ok(()) => Ok(false),
+                    Err(error) => self.refuse(session, ctx, error).await,
                 }
-                if let Some(error) =
-                    passthrough_body_too_large(session.req_header(), self.config.max_body_bytes)
-                {
-                    return self.refuse(session, ctx, error).await;
-                }
-                Ok(false)
             }
-            Route::Health | Route::OllamaTags | Route::OllamaVersion if !is_get => {
+            Route::Health | Route::OllamaTags | Route::OllamaVersion | Route::Metrics
+                if !is_get =>
+            {
                 let method = session.req_header().method.to_string();
                 self.refuse(session, ctx, BridgeError::MethodNotAllowed { method, path })
                     .await
             }
             Route::Health => {
-                let full = session
-                    .req_header()
-                    .uri
-                    .query()
-                    .is_some_and(|q| q.split('&').any(|p| p == "full=true" || p == "full=1"));
-                let mut answer = if full {
-                    health::full(&self.upstreams.primary().client).await
-                } else {
-                    health::basic(&self.config.upstream.url)
-                };
-                if let (Some(team), Some(fields)) =
-                    (self.upstreams.team_status(), answer.as_object_mut())
-                {
-                    fields.insert("upstreams".into(), team);
-                }
-                local::send_json(session, 200, answer.to_string().into_bytes(), &[]).await?;
+                let team = || self.upstreams.team_status();
+                health::answer(session, &self.config.upstream.url, primary, team).await?;
                 Ok(true)
             }
             Route::OllamaVersion => {
-                local::send_json(
-                    session,
-                    200,
-                    ollama::version().to_string().into_bytes(),
-                    &[],
-                )
-                .await?;
+                ollama::answer_version(session).await?;
                 Ok(true)
             }
             Route::OllamaTags => {
-                let models_path = self.config.upstream.path_for("/v1/models");
-                let reply = self
-                    .upstreams
-                    .primary()
-                    .client
-                    .send("GET", &models_path, &[("accept", "application/json")], None)
-                    .await;
-                match reply
-                    .ok()
-                    .filter(|r| r.status == 200)
-                    .and_then(|r| ollama::tags_from_models(&r.body))
-                {
-                    Some(tags) => {
-                        local::send_json(session, 200, tags.to_string().into_bytes(), &[]).await?
-                    }
-                    None => {
-                        ctx.outcome = Outcome::UpstreamUnavailable;
-                        let body = serde_json::json!({"error": format!(
-                            "the upstream at {} did not return a model list", self.config.upstream.url)});
-                        local::send_json(session, 502, body.to_string().into_bytes(), &[]).await?;
-                    }
-                }
+                ctx.outcome = ollama::answer_tags(session, &self.config.upstream, primary).await?;
                 Ok(true)
             }
-            Route::Metrics if !is_get => {
-                let method = session.req_header().method.to_string();
-                self.refuse(session, ctx, BridgeError::MethodNotAllowed { method, path })
-                    .await
-            }
             Route::Metrics => {
-                let body = self.metrics.render();
-                let mut header = pingora::http::ResponseHeader::build(200, Some(3))?;
-                header.insert_header("content-type", "text/plain; version=0.0.4; charset=utf-8")?;
-                header.insert_header("content-length", body.len().to_string())?;
-                header.insert_header("cache-control", "no-store")?;
-                session
-                    .write_response_header(Box::new(header), false)
-                    .await?;
-                session
-                    .write_response_body(Some(Bytes::from(body)), true)
-                    .await?;
+                handlers::metrics::answer(session, &self.metrics).await?;
                 Ok(true)
             }
             Route::Dashboard if self.config.dashboard => {
                 ctx.outcome = self
                     .dashboard
-                    .handle(session, &self.config, &self.upstreams.primary().client)
+                    .handle(session, &self.config, primary)
                     .await?;
                 Ok(true)
             }
@@ -215,7 +155,7 @@ impl Bridge {
         error: BridgeError,
     ) -> pingora::Result<bool> {
         ctx.outcome = error.outcome();
-        local::send_error(session, &error).await?;
+        session_io::send_error(session, &error).await?;
         Ok(true)
     }
 }
@@ -229,19 +169,6 @@ pub enum InitError {
     SharedKey(#[from] SharedKeyError),
     #[error("the metrics could not be registered (a bug): {0}")]
     Metrics(String),
-}
-
-/// A declared pass-through body over the limit, refused before anything is proxied.
-fn passthrough_body_too_large(request: &RequestHeader, limit: usize) -> Option<BridgeError> {
-    let size = request
-        .headers
-        .get("content-length")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<usize>()
-        .ok()?;
-    (size > limit).then_some(BridgeError::BodyTooLarge { size, limit })
 }
 
 #[async_trait]
@@ -261,13 +188,8 @@ impl ProxyHttp for Bridge {
         ctx.route = Route::classify(session.req_header().uri.path());
         if let Err(error) = self.gate.check(&session.req_header().headers) {
             if ctx.route == Route::Dashboard && matches!(error, BridgeError::Unauthorized) {
-                // A browser then asks for the token (any user name, the token as password).
                 ctx.outcome = error.outcome();
-                let challenge = (
-                    "www-authenticate",
-                    r#"Basic realm="clawrouter-codex""#.into(),
-                );
-                local::send_json(session, error.status(), error.body(), &[challenge]).await?;
+                dashboard::ask_for_token(session, &error).await?;
                 return Ok(true);
             }
             return self.refuse(session, ctx, error).await;
@@ -381,7 +303,7 @@ impl ProxyHttp for Bridge {
         }
         if session.response_written().is_none() {
             session.set_keepalive(None);
-            if let Err(write_error) = local::send_json(session, status, body, &[]).await {
+            if let Err(write_error) = session_io::send_json(session, status, body, &[]).await {
                 log::debug!(
                     "could not send the error answer: {}",
                     write_error.etype().as_str()

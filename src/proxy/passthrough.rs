@@ -7,8 +7,34 @@ use pingora::http::RequestHeader;
 use pingora::{Error, ErrorSource, ErrorType};
 use serde_json::json;
 
-use super::hygiene::CREDENTIAL_HEADERS;
+use super::hygiene::{self, CREDENTIAL_HEADERS};
 use crate::config::Upstream;
+use crate::error::BridgeError;
+
+/// What a pass-through request must be before anything is proxied: a `POST` carries JSON, and
+/// a declared body is at most `limit` bytes (a chunked one is counted as it streams by).
+pub fn check_request(request: &RequestHeader, limit: usize) -> Result<(), BridgeError> {
+    if request.method == "POST" {
+        hygiene::require_json_content_type(&request.headers)?;
+    }
+    match body_too_large(request, limit) {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+/// A declared pass-through body over the limit, refused before anything is proxied.
+fn body_too_large(request: &RequestHeader, limit: usize) -> Option<BridgeError> {
+    let size = request
+        .headers
+        .get("content-length")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<usize>()
+        .ok()?;
+    (size > limit).then_some(BridgeError::BodyTooLarge { size, limit })
+}
 
 /// Rewrites the request header that goes upstream.
 pub fn rewrite_request(upstream: &Upstream, request: &mut RequestHeader) -> pingora::Result<()> {

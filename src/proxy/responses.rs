@@ -20,15 +20,16 @@ use pingora::proxy::Session;
 
 use super::ctx::{Measures, RequestCtx};
 use super::hygiene::require_json_content_type;
-use super::local::{read_body, send_error, send_json, send_sse_bytes, start_sse, ReadBodyError};
 use super::replay_guard::{Ticket, REPLAY_WINDOW};
-use super::upstream::{OpenResponse, TransportError, UpstreamClient};
 use super::upstreams::{thread_id, Member};
 use super::web_search;
 use super::Bridge;
 use crate::decode::decode_body;
 use crate::error::BridgeError;
 use crate::outcome::Outcome;
+use crate::session_io::{
+    read_body, send_error, send_json, send_sse_bytes, start_sse, ReadBodyError,
+};
 use crate::translate::ids::new_id;
 use crate::translate::request::{
     request_to_chat, ChatPlan, RequestError, RequestOptions, WebSearchOffer,
@@ -37,6 +38,7 @@ use crate::translate::response::ResponseMeta;
 use crate::translate::stream::StreamTranslator;
 use crate::translate::upstream_error::{self, ClientFailure};
 use crate::translate::web_search::{follow_up_body, SearchCall};
+use crate::upstream_client::{OpenResponse, TransportError, UpstreamClient};
 
 /// Largest decoded size of an upstream answer that came compressed.
 const MAX_UPSTREAM_DECODED: usize = 64 * 1024 * 1024;

@@ -20,8 +20,8 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-use super::upstream::UpstreamClient;
 use crate::config::AutoSwitch;
+use crate::upstream_client::UpstreamClient;
 
 /// Chat bodies above this size sent to ClawRouter have their whitespace protected: ClawRouter
 /// rewrites bodies above 180 KB (its own count, after its own edits of the body), so this

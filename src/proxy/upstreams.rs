@@ -27,9 +27,9 @@ use pingora::lb::{Backend, Backends, LoadBalancer};
 use pingora::protocols::l4::socket::SocketAddr as PingoraAddr;
 use serde_json::{json, Value};
 
-use super::upstream::UpstreamClient;
 use super::upstream_profile::UpstreamProfile;
 use crate::config::Config;
+use crate::upstream_client::UpstreamClient;
 
 /// Client headers whose value identifies the Codex thread (newest spelling first).
 const THREAD_HEADERS: &[&str] = &["x-session-id", "session-id", "thread-id", "session_id"];

@@ -17,10 +17,10 @@ use bytes::Bytes;
 use futures_util::future::join_all;
 use http::HeaderMap;
 
-use super::upstream::{TransportError, UpstreamClient};
 use crate::config::Config;
 use crate::translate::upstream_error::{self, ErrorHeaders};
 use crate::translate::web_search::{self as search, SearchCall};
+use crate::upstream_client::{TransportError, UpstreamClient};
 
 /// The request header that turns web search on (`1`) or off (`0`) for one request.
 pub const HEADER: &str = "x-web-search";

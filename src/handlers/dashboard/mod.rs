@@ -27,9 +27,9 @@ use pingora::proxy::Session;
 use crate::config::Config;
 use crate::error::BridgeError;
 use crate::outcome::Outcome;
-use crate::proxy::local::{read_body, send_error, send_json, ReadBodyError};
-use crate::proxy::upstream::UpstreamClient;
 use crate::secrets::RandomUnavailable;
+use crate::session_io::{read_body, send_error, send_json, ReadBodyError};
+use crate::upstream_client::UpstreamClient;
 use actions::Action;
 use guard::CsrfToken;
 
@@ -39,6 +39,16 @@ pub fn url(config: &Config) -> Option<String> {
     config
         .dashboard
         .then(|| format!("{}/dashboard", base.trim_end_matches("/v1")))
+}
+
+/// Refuses a dashboard request that lacks the bridge token with a Basic challenge, so the
+/// browser asks for it (any user name, the token as password).
+pub async fn ask_for_token(session: &mut Session, error: &BridgeError) -> pingora::Result<()> {
+    let challenge = (
+        "www-authenticate",
+        r#"Basic realm="clawrouter-codex""#.into(),
+    );
+    send_json(session, error.status(), error.body(), &[challenge]).await
 }
 
 /// Largest body a dashboard change may send.

@@ -8,7 +8,7 @@
 
 use pingora::proxy::Session;
 
-use crate::proxy::local::send_whole;
+use crate::session_io::send_whole;
 
 const TEMPLATE: &str = include_str!("../../../assets/dashboard.html");
 

@@ -11,7 +11,7 @@ use crate::admin::catalog;
 use crate::admin::codex_config::{self, CodexFile};
 use crate::config::Config;
 use crate::handlers::health;
-use crate::proxy::upstream::UpstreamClient;
+use crate::upstream_client::UpstreamClient;
 
 /// Longest wait for the proxy's answers (ClawRouter takes up to ~5 s for a Solana balance).
 const PROXY_TIMEOUT: Duration = Duration::from_secs(8);

@@ -1,0 +1,372 @@
+//! Unit tests of the wallet: address derivation on known vectors (EIP-55 checksums), bad keys
+//! described and never echoed, key files and where a key is found, the proxy's health answer,
+//! and the report.
+
+use super::*;
+use crate::config::{resolve, CliOverrides, EnvOverrides, FileConfig};
+use std::collections::HashMap;
+
+const KEY_A: &str = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
+const ADDR_A: &str = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23";
+const KEY_1: &str = "0x0000000000000000000000000000000000000000000000000000000000000001";
+const ADDR_1: &str = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf";
+const KEY_B: &str = "0x8da4ef21b864d2cc526dbdb2a120bd2874c36c9d0a1fb7f8c63d7f7a8b41de8f";
+
+fn config_with(file_key: Option<&Path>, isolate: bool) -> Config {
+    let mut cfg = resolve(
+        FileConfig::default(),
+        None,
+        &EnvOverrides::default(),
+        &CliOverrides::default(),
+    )
+    .unwrap();
+    cfg.proxy.wallet_key_file = file_key.map(Path::to_path_buf);
+    cfg.proxy.isolate_home = isolate;
+    cfg
+}
+
+fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name: &str| map.get(name).cloned()
+}
+
+fn addr(key: &str) -> String {
+    address_from_key(&SecretKey::parse(key).unwrap()).unwrap()
+}
+
+#[test]
+fn known_vectors() {
+    assert_eq!(addr(KEY_A), ADDR_A);
+    assert_eq!(addr(KEY_1), ADDR_1);
+    // key 2 → 0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF (well-known)
+    assert_eq!(
+        addr("0x0000000000000000000000000000000000000000000000000000000000000002"),
+        "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF"
+    );
+    // without 0x and upper case
+    assert_eq!(addr(&KEY_A[2..].to_uppercase()), ADDR_A);
+}
+
+#[test]
+fn eip55_spec_examples() {
+    for expected in [
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+        "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+        "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+        "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+        "0x52908400098527886E0F7030069857D2E4169EE7",
+        "0x8617E340B3D01FA5F11F306F4090FD50E238070D",
+        "0xde709f2102306220921060314715629080e2fb77",
+        "0x27b1fdb04752bbc536007a920d24acb045561c26",
+    ] {
+        let lower = expected[2..].to_lowercase();
+        let bytes: Vec<u8> = (0..20)
+            .map(|i| u8::from_str_radix(&lower[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(to_checksum_address(&bytes), expected);
+    }
+}
+
+#[test]
+fn bad_keys_are_described_not_echoed() {
+    let cases = [
+        ("", KeyProblem::Empty),
+        ("0x12", KeyProblem::WrongLength(2)),
+        ("0xzz", KeyProblem::NotHex),
+        (
+            "0x0000000000000000000000000000000000000000000000000000000000000000",
+            KeyProblem::OutOfRange,
+        ),
+        (
+            "0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+            KeyProblem::OutOfRange,
+        ),
+    ];
+    for (text, problem) in cases {
+        assert_eq!(SecretKey::parse(text).unwrap_err(), problem, "{text}");
+    }
+    let secret = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f36231";
+    let err = WalletError::EnvKey {
+        var: ENV_KEY,
+        problem: SecretKey::parse(secret).unwrap_err(),
+    };
+    assert!(!err.to_string().contains(&secret[2..20]), "{err}");
+}
+
+#[test]
+fn key_files_in_several_shapes() {
+    let ok = [
+        format!("{KEY_A}\n"),
+        format!("  {KEY_A}  \r\n"),
+        format!("\u{feff}{KEY_A}"),
+        KEY_A[2..].to_owned(),
+        format!("{{\"privateKey\":\"{KEY_A}\",\"address\":\"{ADDR_A}\"}}"),
+        format!("{{\"key\":\"{KEY_A}\"}}"),
+        format!("# wallet\nkey = {KEY_A}\n"),
+        format!("{KEY_A}\n{KEY_A}\n"),
+    ];
+    for text in ok {
+        let key = key_from_text(&text).unwrap();
+        assert_eq!(address_from_key(&key).unwrap(), ADDR_A);
+    }
+    assert_eq!(key_from_text("\n").unwrap_err(), KeyProblem::Empty);
+    assert_eq!(key_from_text("hello").unwrap_err(), KeyProblem::NotHex);
+    assert_eq!(
+        key_from_text("hello world").unwrap_err(),
+        KeyProblem::NoKeyFound
+    );
+    assert_eq!(
+        key_from_text(&format!("{KEY_A}\n{KEY_B}")).unwrap_err(),
+        KeyProblem::SeveralKeys
+    );
+    // a 0x token longer than 64 digits is not a key
+    assert_eq!(
+        key_from_text(&format!("{KEY_A}00")).unwrap_err(),
+        KeyProblem::WrongLength(66)
+    );
+    assert_eq!(
+        key_from_text(&format!("key: {KEY_A}00\n")).unwrap_err(),
+        KeyProblem::NoKeyFound
+    );
+}
+
+#[test]
+fn debug_never_shows_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env = env_of(&[
+        ("BLOCKRUN_WALLET_KEY", KEY_A),
+        ("HOME", tmp.path().to_str().unwrap()),
+    ]);
+    let d = discover(&config_with(None, true), &env).unwrap();
+    let shown = format!("{d:?} {:?} {:?}", d.proxy_env(), d.key);
+    let hex = &KEY_A[2..];
+    assert!(!shown.to_lowercase().contains(hex), "{shown}");
+    assert!(!shown.contains(&hex[..16]), "{shown}");
+    assert!(shown.contains("<redacted>"));
+    // the bytes are not in the Debug as a byte list either
+    assert!(!shown.contains("76, 8, 131"));
+}
+
+#[test]
+fn discovery_precedence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(home.join(".blockrun")).unwrap();
+    let session = home.join(".blockrun/.session");
+    let file = tmp.path().join("key.txt");
+    let conf_file = tmp.path().join("conf-key.txt");
+    std::fs::write(&file, format!("{KEY_B}\n")).unwrap();
+    std::fs::write(&conf_file, format!("{KEY_1}\n")).unwrap();
+    let h = home.to_str().unwrap();
+    let f = file.to_str().unwrap();
+
+    // 1. env key beats everything
+    std::fs::write(&session, KEY_A).unwrap();
+    let d = discover(
+        &config_with(Some(&conf_file), false),
+        &env_of(&[
+            ("HOME", h),
+            ("BLOCKRUN_WALLET_KEY", KEY_1),
+            ("WALLET_KEY_FILE", f),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(d.source, WalletSource::EnvKey);
+    assert!(!d.isolate_home);
+    assert_eq!(d.address().unwrap().unwrap(), ADDR_1);
+
+    // 2. WALLET_KEY_FILE beats the config file and the session
+    let d = discover(
+        &config_with(Some(&conf_file), false),
+        &env_of(&[("HOME", h), ("WALLET_KEY_FILE", f)]),
+    )
+    .unwrap();
+    assert_eq!(d.source, WalletSource::KeyFile(file.clone()));
+    assert_eq!(d.address().unwrap().unwrap(), addr(KEY_B));
+
+    // 2b. config proxy.wallet_key_file
+    let d = discover(
+        &config_with(Some(&conf_file), true),
+        &env_of(&[("HOME", h)]),
+    )
+    .unwrap();
+    assert_eq!(d.source, WalletSource::KeyFile(conf_file.clone()));
+    assert!(d.isolate_home);
+
+    // 3. the session, with isolation forced on
+    let d = discover(&config_with(None, false), &env_of(&[("HOME", h)])).unwrap();
+    assert_eq!(d.source, WalletSource::BlockrunSession(session.clone()));
+    assert!(d.isolate_home);
+    assert_eq!(d.address().unwrap().unwrap(), ADDR_A);
+    let env: Vec<(&str, String)> = d
+        .proxy_env()
+        .iter()
+        .map(|(k, v)| (k, v.to_string_lossy().into_owned()))
+        .collect();
+    assert_eq!(
+        env,
+        vec![
+            ("BLOCKRUN_WALLET_KEY", KEY_A.to_owned()),
+            (
+                "HOME",
+                home.join(".clawrouter-codex/proxy-home")
+                    .to_string_lossy()
+                    .into_owned()
+            )
+        ]
+    );
+    d.prepare_proxy_home().unwrap();
+    assert!(home.join(".clawrouter-codex/proxy-home").is_dir());
+
+    // 4. nothing: ClawRouter's own; ISOLATE_HOME from env honoured
+    std::fs::remove_file(&session).unwrap();
+    let d = discover(&config_with(None, false), &env_of(&[("HOME", h)])).unwrap();
+    assert_eq!(d.source, WalletSource::ClawRouterOwn);
+    assert!(d.key.is_none() && !d.isolate_home);
+    assert!(d.proxy_env().names().is_empty());
+    let d = discover(
+        &config_with(None, false),
+        &env_of(&[("HOME", h), ("ISOLATE_HOME", "1")]),
+    )
+    .unwrap();
+    assert_eq!(d.proxy_env().names(), vec!["HOME"]);
+
+    // blank values count as unset
+    let d = discover(
+        &config_with(None, false),
+        &env_of(&[
+            ("HOME", h),
+            ("BLOCKRUN_WALLET_KEY", "  "),
+            ("WALLET_KEY_FILE", ""),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(d.source, WalletSource::ClawRouterOwn);
+}
+
+#[test]
+fn broken_sources_are_errors_not_fallthrough() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = tmp.path().to_str().unwrap();
+    std::fs::create_dir_all(tmp.path().join(".blockrun")).unwrap();
+    let session = tmp.path().join(".blockrun/.session");
+    std::fs::write(&session, format!("{}\n", &KEY_A[..40])).unwrap();
+
+    let e = discover(
+        &config_with(None, false),
+        &env_of(&[("HOME", h), ("BLOCKRUN_WALLET_KEY", "0xnope")]),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("BLOCKRUN_WALLET_KEY"), "{e}");
+    assert!(!e.to_string().contains("nope"), "{e}");
+
+    let missing = tmp.path().join("missing.key");
+    let e = discover(
+        &config_with(None, false),
+        &env_of(&[("HOME", h), ("WALLET_KEY_FILE", missing.to_str().unwrap())]),
+    )
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("missing.key") && msg.contains("WALLET_KEY_FILE"),
+        "{msg}"
+    );
+
+    let e = discover(&config_with(None, false), &env_of(&[("HOME", h)])).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains(".session") && msg.contains("38 hex digits"),
+        "{msg}"
+    );
+    assert!(!msg.contains(&KEY_A[2..12]), "{msg}");
+
+    // ~ in WALLET_KEY_FILE is expanded with HOME
+    std::fs::write(tmp.path().join("k"), KEY_1).unwrap();
+    let d = discover(
+        &config_with(None, false),
+        &env_of(&[("HOME", h), ("WALLET_KEY_FILE", "~/k")]),
+    )
+    .unwrap();
+    assert_eq!(d.source, WalletSource::KeyFile(tmp.path().join("k")));
+
+    // isolation without HOME has nowhere to go
+    let e = discover(&config_with(None, true), &env_of(&[])).unwrap_err();
+    assert!(matches!(e, WalletError::NoHome));
+}
+
+#[test]
+fn health_parsing() {
+    let h = ProxyHealth::from_json(
+        r#"{"status":"ok","wallet":"0xabc","paymentChain":"base","balance":"$5.00","isLow":false,"isEmpty":false}"#,
+    )
+    .unwrap();
+    assert_eq!(h.balance.as_deref(), Some("$5.00"));
+    assert_eq!(h.is_empty, Some(false));
+    let h = ProxyHealth::from_json(
+        r#"{"status":"ok","wallet":"0xabc","paymentChain":"base","balanceError":"Could not fetch balance"}"#,
+    )
+    .unwrap();
+    assert!(h.balance.is_none());
+    assert_eq!(h.balance_error.as_deref(), Some("Could not fetch balance"));
+    assert!(ProxyHealth::from_json("nope").is_none());
+}
+
+fn serve_once(body: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn report_with_empty_wallet_hints_funding() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = serve_once(
+        r#"{"status":"ok","wallet":"0x2c7536E3605D9C16a7a3D7b1898e529396a65c23","paymentChain":"base","balance":"$0.00","isLow":true,"isEmpty":true}"#,
+    );
+    let mut cfg = config_with(None, false);
+    cfg.proxy.port = port;
+    let env = env_of(&[
+        ("HOME", tmp.path().to_str().unwrap()),
+        ("BLOCKRUN_WALLET_KEY", KEY_A),
+    ]);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = report(&cfg, &env, &mut out, &mut err);
+    let (out, err) = (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    );
+    assert_eq!(code, ExitCode::SUCCESS, "{out}{err}");
+    assert!(out.contains(ADDR_A), "{out}");
+    assert!(out.contains("Balance: $0.00 USDC (empty)"), "{out}");
+    assert!(out.contains("send USDC on Base"), "{out}");
+    assert!(!format!("{out}{err}").contains(&KEY_A[2..]));
+}
+
+#[test]
+fn report_without_key_or_proxy_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut cfg = config_with(None, false);
+    cfg.proxy.port = free.local_addr().unwrap().port();
+    drop(free);
+    let env = env_of(&[("HOME", tmp.path().to_str().unwrap())]);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = report(&cfg, &env, &mut out, &mut err);
+    assert_eq!(code, ExitCode::from(1));
+    let err = String::from_utf8(err).unwrap();
+    assert!(err.contains("no wallet address to show"), "{err}");
+}
