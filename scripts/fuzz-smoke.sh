@@ -116,8 +116,8 @@ for target in $TARGETS; do
         -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len="${MAX_LEN[$target]:-16384}" \
         -dict=fuzz/dict/tokens.dict -print_final_stats=1 >"$log" 2>&1 || status=$?
     grep -E '^(==[0-9]+==|thread|SUMMARY|.*panicked)' "$log" | head -20 >&2 || true
-    execs=$(awk -F': *' '/stat::number_of_executed_units/ {print $2}' "$log" | tail -1)
-    rate=$(awk -F': *' '/stat::average_exec_per_sec/ {print $2}' "$log" | tail -1)
+    execs=$(awk '/stat::number_of_executed_units/ {print $NF}' "$log" | tail -1)
+    rate=$(awk '/stat::average_exec_per_sec/ {print $NF}' "$log" | tail -1)
     corpus=$(find "fuzz/corpus/$target" -type f | wc -l)
     found=$(($(find "fuzz/artifacts/$target" -type f | wc -l) - before))
     if [[ $status != 0 ]]; then
