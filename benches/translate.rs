@@ -6,6 +6,8 @@
 //! `cargo bench --bench translate`; under `cargo test --all-targets` each benchmark runs once.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// `criterion_main!` generates an undocumented `pub fn main`.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::time::Duration;

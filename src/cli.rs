@@ -16,10 +16,12 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub verbose: bool,
 
+    /// The command to run; `None` (no command given) runs `bridge`.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
+/// The commands; each variant's doc is its one-line entry in `--help`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run only the bridge (the Pingora service) in the foreground (the default).
@@ -44,6 +46,7 @@ pub enum Command {
     Wallet,
 }
 
+/// Options of `setup` (`up` runs setup with the defaults).
 #[derive(Debug, Args)]
 pub struct SetupArgs {
     /// Leave a legacy [profiles.<name>] table (or `profile = "<name>"`) in config.toml, although
@@ -52,6 +55,7 @@ pub struct SetupArgs {
     pub keep_legacy: bool,
 }
 
+/// Options of `doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// Print the checks as JSON.
@@ -59,28 +63,40 @@ pub struct DoctorArgs {
     pub json: bool,
 }
 
+/// The argument of the on/off switches `desktop` and `websearch`.
 #[derive(Debug, Args)]
 pub struct SwitchArgs {
+    /// Turn the switch on or off, or only print its state.
     #[arg(value_enum, default_value = "status")]
     pub action: Switch,
 }
 
+/// The action of a switch command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Switch {
+    /// Turn it on (edits the Codex config files).
     On,
+    /// Turn it off (edits the Codex config files).
     Off,
+    /// Print the current state; changes nothing.
     Status,
 }
 
+/// The argument of `daemon`.
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
+    /// Install or remove the service, or only print its state.
     #[arg(value_enum, default_value = "status")]
     pub action: DaemonAction,
 }
 
+/// The action of `daemon`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DaemonAction {
+    /// Write the service file (systemd user unit or LaunchAgent) and start it now.
     Install,
+    /// Stop the service and remove its file.
     Uninstall,
+    /// Print whether the service is installed and running; changes nothing.
     Status,
 }

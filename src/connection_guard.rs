@@ -60,6 +60,8 @@ pub struct ConnectionGuard<A> {
 }
 
 impl<A> ConnectionGuard<A> {
+    /// Wraps `app` (Pingora's HTTP service) so every connection it is handed is first held to
+    /// `limits`; refusals are counted in `metrics`. No connection is open yet.
     pub fn new(app: A, limits: ConnectionLimits, metrics: Arc<Metrics>) -> Self {
         ConnectionGuard {
             app: Arc::new(app),

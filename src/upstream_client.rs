@@ -43,9 +43,11 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// A whole upstream answer.
 #[derive(Debug)]
 pub struct UpstreamReply {
+    /// The HTTP status, whatever it is (an error answer is a reply, not a [`TransportError`]).
     pub status: u16,
     /// What the headers say about an error answer (`Retry-After`, spending cap).
     pub error_headers: ErrorHeaders,
+    /// The whole body as received (not decompressed), at most 64 MiB.
     pub body: Bytes,
 }
 
@@ -74,6 +76,7 @@ impl std::fmt::Display for TransportError {
 
 /// An upstream answer whose header has arrived and whose body is still to be read.
 pub struct OpenResponse {
+    /// The HTTP status of the answer's header (a `200` stream may still fail inside).
     pub status: u16,
     /// What the headers say about an error answer (`Retry-After`, spending cap).
     pub error_headers: ErrorHeaders,
@@ -115,6 +118,8 @@ struct ExchangeFailure {
 }
 
 impl UpstreamClient {
+    /// A client for `upstream` with its own connection pool; connects on the first request,
+    /// with the upstream's connect and read time-outs and pooled-idle limit.
     pub fn new(upstream: &Upstream) -> Self {
         UpstreamClient {
             connector: Connector::new(None),

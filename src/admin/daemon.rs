@@ -64,7 +64,9 @@ const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 /// Which service manager this machine uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
+    /// macOS: a LaunchAgent plist in `~/Library/LaunchAgents`, managed with `launchctl`.
     Launchd,
+    /// Linux: a systemd user unit in `~/.config/systemd/user`, managed with `systemctl --user`.
     Systemd,
 }
 
@@ -150,6 +152,8 @@ impl ServiceSpec {
 /// The result of [`capture_env`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CapturedEnv {
+    /// The variables the service file sets, as (name, value), in [`CAPTURED_VARS`] order;
+    /// path values already made absolute.
     pub vars: Vec<(String, String)>,
     /// Settings left out, each with the reason (for warnings).
     pub skipped: Vec<String>,

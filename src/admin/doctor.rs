@@ -44,8 +44,12 @@ const BALANCE_TIMEOUT: Duration = Duration::from_secs(10);
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
+    /// What was checked, one short word (`bridge`, `proxy`, `wallet`, `catalog`, …); the
+    /// `name` of the `--json` output.
     pub name: &'static str,
+    /// Whether the check passed (✅) or failed (❌).
     pub ok: bool,
+    /// What was found, in one line: the state when it passed, the problem when it failed.
     pub detail: String,
     /// What to do about a failure (`None` when it passed).
     pub fix: Option<String>,

@@ -18,7 +18,9 @@ use crate::upstream_client::{TransportError, UpstreamClient};
 /// A whole answer: its status and its body (invalid UTF-8 replaced).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
+    /// The HTTP status code, whatever it is (a non-2xx answer is a `Reply`, not an error).
     pub status: u16,
+    /// The whole body, decoded as UTF-8 with invalid bytes replaced.
     pub body: String,
 }
 

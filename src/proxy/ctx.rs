@@ -11,7 +11,10 @@ use crate::translate::events::Usage;
 /// What the hooks of one request know about it.
 #[derive(Debug)]
 pub struct RequestCtx {
+    /// The endpoint, from the path (set first thing in `request_filter`; `Passthrough` before).
     pub route: Route,
+    /// When the request's header had been read (Pingora makes the context then): the start of
+    /// every duration logged and measured.
     pub started: Instant,
     /// The model the client asked for (translated requests only), for the access log.
     pub model: Option<String>,

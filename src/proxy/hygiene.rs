@@ -36,6 +36,9 @@ pub struct Gate {
 }
 
 impl Gate {
+    /// `listen`: the bridge's address, which the `Host` header must name. `auth_token`: when
+    /// set, every request must present it (`Authorization: Bearer`, or as a Basic password);
+    /// `None` checks no token.
     pub fn new(listen: SocketAddr, auth_token: Option<String>) -> Self {
         Gate { listen, auth_token }
     }

@@ -51,11 +51,15 @@ use upstreams::Upstreams;
 
 /// The bridge service: configuration, the request gate and the upstream client.
 pub struct Bridge {
+    /// The loaded configuration, shared with the handlers and the dashboard's actions.
     pub config: Arc<Config>,
+    /// The checks every request passes first (`Host`, `Origin`, token).
     pub gate: Gate,
     /// The upstream, or the team of upstreams, each with its client and profile (whether it is
     /// ClawRouter, and what follows: streaming, whitespace).
     pub upstreams: Upstreams,
+    /// The translation options every request starts from (system role, reasoning key); each
+    /// request's copy then gets web search and whitespace protection as they apply to it.
     pub request_options: RequestOptions,
     /// Recently failed requests, whose retries are nudged past ClawRouter's replay.
     pub replay_guard: replay_guard::ReplayGuard,
@@ -163,10 +167,14 @@ impl Bridge {
 /// Why the service could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
+    /// No random bytes for the reasoning key or the dashboard's CSRF token.
     #[error(transparent)]
     Random(#[from] RandomUnavailable),
+    /// The configured `reasoning_key_file` cannot be used (unreadable, readable by other users,
+    /// or too short).
     #[error(transparent)]
     SharedKey(#[from] SharedKeyError),
+    /// Registering the `/metrics` counters failed (a bug, e.g. a name registered twice).
     #[error("the metrics could not be registered (a bug): {0}")]
     Metrics(String),
 }

@@ -41,6 +41,9 @@ pub struct UpstreamProfile {
 }
 
 impl UpstreamProfile {
+    /// `stream` and `whitespace` are the configured `upstream.stream` and
+    /// `upstream.preserve_whitespace`; whether the upstream is ClawRouter is not known yet (it is
+    /// asked on the first request that needs it, only when a setting is `auto`).
     pub fn new(stream: AutoSwitch, whitespace: AutoSwitch) -> Self {
         UpstreamProfile {
             stream,

@@ -41,7 +41,10 @@ const MAX_RING_STEPS: usize = 256;
 pub struct Member {
     /// Its place in the configuration (`upstreams[index]`), also its metrics label.
     pub index: usize,
+    /// Its own pooled HTTP client (address, TLS, time-outs, API key).
     pub client: UpstreamClient,
+    /// Whether it is ClawRouter, learned on first use, and the streaming and whitespace
+    /// choices that follow.
     pub profile: UpstreamProfile,
 }
 
@@ -54,6 +57,9 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
+    /// One member per entry of `config.upstreams` (never empty: `upstream:` alone makes one),
+    /// and the balancer when there are several. Nothing is connected yet, and the balancer's
+    /// health checks run only once [`Upstreams::balancer`] is added as a background service.
     pub fn new(config: &Config) -> Self {
         let members: Vec<Member> = config
             .upstreams
@@ -78,6 +84,8 @@ impl Upstreams {
         &self.members[0]
     }
 
+    /// Every upstream, in configuration order (`members()[i].index == i`); one outside team
+    /// mode.
     pub fn members(&self) -> &[Member] {
         &self.members
     }

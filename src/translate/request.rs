@@ -219,20 +219,35 @@ pub struct ResponseEcho {
     /// The request's `tools` array as sent, function tools completed with the fields the
     /// Response object requires.
     pub tools: Option<Box<RawValue>>,
+    /// `tool_choice` as sent (`"auto"`, `"required"`, an object); absent: echoed as `"auto"`.
     pub tool_choice: Option<Box<RawValue>>,
+    /// `parallel_tool_calls`; absent: echoed as `true`.
     pub parallel_tool_calls: Option<bool>,
+    /// `temperature`; absent (or not finite): echoed as `1.0`.
     pub temperature: Option<f64>,
+    /// `top_p`; absent (or not finite): echoed as `1.0`.
     pub top_p: Option<f64>,
+    /// `max_output_tokens`, in tokens; absent: echoed as `null` (no limit).
     pub max_output_tokens: Option<u64>,
+    /// `reasoning` (`{"effort":…,"summary":…}`) as sent; absent: echoed as `null`.
     pub reasoning: Option<Box<RawValue>>,
+    /// `text` (output format and verbosity) as sent; absent: echoed as a plain-text format.
     pub text: Option<Box<RawValue>>,
+    /// `metadata` as sent; absent: echoed as `{}`.
     pub metadata: Option<Box<RawValue>>,
+    /// `store`; absent: echoed as `false` (the bridge stores nothing either way).
     pub store: Option<bool>,
+    /// `previous_response_id`, echoed as sent (`null` when absent).
     pub previous_response_id: Option<String>,
+    /// `prompt_cache_key` (Codex sends its thread id), echoed as sent (`null` when absent).
     pub prompt_cache_key: Option<String>,
+    /// `service_tier`; absent: echoed as `"default"`.
     pub service_tier: Option<String>,
+    /// `user`, echoed as sent (`null` when absent).
     pub user: Option<String>,
+    /// `safety_identifier`, echoed as sent (`null` when absent).
     pub safety_identifier: Option<String>,
+    /// `truncation` (`"auto"` or `"disabled"`); absent: echoed as `"disabled"`.
     pub truncation: Option<String>,
 }
 
@@ -254,6 +269,8 @@ pub enum RequestError {
     Invalid {
         /// JSON path of the offending field, e.g. `input[3].content[0].type`.
         param: String,
+        /// The whole sentence for the client (the error body's `message`): what is wrong, at
+        /// `param`, and how to fix it.
         message: String,
     },
     /// The Chat body could not be serialized (a bug, never the client's fault).

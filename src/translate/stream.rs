@@ -123,6 +123,9 @@ struct SearchRound {
 /// message (its text, reasoning and the search calls) and one tool message per search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchFollowUp {
+    /// Chat messages to append to the previous request (see
+    /// [`follow_up_body`](super::web_search::follow_up_body)): the assistant message first, then
+    /// the tool messages in the order of the calls.
     pub messages: Vec<Value>,
 }
 

@@ -35,6 +35,7 @@ pub enum ToolKind {
 /// The Codex-side identity of a tool offered to the upstream under a Chat name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolTarget {
+    /// How the model's call of it is shown to Codex (or run by the bridge).
     pub kind: ToolKind,
     /// The `namespace` tool this one was nested in (e.g. `mcp__demo`), if any.
     pub namespace: Option<String>,

@@ -67,6 +67,8 @@ pub enum FailureKind {
 /// A failure as Codex (or another Responses client) will receive it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientFailure {
+    /// What Codex should do about it (stop, retry, or see a full context window); decides the
+    /// error code, the HTTP status and the logged outcome.
     pub kind: FailureKind,
     /// The upstream's HTTP status, if it answered at all.
     pub upstream_status: Option<u16>,

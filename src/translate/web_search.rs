@@ -111,9 +111,13 @@ pub fn request_body(call: &SearchCall) -> Vec<u8> {
 /// One result of a search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
+    /// The page title; the URL when the result has none.
     pub title: String,
+    /// The page address (`url`, else `link`); results without one are skipped.
     pub url: String,
+    /// The publication date as the endpoint wrote it (`publishedDate`); `None` when absent.
     pub date: Option<String>,
+    /// The excerpt (summary, description, snippet, highlights…); empty when there is none.
     pub text: String,
 }
 
@@ -248,6 +252,7 @@ pub struct RecordedSearch {
 /// The searches of one model call, carried to the next turn in a reasoning item.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SearchRecord {
+    /// In the order the model called them.
     pub searches: Vec<RecordedSearch>,
 }
 

@@ -126,6 +126,7 @@ pub struct CatalogSummary {
     pub path: PathBuf,
     /// Number of models in it.
     pub models: usize,
+    /// Whether the entries were built from the installed Codex's bundled catalog or from ours.
     pub source_of_entries: EntrySource,
     /// The URL the model list came from.
     pub model_list_url: String,
@@ -141,13 +142,26 @@ pub struct CatalogSummary {
 /// Why the catalog could not be generated. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
+    /// Neither the bridge's `/v1/models` nor the upstream's `/models` gave a usable list; the
+    /// text names each URL tried and what went wrong there (and suggests `start` when the
+    /// upstream did not answer at all).
     #[error("could not get the model list: {0}")]
     ModelList(String),
+    /// The list was read, but the selection rules hid every model in it (only aliases or media
+    /// models, say).
     #[error("the model list from {url} has no models Codex can use ({listed} listed)")]
-    NoModels { url: String, listed: usize },
+    NoModels {
+        /// The URL the list came from.
+        url: String,
+        /// How many models the list had before selection.
+        listed: usize,
+    },
+    /// Creating `$CODEX_HOME` or writing the catalog file (or its staged copy) failed.
     #[error("cannot write {path}: {source}")]
     Write {
+        /// The directory or file that could not be written.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
 }

@@ -16,7 +16,9 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 /// One entry of the upstream's `/v1/models`, with the per-model facts some upstreams carry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListedModel {
+    /// The model id the upstream expects in requests (`openai/gpt-5.2`, `qwen3:8b`).
     pub id: String,
+    /// The entry's `owned_by`, when it has one; ClawRouter's bare aliases say `blockrun`.
     pub owned_by: Option<String>,
     /// `context_length` / `context_window` / `max_model_len` / OpenRouter's `top_provider`.
     pub context_window: Option<i64>,

@@ -10,10 +10,17 @@ use super::{ListedModel, DEFAULT_CONTEXT_WINDOW, KEPT_PROFILES};
 /// One picker entry before it becomes a Codex `ModelInfo`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Selected {
+    /// The id Codex sends as `model`: the upstream's own id, or `codex.default_model` for the
+    /// default entry.
     pub slug: String,
+    /// The readable name the picker shows (`Kimi K2.5 (NVIDIA)`, `ClawRouter Auto`).
     pub display_name: String,
+    /// One line under the name: what a routing profile does, else the id (with "through
+    /// ClawRouter" on ClawRouter).
     pub description: String,
+    /// In tokens; [`DEFAULT_CONTEXT_WINDOW`] when the list does not say.
     pub context_window: i64,
+    /// Whether Codex may attach images; `true` unless the list says otherwise.
     pub image_input: bool,
 }
 

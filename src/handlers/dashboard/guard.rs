@@ -28,19 +28,27 @@ use crate::secrets::{random_hex, RandomUnavailable};
 /// The header the page sends the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// Why a state-changing call was refused (each says what was missing).
+/// Why a dashboard request was refused (each says what was missing); the dashboard answers
+/// it with a `403` carrying this text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// A change came from another machine (or an unknown peer); holds the peer address.
     #[error(
         "dashboard changes come only from this machine (loopback); this request came from {0}"
     )]
     NotLoopback(String),
+    /// A change's `Origin` is not the bridge's own, or it has neither `Origin` nor
+    /// `Sec-Fetch-Site: same-origin`; holds which.
     #[error("dashboard changes must come from the dashboard page itself (same origin); {0}")]
     NotSameOrigin(String),
+    /// A change's `x-csrf-token` header is missing or is not this process's token.
     #[error("the dashboard's CSRF token is missing or wrong: reload the dashboard page")]
     BadToken,
+    /// A change's `Content-Type` is not `application/json`.
     #[error("dashboard changes are JSON POSTs (Content-Type: application/json)")]
     NotJson,
+    /// A read was fetched for another site's page; holds its `Sec-Fetch-Site` value
+    /// (`cross-site`, `same-site`).
     #[error(
         "the dashboard is not served to another site's page (Sec-Fetch-Site: {0}); open its \
          address directly"
