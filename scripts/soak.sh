@@ -21,7 +21,13 @@
 #
 # Env: SOAK_SECS (600), SOAK_CONC (16), SOAK_INJECT_PERCENT (5), SOAK_LARGE_PERCENT (25),
 # SOAK_STREAM_PERCENT (50), SOAK_SAMPLE_SECS (5), SOAK_WARMUP_SECS (60, at most a tenth of the
-# run), BENCH_SKIP_BUILD=1, BENCH_BRIDGE_BIN (another bridge binary).
+# run), SOAK_BRIDGE_YAML (lines added to the bridge's config after `upstream:`'s own, e.g.
+# "  read_timeout_secs: 60"), BENCH_BRIDGE_BIN (another bridge binary), BENCH_SKIP_BUILD=1.
+# The bridge's /metrics at the end go to target/soak-metrics.txt (when curl is installed).
+#
+# Memory: Pingora's timer wheel keeps one timer per 10 ms of every time-out in flight until
+# it expires, so RSS grows for as long as the longest time-out (the upstream's
+# read_timeout_secs, 600 s) and is flat after it; a shorter one shows the plateau sooner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,12 +35,13 @@ SECS=${SOAK_SECS:-600}
 CONC=${SOAK_CONC:-16}
 OUT=target/soak-results.md
 SAMPLES=target/soak-samples.jsonl
+METRICS=target/soak-metrics.txt
 
 # shellcheck source=scripts/lib/local-services.sh
 source scripts/lib/local-services.sh
 build_release
 start_mock --answer tools --stats-file "$TMP/mock-stats.json"
-start_bridge
+start_bridge "${SOAK_BRIDGE_YAML:-}"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 mkdir -p target
@@ -47,6 +54,10 @@ timeout $((SECS + 300)) "$LOAD" soak --addr "127.0.0.1:$BRIDGE_PORT" --pid "$BRI
     --sample-secs "${SOAK_SAMPLE_SECS:-5}" \
     ${SOAK_WARMUP_SECS:+--warmup-secs "$SOAK_WARMUP_SECS"} \
     --mock-stats "$TMP/mock-stats.json" --samples-file "$SAMPLES" >"$TMP/summary.md" || status=$?
+# What an operator's scraper would have seen at the end.
+if command -v curl >/dev/null; then
+    curl -s "http://127.0.0.1:$BRIDGE_PORT/metrics" >"$METRICS" || true
+fi
 
 {
     echo "# Soak — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores"
