@@ -118,16 +118,12 @@ pub struct Choice<'a> {
 impl<'a> Choice<'a> {
     /// The streamed `delta`, else a `message` (some upstreams send whole messages in chunks).
     pub fn delta(&self) -> Option<Message<'a>> {
-        self.delta
-            .and_then(Message::read)
-            .or_else(|| self.message.and_then(Message::read))
+        Message::read_first(self.delta, self.message)
     }
 
     /// The `message` of a whole answer, else a `delta` (some upstreams answer with one).
     pub fn message(&self) -> Option<Message<'a>> {
-        self.message
-            .and_then(Message::read)
-            .or_else(|| self.delta.and_then(Message::read))
+        Message::read_first(self.message, self.delta)
     }
 
     /// The legacy completions `text` of the choice.
@@ -154,6 +150,13 @@ pub struct Message<'a> {
 }
 
 impl<'a> Message<'a> {
+    /// The first of `first`, `second` that is an object.
+    fn read_first(first: Option<&'a RawValue>, second: Option<&'a RawValue>) -> Option<Self> {
+        first
+            .and_then(Message::read)
+            .or_else(|| second.and_then(Message::read))
+    }
+
     fn read(raw: &'a RawValue) -> Option<Self> {
         let [content, refusal, reasoning_content, reasoning, reasoning_details, tool_calls, function_call] =
             object_fields(

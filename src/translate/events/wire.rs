@@ -338,71 +338,30 @@ pub(super) struct ResponseView<'a> {
     pub(super) usage: Option<&'a Usage>,
 }
 
-impl WireEvent for WebSearchEvent<'_> {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
+/// `WireEvent` for event structs whose `kind` field holds their name.
+macro_rules! wire_events {
+    ($($event:ident),* $(,)?) => {
+        $(impl WireEvent for $event<'_> {
+            fn kind(&self) -> &'static str {
+                self.kind
+            }
+        })*
+    };
 }
 
-impl WireEvent for SummaryPartEvent<'_> {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-}
-
-impl WireEvent for SummaryDeltaEvent<'_> {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-}
-
-impl WireEvent for SummaryDoneEvent<'_> {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-}
-
-impl WireEvent for PartEvent<'_> {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-}
-
-impl WireEvent for TextDeltaEvent<'_> {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-}
-
-impl WireEvent for TextDoneEvent<'_> {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-}
-
-impl WireEvent for CallDeltaEvent<'_> {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-}
-
-impl WireEvent for ArgumentsDoneEvent<'_> {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-}
-
-impl WireEvent for InputDoneEvent<'_> {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-}
-
-impl WireEvent for ResponseEvent<'_> {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-}
+wire_events!(
+    WebSearchEvent,
+    SummaryPartEvent,
+    SummaryDeltaEvent,
+    SummaryDoneEvent,
+    PartEvent,
+    TextDeltaEvent,
+    TextDoneEvent,
+    CallDeltaEvent,
+    ArgumentsDoneEvent,
+    InputDoneEvent,
+    ResponseEvent,
+);
 
 impl<T: Serialize + ?Sized> WireEvent for ItemEvent<'_, T> {
     fn kind(&self) -> &'static str {
