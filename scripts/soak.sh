@@ -25,9 +25,10 @@
 # "  read_timeout_secs: 60"), BENCH_BRIDGE_BIN (another bridge binary), BENCH_SKIP_BUILD=1.
 # The bridge's /metrics at the end go to target/soak-metrics.txt (when curl is installed).
 #
-# Memory: Pingora's timer wheel keeps one timer per 10 ms of every time-out in flight until
-# it expires, so RSS grows for as long as the longest time-out (the upstream's
-# read_timeout_secs, 600 s) and is flat after it; a shorter one shows the plateau sooner.
+# Memory: Pingora's fast timer holds each time-out until its deadline even when cancelled; the
+# bridge sends time-outs over 30 s to Tokio's timers (docs/ARCHITECTURE.md, Fuzzing and soak),
+# so RSS is flat after the warm-up. A regression shows as RSS rising for the length of the
+# longest time-out (600 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

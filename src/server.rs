@@ -80,6 +80,18 @@ pub fn check_listen(addr: SocketAddr) -> Result<(), StartError> {
     }
 }
 
+/// Time-outs longer than this use Tokio's timers instead of Pingora's fast ones (Pingora's
+/// `ServerConf::fast_timeout_to_tokio_threshold_seconds`, which the server applies at start).
+///
+/// Pingora's fast timer keeps one timer per 10 ms of each time-out until its deadline passes,
+/// even when the read it guarded ended long before: with the upstream's 600 s read time-out the
+/// bridge's memory grew for ten minutes under load (`scripts/soak.sh`: 24 → 41.6 MiB at ~850
+/// requests/s). Tokio's timers are freed when cancelled, and the long time-outs here (upstream
+/// reads and writes, idle keep-alive, request bodies) are nearly always cancelled. Short ones
+/// (the 10 s header and connect time-outs) stay on the cheaper fast timer. Pingora's own
+/// default is 15 minutes.
+const FAST_TIMER_LIMIT_SECS: u64 = 30;
+
 /// Pingora's own settings, derived from ours.
 fn server_conf(config: &Config) -> ServerConf {
     let scratch = std::env::temp_dir();
@@ -93,6 +105,7 @@ fn server_conf(config: &Config) -> ServerConf {
         // Pass-through: one attempt per upstream; only a refused connection moves on to the
         // next (team mode, `Bridge::fail_to_connect`).
         max_retries: config.upstreams.len().max(1),
+        fast_timeout_to_tokio_threshold_seconds: Some(FAST_TIMER_LIMIT_SECS),
         pid_file: scratch
             .join(format!("clawrouter-codex-{port}.pid"))
             .display()
@@ -223,5 +236,35 @@ impl ShutdownSignalWatch for StopWatch {
             let _ = receiver.await;
         }
         ShutdownSignal::FastShutdown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{resolve, CliOverrides, EnvOverrides, FileConfig};
+
+    #[test]
+    fn long_time_outs_use_timers_that_are_freed_when_cancelled() {
+        // The soak's memory growth: every time-out longer than the limit must be one Tokio
+        // frees on cancel, or the fast timer wheel holds it until its deadline.
+        let config = resolve(
+            FileConfig::default(),
+            None,
+            &EnvOverrides::default(),
+            &CliOverrides::default(),
+        )
+        .expect("the built-in defaults");
+        let limit = server_conf(&config)
+            .fast_timeout_to_tokio_threshold_seconds
+            .expect("a limit");
+        for (name, time_out) in [
+            ("upstream reads", config.upstream.read_timeout),
+            ("idle keep-alive", config.connections.idle_timeout),
+            ("request bodies", config.connections.body_timeout),
+        ] {
+            assert!(time_out.as_secs() > limit, "{name}: {time_out:?}");
+        }
+        assert!(limit < 60, "{limit}");
     }
 }
