@@ -27,7 +27,7 @@ const SECONDS_BUCKETS: &[f64] = &[
 ];
 
 /// What one finished request adds.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Finished<'a> {
     /// The route's label (`responses`, `passthrough`, `health`, …).
     pub route: &'a str,
@@ -35,16 +35,26 @@ pub struct Finished<'a> {
     pub outcome: Outcome,
     /// From the request's arrival to the end of the answer.
     pub duration: Duration,
-    /// From the request's arrival to the first byte of the answer, if any was sent.
-    pub first_byte: Option<Duration>,
-    /// From the upstream call to its answer's header, when the upstream was called.
-    pub upstream_latency: Option<Duration>,
-    /// Tokens the upstream reported, if it did.
-    pub usage: Option<Usage>,
     /// Request body bytes read from the client.
     pub bytes_in: u64,
     /// Answer body bytes sent to the client.
     pub bytes_out: u64,
+    /// What the request measured on its way.
+    pub measures: &'a Measures,
+}
+
+/// What one request measured on its way (all optional: not every route calls the upstream),
+/// gathered by the hooks in the request's context, for the access log line and the metrics.
+#[derive(Debug, Default, Clone)]
+pub struct Measures {
+    /// The upstream's HTTP status (the last one, for several calls).
+    pub upstream_status: Option<u16>,
+    /// Time from sending the (last) upstream request to its answer's header.
+    pub upstream_latency: Option<Duration>,
+    /// Time from the request's start until the client's first response byte went out.
+    pub first_byte: Option<Duration>,
+    /// Tokens the upstream reported (all model calls of the answer).
+    pub usage: Option<Usage>,
     /// Keep-alive events sent while the upstream was silent.
     pub keepalives: u64,
     /// Web searches that returned results.
@@ -55,9 +65,9 @@ pub struct Finished<'a> {
     pub skipped_frames: u64,
     /// Request content parts of an unknown type, not sent upstream.
     pub unknown_parts: u64,
-    /// Which upstream served it (`upstreams[i]`), when one was called.
+    /// Which upstream served the request (`upstreams[i]`; team mode).
     pub upstream: Option<usize>,
-    /// Upstreams that refused the connection first (team mode).
+    /// Upstreams that refused the connection before one took the request.
     pub failovers: u64,
 }
 
@@ -190,6 +200,7 @@ impl Metrics {
     /// Counts one finished request.
     pub fn finished(&self, done: &Finished<'_>) {
         let outcome = done.outcome.as_str();
+        let measured = done.measures;
         self.requests
             .with_label_values(&[done.route, outcome])
             .inc();
@@ -199,17 +210,17 @@ impl Metrics {
         self.duration
             .with_label_values(&[done.route])
             .observe(done.duration.as_secs_f64());
-        if let Some(first) = done.first_byte {
+        if let Some(first) = measured.first_byte {
             self.first_byte
                 .with_label_values(&[done.route])
                 .observe(first.as_secs_f64());
         }
-        if let Some(latency) = done.upstream_latency {
+        if let Some(latency) = measured.upstream_latency {
             self.upstream_latency
                 .with_label_values(&[done.route])
                 .observe(latency.as_secs_f64());
         }
-        if let Some(usage) = done.usage {
+        if let Some(usage) = measured.usage {
             for (kind, count) in [
                 ("input", usage.input_tokens),
                 ("cached", usage.cached_tokens),
@@ -223,21 +234,21 @@ impl Metrics {
         self.bytes
             .with_label_values(&["out"])
             .inc_by(done.bytes_out);
-        self.keepalives.inc_by(done.keepalives);
+        self.keepalives.inc_by(measured.keepalives);
         self.web_searches
             .with_label_values(&["ok"])
-            .inc_by(done.searches_ok);
+            .inc_by(measured.searches_ok);
         self.web_searches
             .with_label_values(&["failed"])
-            .inc_by(done.searches_failed);
-        self.skipped_frames.inc_by(done.skipped_frames);
-        self.unknown_parts.inc_by(done.unknown_parts);
-        if let Some(upstream) = done.upstream {
+            .inc_by(measured.searches_failed);
+        self.skipped_frames.inc_by(measured.skipped_frames);
+        self.unknown_parts.inc_by(measured.unknown_parts);
+        if let Some(upstream) = measured.upstream {
             self.upstream_requests
                 .with_label_values(&[upstream.to_string().as_str()])
                 .inc();
         }
-        self.failovers.inc_by(done.failovers);
+        self.failovers.inc_by(measured.failovers);
     }
 
     /// A client connection refused or dropped by a limit (`reason`: a fixed word).
@@ -277,10 +288,7 @@ mod tests {
     #[test]
     fn a_request_is_counted_with_closed_labels() {
         let metrics = Metrics::new().unwrap();
-        metrics.finished(&Finished {
-            route: "responses",
-            outcome: Outcome::RateLimited,
-            duration: Duration::from_millis(12),
+        let measured = Measures {
             first_byte: Some(Duration::from_millis(1)),
             usage: Some(Usage {
                 input_tokens: 100,
@@ -291,7 +299,15 @@ mod tests {
             }),
             keepalives: 3,
             searches_ok: 1,
-            ..Finished::default()
+            ..Measures::default()
+        };
+        metrics.finished(&Finished {
+            route: "responses",
+            outcome: Outcome::RateLimited,
+            duration: Duration::from_millis(12),
+            bytes_in: 0,
+            bytes_out: 0,
+            measures: &measured,
         });
         let guard = metrics.stream_opened();
         let text = String::from_utf8(metrics.render()).unwrap();

@@ -2,11 +2,10 @@
 
 use std::time::Instant;
 
-use std::time::Duration;
-
 use super::routes::Route;
 use crate::outcome::Outcome;
-use crate::translate::events::Usage;
+
+pub use crate::metrics::Measures;
 
 /// What the hooks of one request know about it.
 #[derive(Debug)]
@@ -28,33 +27,6 @@ pub struct RequestCtx {
     pub measures: Measures,
     /// Pass-through in team mode: the upstreams tried so far, in order.
     pub upstreams_tried: Vec<usize>,
-}
-
-/// What one request measured on its way (all optional: not every route calls the upstream).
-#[derive(Debug, Default, Clone)]
-pub struct Measures {
-    /// The upstream's HTTP status (the last one, for several calls).
-    pub upstream_status: Option<u16>,
-    /// Time from sending the (last) upstream request to its answer's header.
-    pub upstream_latency: Option<Duration>,
-    /// Time from the request's start until the client's first response byte went out.
-    pub first_byte: Option<Duration>,
-    /// Tokens the upstream reported (all model calls of the answer).
-    pub usage: Option<Usage>,
-    /// Keep-alive events sent.
-    pub keepalives: u64,
-    /// Web searches run, by result.
-    pub searches_ok: u64,
-    /// Web searches that failed.
-    pub searches_failed: u64,
-    /// Upstream stream data lines that were not JSON.
-    pub skipped_frames: u64,
-    /// Request content parts of an unknown type, not sent upstream.
-    pub unknown_parts: u64,
-    /// Which upstream served the request (`upstreams[i]`; team mode).
-    pub upstream: Option<usize>,
-    /// Upstreams that refused the connection before one took the request.
-    pub failovers: u64,
 }
 
 impl Default for RequestCtx {

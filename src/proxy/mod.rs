@@ -330,8 +330,11 @@ impl ProxyHttp for Bridge {
             .map(|h| h.status.as_u16())
             .unwrap_or(0);
         let duration = ctx.started.elapsed();
+        if status != 0 {
+            // An answer the bridge wrote in one go: its first byte went out at the end.
+            ctx.measures.first_byte.get_or_insert(duration);
+        }
         let m = &ctx.measures;
-        let first_byte = m.first_byte.or_else(|| (status != 0).then_some(duration));
         // One line per request; never prompt text, keys or tokens of the client.
         if access_log::enabled() {
             let ms = |d: Option<std::time::Duration>| {
@@ -356,7 +359,7 @@ impl ProxyHttp for Bridge {
                 ctx.route.label(),
                 status,
                 duration.as_millis(),
-                ms(first_byte),
+                ms(m.first_byte),
                 m.upstream_status.map_or_else(|| "-".to_owned(), |s| s.to_string()),
                 ms(m.upstream_latency),
                 tokens,
@@ -368,18 +371,9 @@ impl ProxyHttp for Bridge {
             route: ctx.route.label(),
             outcome: ctx.outcome,
             duration,
-            first_byte,
-            upstream_latency: m.upstream_latency,
-            usage: m.usage,
             bytes_in: session.body_bytes_read() as u64,
             bytes_out: session.body_bytes_sent() as u64,
-            keepalives: m.keepalives,
-            searches_ok: m.searches_ok,
-            searches_failed: m.searches_failed,
-            skipped_frames: m.skipped_frames,
-            unknown_parts: m.unknown_parts,
-            upstream: m.upstream,
-            failovers: m.failovers,
+            measures: m,
         });
     }
 
