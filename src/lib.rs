@@ -17,6 +17,8 @@
 //! - [`metrics`]: `/metrics` (Prometheus), counted once per request.
 //! - [`outcome`]: how a request ended (log line and metrics label).
 //! - [`secrets`]: the reasoning key kept on disk.
+//! - [`funding`]: which address to fund and on which chain (ClawRouter's `/health`).
+//! - [`keys`]: wallet keys derived here (the Solana keypair of ClawRouter's mnemonic).
 //! - [`admin`]: the management commands (setup, doctor, toggles, wallet, daemon, start).
 
 pub mod access_log;
@@ -27,7 +29,9 @@ pub mod connection_guard;
 pub mod decode;
 pub mod error;
 pub mod fsutil;
+pub mod funding;
 pub mod handlers;
+pub mod keys;
 pub mod metrics;
 pub mod outcome;
 pub mod proxy;

@@ -33,6 +33,7 @@ use tiny_keccak::{Hasher, Keccak};
 use super::http::{self, GetError};
 use crate::config::Config;
 use crate::fsutil;
+pub use crate::funding::ProxyHealth;
 
 /// Environment variable holding a raw key (highest precedence).
 pub const ENV_KEY: &str = "BLOCKRUN_WALLET_KEY";
@@ -485,49 +486,6 @@ pub fn to_checksum_address(address: &[u8]) -> String {
         }
     }
     out
-}
-
-/// The wallet fields of the proxy's `GET /health?full=true`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ProxyHealth {
-    /// `wallet`: the address the proxy pays from.
-    pub wallet: Option<String>,
-    /// `paymentChain`: the chain it pays on (e.g. `base`).
-    pub payment_chain: Option<String>,
-    /// `balance`: USDC, as the proxy formats it.
-    pub balance: Option<String>,
-    /// `isLow`: under $1.
-    pub is_low: Option<bool>,
-    /// `isEmpty`: nothing left to pay with.
-    pub is_empty: Option<bool>,
-    /// `balanceError`: why the proxy could not read the balance.
-    pub balance_error: Option<String>,
-}
-
-impl ProxyHealth {
-    /// Reads the fields from the JSON body (unknown or missing fields are fine).
-    pub fn from_json(body: &str) -> Option<ProxyHealth> {
-        Self::from_value(&serde_json::from_str(body).ok()?)
-    }
-
-    /// Reads the fields from an already parsed body; `None` when it is not a JSON object.
-    pub fn from_value(value: &serde_json::Value) -> Option<ProxyHealth> {
-        let obj = value.as_object()?;
-        let text = |k: &str| match obj.get(k) {
-            Some(serde_json::Value::String(s)) => Some(s.clone()),
-            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-            _ => None,
-        };
-        let flag = |k: &str| obj.get(k).and_then(|v| v.as_bool());
-        Some(ProxyHealth {
-            wallet: text("wallet"),
-            payment_chain: text("paymentChain"),
-            balance: text("balance"),
-            is_low: flag("isLow"),
-            is_empty: flag("isEmpty"),
-            balance_error: text("balanceError"),
-        })
-    }
 }
 
 /// `GET http://127.0.0.1:<port>/health?full=true`: [`GetError::Down`] when nothing listens,
