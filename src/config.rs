@@ -436,6 +436,71 @@ pub struct ProxySettings {
     pub isolate_home: bool,
 }
 
+/// Where the ClawRouter proxy is: the one answer `wallet`, `doctor`, `start`, `daemon status`
+/// and the dashboard share ([`Config::clawrouter_proxy`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClawRouterProxy {
+    /// `http://host:port` (IPv6 hosts in brackets).
+    pub origin: String,
+    /// The path ClawRouter's root endpoints (`/health`, `/stats`) hang under: the upstream's
+    /// base path without its `/v1`; empty for the local proxy.
+    pub root: String,
+    /// The API base its model list hangs under (`/v1`, or the upstream's base path).
+    pub api_base: String,
+    /// `true`: it is the bridge's upstream (plain http); `false`: the local proxy on
+    /// `proxy.port`, because the upstream is https (not a local ClawRouter).
+    pub is_upstream: bool,
+    /// Its port when it is on this machine (loopback): where `start` runs or adopts it.
+    pub loopback_port: Option<u16>,
+}
+
+impl ClawRouterProxy {
+    /// The URL of a root endpoint (`/health?full=true` → `http://127.0.0.1:8404/health?full=true`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}{path}", self.origin, self.root)
+    }
+
+    /// The URL of an API endpoint (`/models` → `http://127.0.0.1:8404/v1/models`).
+    pub fn api_url(&self, path: &str) -> String {
+        format!("{}{}{path}", self.origin, self.api_base)
+    }
+}
+
+impl Config {
+    /// Where the ClawRouter proxy is: where the bridge forwards when that is plain http
+    /// (`CLAWROUTER_PROXY_URL`, `upstream.url`, or by default `127.0.0.1:<proxy.port>`), else
+    /// the local proxy on `127.0.0.1:<proxy.port>`. Every command and page that talks to the
+    /// proxy asks this, so they all find the same one.
+    pub fn clawrouter_proxy(&self) -> ClawRouterProxy {
+        let up = &self.upstream;
+        if up.tls {
+            return ClawRouterProxy {
+                origin: format!("http://127.0.0.1:{}", self.proxy.port),
+                root: String::new(),
+                api_base: "/v1".to_owned(),
+                is_upstream: false,
+                loopback_port: Some(self.proxy.port),
+            };
+        }
+        let host = if up.host.contains(':') {
+            format!("[{}]", up.host)
+        } else {
+            up.host.clone()
+        };
+        ClawRouterProxy {
+            origin: format!("http://{host}:{}", up.port),
+            root: up
+                .base_path
+                .strip_suffix("/v1")
+                .unwrap_or(&up.base_path)
+                .to_owned(),
+            api_base: up.base_path.clone(),
+            is_upstream: true,
+            loopback_port: up.addr.ip().is_loopback().then_some(up.port),
+        }
+    }
+}
+
 /// Where Codex's configuration lives and what the profile selects.
 #[derive(Debug, Clone)]
 pub struct CodexSettings {
@@ -1046,6 +1111,38 @@ mod tests {
         assert_eq!(cfg.upstream.path_for("/v1/models?x=1"), "/v1/models?x=1");
         assert!(!cfg.upstream.tls);
         assert!(cfg.upstream.read_timeout >= Duration::from_secs(300));
+    }
+
+    #[test]
+    fn the_clawrouter_proxy_is_the_plain_http_upstream_else_the_local_proxy_port() {
+        let proxy = |url: &str, proxy_port: &str| {
+            let env = EnvOverrides {
+                proxy_url: (!url.is_empty()).then(|| url.to_owned()),
+                proxy_port: Some(proxy_port.to_owned()),
+                ..EnvOverrides::default()
+            };
+            resolve_text("", env).expect("valid").clawrouter_proxy()
+        };
+        // CLAWROUTER_PROXY_URL on another port: that one, not PROXY_PORT.
+        let p = proxy("http://127.0.0.1:9999/v1", "8404");
+        assert_eq!(
+            p.url("/health?full=true"),
+            "http://127.0.0.1:9999/health?full=true"
+        );
+        assert_eq!(p.api_url("/models"), "http://127.0.0.1:9999/v1/models");
+        assert_eq!((p.is_upstream, p.loopback_port), (true, Some(9999)));
+        // No URL: the default follows PROXY_PORT.
+        let p = proxy("", "8500");
+        assert_eq!(p.url("/health"), "http://127.0.0.1:8500/health");
+        assert_eq!(p.loopback_port, Some(8500));
+        // A base path: ClawRouter's /health is at its root.
+        let p = proxy("http://[::1]:8600/claw/v1", "8404");
+        assert_eq!(p.url("/health"), "http://[::1]:8600/claw/health");
+        assert_eq!(p.api_url("/models"), "http://[::1]:8600/claw/v1/models");
+        // https is not a local ClawRouter: the proxy `start` runs on PROXY_PORT.
+        let p = proxy("https://127.0.0.1:9443/v1", "8700");
+        assert_eq!(p.url("/health"), "http://127.0.0.1:8700/health");
+        assert_eq!((p.is_upstream, p.loopback_port), (false, Some(8700)));
     }
 
     #[test]

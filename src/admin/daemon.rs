@@ -742,15 +742,23 @@ fn status(config: &Config, platform: Platform, home: &Path) -> ExitCode {
             }
         },
     };
-    // Whoever runs them, are the bridge and the proxy answering?
-    for (label, port) in [
-        ("Bridge", config.listen.port()),
-        ("Proxy", config.proxy.port),
+    // Whoever runs them, are the bridge and the proxy answering? The proxy is where every
+    // command finds it (`Config::clawrouter_proxy`).
+    let proxy = config.clawrouter_proxy();
+    for (label, url) in [
+        (
+            "Bridge",
+            format!("http://127.0.0.1:{}/health", config.listen.port()),
+        ),
+        ("Proxy", proxy.url("/health")),
     ] {
-        let up = wallet::loopback_get(port, "/health", Duration::from_secs(2))
-            .is_ok_and(|(code, _)| code == 200);
+        let up = super::http::get(&url, None, Duration::from_secs(2))
+            .is_ok_and(|reply| reply.status == 200);
+        let at = url
+            .trim_start_matches("http://")
+            .trim_end_matches("/health");
         println!(
-            "{label} on 127.0.0.1:{port}: {}",
+            "{label} on {at}: {}",
             if up { "answering" } else { "not answering" }
         );
     }

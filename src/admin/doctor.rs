@@ -197,43 +197,27 @@ struct ProxyTarget {
     is_clawrouter: Option<bool>,
 }
 
-/// The proxy is where the bridge forwards (when that is plain http), else the local ClawRouter
-/// on `proxy.port`. With the defaults both are `127.0.0.1:8404`.
+/// The proxy ([`Config::clawrouter_proxy`]: where the bridge forwards when that is plain
+/// http, else the local ClawRouter on `proxy.port`). With the defaults both are `127.0.0.1:8404`.
 fn proxy_target(config: &Config) -> ProxyTarget {
+    let proxy = config.clawrouter_proxy();
     let up = &config.upstream;
-    let (origin, base) = if up.tls {
-        (
-            format!("http://127.0.0.1:{}", config.proxy.port),
-            String::new(),
-        )
-    } else {
-        let host = if up.host.contains(':') {
-            format!("[{}]", up.host)
-        } else {
-            up.host.clone()
-        };
-        let base = up
-            .base_path
-            .strip_suffix("/v1")
-            .unwrap_or(&up.base_path)
-            .to_owned();
-        (format!("http://{host}:{}", up.port), base)
-    };
-    let health_url = format!("{origin}{base}/health");
-    let models_url = if up.tls {
-        format!("{origin}/v1/models")
-    } else {
-        format!("{origin}{}/models", up.base_path)
-    };
+    let health_url = proxy.url("/health");
+    let models_url = proxy.api_url("/models");
     let is_clawrouter = match get_json(&health_url, None, HEALTH_TIMEOUT) {
         Ok(v) if v["status"] == "ok" => Some(true),
-        _ => match http::get(&models_url, up.api_key.as_deref(), HEALTH_TIMEOUT) {
+        // The upstream's key goes to the upstream only, never to the local proxy.
+        _ => match http::get(
+            &models_url,
+            up.api_key.as_deref().filter(|_| proxy.is_upstream),
+            HEALTH_TIMEOUT,
+        ) {
             Ok(reply) if reply.status == 200 => Some(false),
             _ => None,
         },
     };
     ProxyTarget {
-        origin,
+        origin: proxy.origin,
         health_url,
         models_url,
         is_clawrouter,
@@ -254,8 +238,8 @@ fn check_proxy(target: &ProxyTarget) -> Check {
     let url = &target.health_url;
     match get_json(url, None, HEALTH_TIMEOUT) {
         Ok(v) if v["status"] == "ok" => {
-            let chain = v["paymentChain"]
-                .as_str()
+            let chain = ProxyHealth::from_value(&v)
+                .and_then(|h| h.chain())
                 .map(|c| format!(", paying on {c}"))
                 .unwrap_or_default();
             Check::pass("proxy", format!("ClawRouter at {origin} is up{chain}"))
@@ -286,12 +270,25 @@ fn check_wallet(health_url: &str) -> Check {
         }
     };
     let health = ProxyHealth::from_value(&v).unwrap_or_default();
-    let wallet = health.wallet.as_deref().unwrap_or("(no address reported)");
-    let chain = health.payment_chain.as_deref().unwrap_or("base");
+    // Where to send USDC: the address ClawRouter pays from, on its chain ([`ProxyHealth::funding`]).
+    let Some(funding) = health.funding() else {
+        return Check::fail(
+            "wallet",
+            format!(
+                "the proxy reports no address to fund (paymentChain {}, wallet {}, solana {})",
+                health.payment_chain.as_deref().unwrap_or("absent"),
+                health.wallet.as_deref().unwrap_or("absent"),
+                health.solana.as_deref().unwrap_or("absent"),
+            ),
+            "run `clawrouter-codex wallet`: it reads ClawRouter's wallet files and says which \
+             address to fund",
+        );
+    };
+    let (address, usdc) = (&funding.address, funding.chain.usdc());
     if let Some(err) = &health.balance_error {
         return Check::fail(
             "wallet",
-            format!("{wallet}: could not fetch the balance ({err})"),
+            format!("{address} ({usdc}): could not fetch the balance ({err})"),
             "check the internet connection of this machine (ClawRouter asks the chain); \
              free models still work",
         );
@@ -300,10 +297,10 @@ fn check_wallet(health_url: &str) -> Check {
     if health.is_empty == Some(true) {
         return Check::fail(
             "wallet",
-            format!("{wallet} is empty ({balance} on {chain})"),
+            format!("{address} is empty ({balance} {usdc})"),
             format!(
-                "fund the address {wallet} with USDC on {chain} (`clawrouter-codex wallet` \
-                 shows it); free models still work"
+                "fund the address {address} with {usdc} (`clawrouter-codex wallet` shows it); \
+                 free models still work"
             ),
         );
     }
@@ -312,7 +309,7 @@ fn check_wallet(health_url: &str) -> Check {
     } else {
         ""
     };
-    Check::pass("wallet", format!("{wallet}: {balance} on {chain}{low}"))
+    Check::pass("wallet", format!("{address}: {balance} {usdc}{low}"))
 }
 
 fn check_catalog(path: &Path) -> Check {

@@ -34,6 +34,10 @@
 //! - **Upstream follows `PROXY_PORT`.** When the upstream is the built-in default
 //!   (`http://127.0.0.1:8404/v1`) and the proxy port is not 8404, the bridge forwards to
 //!   `http://127.0.0.1:<proxy.port>/v1`, the proxy this command runs.
+//! - **One proxy address.** The proxy is run or adopted where `wallet`, `doctor`, `daemon
+//!   status` and the dashboard look for it (`Config::clawrouter_proxy`): the upstream's port when
+//!   the upstream is plain http on this machine (`CLAWROUTER_PROXY_URL=http://127.0.0.1:9999/v1`
+//!   runs it with `--port 9999`), else `proxy.port`.
 //!
 //! Exit codes: 0 after a signal stop; 2 for bad configuration (the bridge port held by
 //! something that is not our bridge, a proxy command that cannot be split, an unreadable
@@ -92,10 +96,10 @@ enum Event {
 }
 
 fn run(config: Arc<Config>, with_setup: bool) -> ExitCode {
-    if config.proxy.port == config.listen.port() {
+    let proxy_port = proxy_port(&config);
+    if proxy_port == config.listen.port() {
         eprintln!(
-            "clawrouter-codex: the proxy port and the bridge port are both {}; set PROXY_PORT or PORT to another port",
-            config.proxy.port
+            "clawrouter-codex: the proxy port and the bridge port are both {proxy_port}; set PROXY_PORT (or CLAWROUTER_PROXY_URL) or PORT to another port"
         );
         return super::bad_usage();
     }
@@ -126,15 +130,13 @@ fn run(config: Arc<Config>, with_setup: bool) -> ExitCode {
         Ok(slot) => slot,
         Err(code) => return code,
     };
-    if config.upstream.addr.port() != config.proxy.port || !config.upstream.addr.ip().is_loopback()
-    {
+    if config.clawrouter_proxy().loopback_port != Some(proxy_port) {
         log::info!(
-            "the bridge forwards to {}, not to the proxy on port {} (CLAWROUTER_PROXY_URL or upstream.url)",
+            "the bridge forwards to {}, not to the proxy on port {proxy_port} (CLAWROUTER_PROXY_URL or upstream.url)",
             config.upstream.url,
-            config.proxy.port
         );
     }
-    let mut proxy = ProxySlot::new(argv, wallet_env, config.proxy.port);
+    let mut proxy = ProxySlot::new(argv, wallet_env, proxy_port);
     let mut setup = if with_setup {
         log::info!("setup runs once the proxy and the bridge answer /health");
         SetupState::Waiting
@@ -244,7 +246,16 @@ fn catch_signals(events: Sender<Event>) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 // Configuration helpers
 
-/// `proxy.command` split like a shell would, with `--port <proxy.port>` appended.
+/// The port `start` runs or adopts the proxy on: where every command finds it
+/// ([`Config::clawrouter_proxy`]) when that is on this machine, else `proxy.port`.
+fn proxy_port(config: &Config) -> u16 {
+    config
+        .clawrouter_proxy()
+        .loopback_port
+        .unwrap_or(config.proxy.port)
+}
+
+/// `proxy.command` split like a shell would, with `--port <port>` ([`proxy_port`]) appended.
 fn proxy_argv(config: &Config) -> Result<Vec<String>, String> {
     let command = &config.proxy.command;
     let mut argv = shlex::split(command).ok_or_else(|| {
@@ -256,7 +267,7 @@ fn proxy_argv(config: &Config) -> Result<Vec<String>, String> {
         );
     }
     argv.push("--port".to_owned());
-    argv.push(config.proxy.port.to_string());
+    argv.push(proxy_port(config).to_string());
     Ok(argv)
 }
 
