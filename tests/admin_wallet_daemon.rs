@@ -220,7 +220,13 @@ fn wallet_shows_balance_from_the_proxy() {
         out.contains(&format!("Proxy: up on 127.0.0.1:{port}")),
         "{out}"
     );
-    assert!(out.contains("Chain: base"), "{out}");
+    assert!(out.contains("Chain: Base"), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "ClawRouter pays on Base (its /health at 127.0.0.1:{port}): fund {ADDR_A} with USDC on Base\n"
+        )),
+        "{out}"
+    );
     assert!(out.contains("Balance: $5.00 USDC"), "{out}");
     assert!(!out.contains("Hint"), "{out}");
     assert!(!err.contains("warning"), "{err}");
@@ -238,12 +244,18 @@ fn wallet_empty_balance_hints_funding_and_flags_other_wallet() {
         .env("BLOCKRUN_WALLET_KEY", KEY_A));
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("Balance: $0.00 USDC (empty)"), "{out}");
+    // The running proxy's answer wins: that is the wallet it spends from now.
     assert!(
-        out.contains(&format!("send USDC on Base to {ADDR_A}")),
+        out.contains(&format!("send USDC on Base to {ADDR_1}")),
         "{out}"
     );
+    assert!(out.contains(&format!("Key address: {ADDR_A}")), "{out}");
     assert!(out.contains("free models still work"), "{out}");
-    assert!(err.contains("pays from 0x7E5F"), "{err}");
+    assert!(
+        err.contains(&format!("the running proxy pays on Base from {ADDR_1}")),
+        "{err}"
+    );
+    assert!(err.contains("clawrouter-codex start"), "{err}");
     assert_no_key(&[&out, &err], KEY_A);
 }
 

@@ -31,8 +31,11 @@ use k256::elliptic_curve::sec1::ToEncodedPoint;
 use tiny_keccak::{Hasher, Keccak};
 
 use super::http::{self, GetError};
-use crate::config::Config;
+
+pub mod saved;
+use crate::config::{ClawRouterProxy, Config};
 use crate::fsutil;
+use crate::funding::Funding;
 pub use crate::funding::ProxyHealth;
 
 /// Environment variable holding a raw key (highest precedence).
@@ -167,6 +170,22 @@ pub enum WalletError {
     /// The proxy must run under an isolated HOME, but HOME is not set.
     #[error("HOME is not set, so the proxy's isolated home (~/.clawrouter-codex/proxy-home) has no place; set HOME")]
     NoHome,
+    /// ClawRouter's mnemonic file could not be read.
+    #[error("cannot read ClawRouter's mnemonic file {path}: {source}")]
+    ReadMnemonic {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// ClawRouter's mnemonic file holds no usable mnemonic.
+    #[error("ClawRouter's mnemonic file {path} {problem}, so its Solana address cannot be derived (the content is not shown); restore the file from your backup of the words")]
+    BadMnemonic {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with its content.
+        problem: String,
+    },
     /// The address could not be computed from the key (a bug).
     #[error("cannot derive the wallet address: {0}")]
     Derive(String),
@@ -284,6 +303,16 @@ impl WalletDiscovery {
         }
         let saved = home?.join(".openclaw/blockrun/wallet.key");
         saved.exists().then_some(saved)
+    }
+
+    /// ClawRouter's wallet folder for the proxy `start` runs: `.openclaw/blockrun` under the
+    /// isolated home when HOME is isolated, else under `home`.
+    pub fn clawrouter_dir(&self, home: Option<&Path>) -> Option<PathBuf> {
+        let home = match (&self.proxy_home, self.isolate_home) {
+            (Some(isolated), true) => isolated.as_path(),
+            _ => home?,
+        };
+        Some(home.join(".openclaw").join("blockrun"))
     }
 
     /// The address of the found key, if any.
@@ -488,23 +517,21 @@ pub fn to_checksum_address(address: &[u8]) -> String {
     out
 }
 
-/// `GET http://127.0.0.1:<port>/health?full=true`: [`GetError::Down`] when nothing listens,
-/// [`GetError::Failed`] when something answers, but not as the proxy would.
-pub fn fetch_proxy_health(port: u16, timeout: Duration) -> Result<ProxyHealth, GetError> {
-    let (status, body) = loopback_get(port, "/health?full=true", timeout)?;
-    if status != 200 {
+/// `GET <proxy>/health?full=true` ([`Config::clawrouter_proxy`]): [`GetError::Down`] when
+/// nothing listens, [`GetError::Failed`] when something answers, but not as the proxy would.
+pub fn fetch_proxy_health(
+    proxy: &ClawRouterProxy,
+    timeout: Duration,
+) -> Result<ProxyHealth, GetError> {
+    let reply = http::get(&proxy.url("/health?full=true"), None, timeout)?;
+    if reply.status != 200 {
         return Err(GetError::Failed(format!(
-            "answered HTTP {status} instead of 200"
+            "answered HTTP {} instead of 200",
+            reply.status
         )));
     }
-    ProxyHealth::from_json(&body)
+    ProxyHealth::from_json(&reply.body)
         .ok_or_else(|| GetError::Failed("answered with something that is not JSON".into()))
-}
-
-/// `GET http://127.0.0.1:<port><path>`: status and body (see [`http::get`]).
-pub fn loopback_get(port: u16, path: &str, timeout: Duration) -> Result<(u16, String), GetError> {
-    http::get(&format!("http://127.0.0.1:{port}{path}"), None, timeout)
-        .map(|reply| (reply.status, reply.body))
 }
 
 /// A warning when a key file can be read by other users (unix), else `None`.
@@ -556,30 +583,116 @@ fn report(
         }
         None => None,
     };
-    let port = config.proxy.port;
-    let health = fetch_proxy_health(port, HEALTH_TIMEOUT);
-    let proxy_wallet = health.as_ref().ok().and_then(|h| h.wallet.clone());
+    let home = env("HOME")
+        .filter(|h| !h.trim().is_empty())
+        .map(PathBuf::from);
+    let files = discovery
+        .clawrouter_dir(home.as_deref())
+        .map(|dir| saved::read(&dir, env(saved::ENV_PAYMENT_CHAIN).as_deref()));
+    for problem in files.iter().flat_map(|f| &f.problems) {
+        let _ = writeln!(err, "clawrouter-codex: wallet: {problem}");
+    }
+    let offline = match &files {
+        Some(files) => files
+            .funding(derived.as_deref())
+            .map(|f| (f, files.why.clone())),
+        None => derived.clone().map(|address| {
+            let funding = Funding {
+                chain: crate::funding::Chain::Base,
+                address,
+            };
+            (
+                funding,
+                "HOME is not set, so ClawRouter's files are unknown: Base".to_owned(),
+            )
+        }),
+    };
 
-    let mut shown = false;
-    if let Some(address) = &derived {
-        let _ = writeln!(out, "Address: {address}");
-        let _ = writeln!(out, "Key from: {}", discovery.source.describe());
-        shown = true;
-    } else {
+    let proxy = config.clawrouter_proxy();
+    let at = format!(
+        "{}{}",
+        proxy.origin.trim_start_matches("http://"),
+        proxy.root
+    );
+    let health = fetch_proxy_health(&proxy, HEALTH_TIMEOUT);
+    let online = health.as_ref().ok().and_then(ProxyHealth::funding);
+    if let (Ok(h), None) = (&health, &online) {
+        let _ = writeln!(
+            err,
+            "warning: the proxy at {at} reports no address to fund (paymentChain {}, solana {}); what ClawRouter's files say is shown instead",
+            h.payment_chain.as_deref().unwrap_or("absent"),
+            h.solana.as_deref().unwrap_or("absent"),
+        );
+    }
+    if let (Some(up), Some((files_say, why))) = (&online, &offline) {
+        if up.chain != files_say.chain || !up.address.eq_ignore_ascii_case(&files_say.address) {
+            let _ = writeln!(
+                err,
+                "warning: the running proxy pays on {} from {}, but {why} says {} from {}; the proxy's answer is shown: fund that, or restart the proxy with `clawrouter-codex start` (and {ENV_ISOLATE_HOME}=1 if ClawRouter has a saved wallet)",
+                up.chain, up.address, files_say.chain, files_say.address
+            );
+        }
+    }
+    let chosen = match (online, offline) {
+        (Some(up), _) => Some((up, format!("its /health at {at}"), true)),
+        (None, Some((files_say, why))) => Some((files_say, why, false)),
+        (None, None) => None,
+    };
+
+    if let Some((funding, why, from_proxy)) = &chosen {
+        let (chain, address) = (funding.chain, &funding.address);
         let _ = writeln!(
             out,
-            "Key from: none found ({ENV_KEY}, {ENV_KEY_FILE} / proxy.wallet_key_file, ~/.blockrun/.session); ClawRouter uses the wallet it finds or creates itself"
+            "ClawRouter pays on {chain} ({why}): fund {address} with {}",
+            chain.usdc()
         );
-        if let Some(w) = &proxy_wallet {
-            let _ = writeln!(out, "Address: {w} (reported by the proxy)");
-            shown = true;
-        } else if let Some((address, path)) = clawrouter_saved_wallet(env) {
+        let origin = match (from_proxy, chain, &files) {
+            (true, _, _) if derived.as_deref() != Some(address.as_str()) => {
+                " (reported by the proxy)".to_owned()
+            }
+            (false, crate::funding::Chain::Solana, Some(files)) => format!(
+                " (Solana, from ClawRouter's mnemonic {})",
+                files.file("mnemonic").display()
+            ),
+            (false, _, Some(files))
+                if files.evm.as_deref() == Some(address.as_str())
+                    && derived.as_deref() != Some(address.as_str()) =>
+            {
+                format!(
+                    " (ClawRouter's saved wallet {})",
+                    files.file("wallet.key").display()
+                )
+            }
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "Address: {address}{origin}");
+        if chain == crate::funding::Chain::Solana {
+            let evm = health
+                .as_ref()
+                .ok()
+                .and_then(|h| h.wallet.clone())
+                .or_else(|| files.as_ref().and_then(|f| f.evm.clone()))
+                .or_else(|| derived.clone());
+            if let Some(evm) = evm {
+                let _ = writeln!(
+                    out,
+                    "EVM address: {evm} (Base: not paid from while ClawRouter pays on Solana)"
+                );
+            }
+        }
+    }
+    match &derived {
+        Some(address) => {
+            if chosen.as_ref().map(|(f, _, _)| f.address.as_str()) != Some(address.as_str()) {
+                let _ = writeln!(out, "Key address: {address}");
+            }
+            let _ = writeln!(out, "Key from: {}", discovery.source.describe());
+        }
+        None => {
             let _ = writeln!(
                 out,
-                "Address: {address} (ClawRouter's saved wallet {})",
-                path.display()
+                "Key from: none found ({ENV_KEY}, {ENV_KEY_FILE} / proxy.wallet_key_file, ~/.blockrun/.session); ClawRouter uses the wallet it finds or creates itself"
             );
-            shown = true;
         }
     }
     if discovery.isolate_home {
@@ -596,9 +709,6 @@ fn report(
             let _ = writeln!(err, "warning: {w}");
         }
     }
-    let home = env("HOME")
-        .filter(|h| !h.trim().is_empty())
-        .map(PathBuf::from);
     if let Some(saved) = discovery.shadowed_by(home.as_deref()) {
         let _ = writeln!(
             err,
@@ -609,16 +719,12 @@ fn report(
 
     match &health {
         Ok(h) => {
-            let _ = writeln!(out, "Proxy: up on 127.0.0.1:{port}");
-            if let (Some(derived), Some(w)) = (&derived, &h.wallet) {
-                if !derived.eq_ignore_ascii_case(w) {
-                    let _ = writeln!(
-                        err,
-                        "warning: the running proxy pays from {w}, not from {derived}; restart it with `clawrouter-codex start` (and {ENV_ISOLATE_HOME}=1 if ClawRouter has a saved wallet)"
-                    );
-                }
-            }
-            let chain = h.payment_chain.as_deref().unwrap_or("unknown");
+            let _ = writeln!(out, "Proxy: up on {at}");
+            let chain = match (h.chain(), &h.payment_chain) {
+                (Some(chain), _) => chain.name().to_owned(),
+                (None, Some(other)) => format!("{other} (unknown to this bridge)"),
+                (None, None) => "unknown".to_owned(),
+            };
             let _ = writeln!(out, "Chain: {chain}");
             match (&h.balance, &h.balance_error) {
                 (Some(b), _) => {
@@ -638,47 +744,38 @@ fn report(
                 }
             }
             if h.is_empty == Some(true) || h.is_low == Some(true) {
-                let to = derived
-                    .clone()
-                    .or_else(|| h.wallet.clone())
-                    .unwrap_or_else(|| "the address above".to_owned());
-                let _ = writeln!(
-                    out,
-                    "Hint: send USDC on {} to {to} to use paid models; free models still work meanwhile.",
-                    if chain.eq_ignore_ascii_case("solana") { "Solana" } else { "Base" }
-                );
+                if let Some((funding, _, _)) = &chosen {
+                    let _ = writeln!(
+                        out,
+                        "Hint: send {} to {} to use paid models; free models still work meanwhile.",
+                        funding.chain.usdc(),
+                        funding.address
+                    );
+                }
             }
         }
         Err(GetError::Down(_)) => {
             let _ = writeln!(
                 out,
-                "Proxy: not running on 127.0.0.1:{port}; run `clawrouter-codex start` to see the balance"
+                "Proxy: not running on {at}; run `clawrouter-codex start` to see the balance"
             );
         }
         Err(e) => {
-            let _ = writeln!(out, "Proxy: 127.0.0.1:{port} {e}; balance unknown");
+            let _ = writeln!(out, "Proxy: {at} {e}; balance unknown");
         }
     }
 
-    if shown {
-        ExitCode::SUCCESS
-    } else {
+    if chosen.is_none() {
         let _ = writeln!(
             err,
-            "clawrouter-codex: wallet: no wallet address to show: no key is configured and the proxy is not up on 127.0.0.1:{port}. Run `clawrouter-codex start` (ClawRouter then creates or finds its wallet), or set {ENV_KEY_FILE} to a file holding your key."
+            "clawrouter-codex: wallet: no wallet address to show: no key is configured, ClawRouter has no saved wallet, and the proxy is not up at {at}. Run `clawrouter-codex start` (ClawRouter then creates or finds its wallet), or set {ENV_KEY_FILE} to a file holding your key."
         );
-        super::problem()
+        return super::problem();
     }
-}
-
-/// ClawRouter's own saved wallet (`~/.openclaw/blockrun/wallet.key`), shown for information
-/// when no key is configured here; never handed to the proxy by us.
-fn clawrouter_saved_wallet(env: &dyn Fn(&str) -> Option<String>) -> Option<(String, PathBuf)> {
-    let home = env("HOME").filter(|h| !h.trim().is_empty())?;
-    let path = Path::new(&home).join(".openclaw/blockrun/wallet.key");
-    let key = read_key_file(&path, "ClawRouter's saved wallet").ok()?;
-    let address = address_from_key(&key).ok()?;
-    Some((address, path))
+    if files.is_some_and(|f| !f.problems.is_empty()) {
+        return super::problem();
+    }
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]

@@ -337,8 +337,7 @@ fn report_with_empty_wallet_hints_funding() {
     let port = serve_once(
         r#"{"status":"ok","wallet":"0x2c7536E3605D9C16a7a3D7b1898e529396a65c23","paymentChain":"base","balance":"$0.00","isLow":true,"isEmpty":true}"#,
     );
-    let mut cfg = config_with(None, false);
-    cfg.proxy.port = port;
+    let cfg = config_for_proxy(port);
     let env = env_of(&[
         ("HOME", tmp.path().to_str().unwrap()),
         ("BLOCKRUN_WALLET_KEY", KEY_A),
@@ -360,8 +359,7 @@ fn report_with_empty_wallet_hints_funding() {
 fn report_without_key_or_proxy_fails() {
     let tmp = tempfile::tempdir().unwrap();
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut cfg = config_with(None, false);
-    cfg.proxy.port = free.local_addr().unwrap().port();
+    let cfg = config_for_proxy(free.local_addr().unwrap().port());
     drop(free);
     let env = env_of(&[("HOME", tmp.path().to_str().unwrap())]);
     let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -369,4 +367,198 @@ fn report_without_key_or_proxy_fails() {
     assert_eq!(code, ExitCode::from(1));
     let err = String::from_utf8(err).unwrap();
     assert!(err.contains("no wallet address to show"), "{err}");
+}
+
+// ---- ClawRouter paying on Solana or Base ------------------------------------------------------
+
+/// The published BIP-39 vector: its Solana address (m/44'/501'/0'/0'), and its EVM key and
+/// address (m/44'/60'/0'/0/0), as ClawRouter saves them.
+const ABANDON: &str = "abandon abandon abandon abandon abandon abandon abandon abandon abandon \
+                       abandon abandon about";
+const ABANDON_SOLANA: &str = "HAgk14JpMQLgt6rVgv7cBQFJWFto5Dqxi472uT3DKpqk";
+const ABANDON_EVM_KEY: &str = "0x1ab42cc412b618bdea3a599e3c9bae199ebf030895b039e9db1e30dafb12b727";
+const ABANDON_EVM: &str = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94";
+
+/// The defaults, with the proxy (the upstream) on `port`, as `CLAWROUTER_PROXY_URL` sets it.
+fn config_for_proxy(port: u16) -> Config {
+    let env = EnvOverrides {
+        proxy_url: Some(format!("http://127.0.0.1:{port}/v1")),
+        ..EnvOverrides::default()
+    };
+    resolve(FileConfig::default(), None, &env, &CliOverrides::default()).unwrap()
+}
+
+fn closed_port() -> u16 {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    free.local_addr().unwrap().port()
+}
+
+/// ClawRouter's files under `home`: `wallet.key`, `mnemonic`, `payment-chain` (each optional).
+fn clawrouter_files(home: &Path, mnemonic: Option<&str>, chain: Option<&str>) -> PathBuf {
+    let dir = home.join(".openclaw/blockrun");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("wallet.key"), format!("{ABANDON_EVM_KEY}\n")).unwrap();
+    if let Some(words) = mnemonic {
+        std::fs::write(dir.join("mnemonic"), format!("{words}\n")).unwrap();
+    }
+    if let Some(chain) = chain {
+        std::fs::write(dir.join("payment-chain"), format!("{chain}\n")).unwrap();
+    }
+    dir
+}
+
+fn run_report(cfg: &Config, pairs: &[(&str, &str)]) -> (ExitCode, String, String) {
+    let env = env_of(pairs);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = report(cfg, &env, &mut out, &mut err);
+    let (out, err) = (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    );
+    for secret in [&ABANDON[..30], &ABANDON_EVM_KEY[2..30]] {
+        assert!(!out.contains(secret) && !err.contains(secret), "{out}{err}");
+    }
+    (code, out, err)
+}
+
+#[test]
+fn the_saved_evm_key_of_the_published_vector() {
+    assert_eq!(addr(ABANDON_EVM_KEY), ABANDON_EVM);
+}
+
+#[test]
+fn offline_on_solana_it_says_to_fund_the_mnemonics_address() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = clawrouter_files(tmp.path(), Some(ABANDON), Some("solana"));
+    let cfg = config_for_proxy(closed_port());
+    let (code, out, err) = run_report(&cfg, &[("HOME", tmp.path().to_str().unwrap())]);
+    assert_eq!(code, ExitCode::SUCCESS, "{out}{err}");
+    assert!(
+        out.starts_with(&format!(
+            "ClawRouter pays on Solana (payment-chain file {}): fund {ABANDON_SOLANA} with USDC on Solana\n",
+            dir.join("payment-chain").display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "Address: {ABANDON_SOLANA} (Solana, from ClawRouter's mnemonic {})",
+            dir.join("mnemonic").display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("EVM address: {ABANDON_EVM} (Base: not paid from")),
+        "{out}"
+    );
+    assert!(out.contains("Proxy: not running on 127.0.0.1:"), "{out}");
+    assert!(err.is_empty(), "{err}");
+}
+
+#[test]
+fn offline_the_environment_beats_the_file_and_solana_needs_a_mnemonic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().to_str().unwrap();
+    let dir = clawrouter_files(tmp.path(), Some(ABANDON), Some("solana"));
+    let cfg = config_for_proxy(closed_port());
+    let (_, out, _) = run_report(
+        &cfg,
+        &[("HOME", home), ("CLAWROUTER_PAYMENT_CHAIN", "base")],
+    );
+    assert!(
+        out.starts_with(&format!(
+            "ClawRouter pays on Base (CLAWROUTER_PAYMENT_CHAIN=base): fund {ABANDON_EVM} with USDC on Base"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains(ABANDON_SOLANA), "{out}");
+
+    std::fs::remove_file(dir.join("mnemonic")).unwrap();
+    let (code, out, _) = run_report(
+        &cfg,
+        &[("HOME", home), ("CLAWROUTER_PAYMENT_CHAIN", "solana")],
+    );
+    assert_eq!(code, ExitCode::SUCCESS, "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "ClawRouter pays on Base (CLAWROUTER_PAYMENT_CHAIN=solana, but no mnemonic in {}, so it falls back to Base): fund {ABANDON_EVM} with USDC on Base",
+            dir.display()
+        )),
+        "{out}"
+    );
+
+    // No payment-chain file: Base, from the saved wallet.
+    std::fs::remove_file(dir.join("payment-chain")).unwrap();
+    let (_, out, _) = run_report(&cfg, &[("HOME", home)]);
+    assert!(
+        out.starts_with(&format!(
+            "ClawRouter pays on Base (no payment-chain file in {}): fund {ABANDON_EVM} with USDC on Base",
+            dir.display()
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_bad_mnemonic_is_named_by_its_file_never_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let words = ABANDON.replace(" about", "");
+    let dir = clawrouter_files(tmp.path(), Some(&words), Some("solana"));
+    let cfg = config_for_proxy(closed_port());
+    let (code, out, err) = run_report(&cfg, &[("HOME", tmp.path().to_str().unwrap())]);
+    assert_eq!(code, ExitCode::from(1), "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "ClawRouter's mnemonic file {} has 11 words instead of 12, 15, 18, 21 or 24",
+            dir.join("mnemonic").display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("abandon"), "{err}");
+}
+
+#[test]
+fn online_the_proxys_solana_address_wins_and_a_mismatch_is_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The files say Base (no payment-chain file); the running proxy pays on Solana.
+    clawrouter_files(tmp.path(), Some(ABANDON), None);
+    let port = serve_once(
+        r#"{"status":"ok","wallet":"0x9858EfFD232B4033E47d90003D41EC34EcaEda94","paymentChain":"solana","solana":"HAgk14JpMQLgt6rVgv7cBQFJWFto5Dqxi472uT3DKpqk","balance":"$0.00","isLow":true,"isEmpty":true}"#,
+    );
+    let (code, out, err) = run_report(
+        &config_for_proxy(port),
+        &[("HOME", tmp.path().to_str().unwrap())],
+    );
+    assert_eq!(code, ExitCode::SUCCESS, "{out}{err}");
+    assert!(
+        out.starts_with(&format!(
+            "ClawRouter pays on Solana (its /health at 127.0.0.1:{port}): fund {ABANDON_SOLANA} with USDC on Solana\n"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "Address: {ABANDON_SOLANA} (reported by the proxy)"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("Proxy: up on 127.0.0.1:{port}")),
+        "{out}"
+    );
+    assert!(out.contains("Chain: Solana"), "{out}");
+    assert!(
+        out.contains(&format!("Hint: send USDC on Solana to {ABANDON_SOLANA}")),
+        "{out}"
+    );
+    assert!(
+        err.contains(&format!(
+            "warning: the running proxy pays on Solana from {ABANDON_SOLANA}, but no payment-chain file in"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("says Base from {ABANDON_EVM}")),
+        "{err}"
+    );
 }
