@@ -26,6 +26,7 @@ use common::mock_upstream::{MockUpstream, Reply, Usage};
 use serde_json::{json, Value};
 
 const WALLET: &str = common::mock_upstream::WALLET;
+const SOLANA_WALLET: &str = common::mock_upstream::SOLANA_WALLET;
 const OPUS: &str = "anthropic/claude-opus-4.7";
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/toml");
 
@@ -336,6 +337,8 @@ fn the_page_shows_the_link_the_wallet_and_the_spend_offline() {
     assert_eq!(text(view, "chain"), "USDC on Base");
     assert_eq!(text(view, "walletState"), "");
     assert_eq!(text(view, "address"), WALLET);
+    assert_eq!(text(view, "fundLabel"), "Fund with USDC on Base at");
+    assert_eq!(text(view, "evmNote"), "");
     assert_eq!(
         loaded["qr"], WALLET,
         "the QR code reads back as the address"
@@ -536,6 +539,35 @@ fn a_new_empty_wallet_says_fund_it() {
     assert_eq!(text(view, "spendTotal"), "$0.00");
     assert_eq!(text(view, "spendRequests"), "0");
     assert_eq!(text(view, "spendState"), "");
+    browser.finish();
+}
+
+#[test]
+fn a_wallet_paying_on_solana_shows_and_encodes_the_solana_address() {
+    // ClawRouter since v0.12.246: a new wallet pays on Solana; `wallet` stays the EVM address.
+    let solana = MockUpstream::builder()
+        .pays_on_solana()
+        .usage(week_of_use())
+        .start(|_| Reply::text("ok"));
+    let s = setup_with(Some(solana));
+    let state = get(&s.bridge.url("/dashboard/api/state"), &[]);
+    assert_eq!(state.json()["proxy"]["wallet"], SOLANA_WALLET);
+    assert_eq!(state.json()["proxy"]["chain"], "Solana");
+    let (browser, loaded) = Browser::open(&s.bridge, &[], Some("dashboard-solana.png"));
+    let view = &loaded["view"];
+    assert_eq!(text(view, "balance"), "$5.00");
+    assert_eq!(text(view, "chain"), "USDC on Solana");
+    assert_eq!(text(view, "fundLabel"), "Fund with USDC on Solana at");
+    assert_eq!(text(view, "address"), SOLANA_WALLET);
+    assert_eq!(
+        loaded["qr"], SOLANA_WALLET,
+        "the QR code reads back as the Solana address, plain base58"
+    );
+    assert_eq!(text(view, "qrLabel"), "QR code of the Solana address");
+    assert_eq!(
+        text(view, "evmNote"),
+        format!("Not the EVM address {WALLET}: ClawRouter pays on Solana.")
+    );
     browser.finish();
 }
 

@@ -58,6 +58,8 @@ try {
     return {
       balance: t("balance"), chain: t("chain"), walletState: t("wallet-state"),
       address: t("wallet-address"), fundShown: document.getElementById("fund").checkVisibility(),
+      fundLabel: t("fund-label"), evmNote: t("evm-note"),
+      qrLabel: document.getElementById("qr").getAttribute("aria-label"),
       proxy: t("status-proxy"), catalog: t("status-catalog"), version: t("status-version"),
       upstream: t("status-upstream"),
       spendTotal: t("spend-total"), spendSavings: t("spend-savings"), spendPercent: t("spend-percent"),

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::admin::catalog;
 use crate::admin::codex_config::{self, CodexFile};
 use crate::config::Config;
+use crate::funding::{Chain, ProxyHealth};
 use crate::handlers::health;
 use crate::upstream_client::UpstreamClient;
 
@@ -31,24 +32,35 @@ pub async fn gather(config: &Config, client: &UpstreamClient) -> Value {
     state
 }
 
-/// Up or down, and the wallet fields (address, chain, balance, empty/low) when it is ClawRouter.
+/// Up or down, and the wallet fields when it is ClawRouter: the address to fund and its chain
+/// ([`ProxyHealth::funding`]: the Solana address when it pays on Solana), the balance,
+/// empty/low, and the funding address as a QR code.
 async fn proxy(client: &UpstreamClient) -> Value {
     let Ok(health) = tokio::time::timeout(PROXY_TIMEOUT, health::full(client)).await else {
         return json!({"up": false, "error": "the proxy did not answer /health in time"});
     };
     let up = health["upstream_reachable"] == true;
-    let wallet = health["wallet"].as_str().filter(|w| plausible_address(w));
+    let funding = ProxyHealth::from_value(&health)
+        .and_then(|h| h.funding())
+        .filter(|f| plausible_address(&f.address));
     let mut proxy = json!({
         "up": up,
-        "wallet": wallet,
-        "chain": health["paymentChain"],
+        "wallet": funding.as_ref().map(|f| f.address.as_str()),
+        "chain": funding.as_ref().map(|f| f.chain.name()),
         "balance": health["balance"],
         "isEmpty": health["isEmpty"],
         "isLow": health["isLow"],
         "balanceError": health["balanceError"],
     });
-    if let Some(address) = wallet {
-        proxy["qrSvg"] = Value::from(super::qr::svg(address));
+    if let Some(funding) = &funding {
+        proxy["qrSvg"] = Value::from(super::qr::svg(&funding.address));
+        if funding.chain == Chain::Solana {
+            // The EVM address, shown as not paid from, so a user who funded it knows why.
+            proxy["evmWallet"] = health["wallet"]
+                .as_str()
+                .filter(|w| plausible_address(w))
+                .map_or(Value::Null, Value::from);
+        }
     }
     if !up {
         proxy["error"] = health

@@ -21,7 +21,8 @@
 //!   decodes, so a forwarded header would corrupt the body on a real server).
 //! - `GET /v1/models`: a ClawRouter-like list (`auto`, `eco`, …, `provider/model` ids).
 //! - `GET /health` (`?full=true` adds `balance`, `isLow`, `isEmpty`, or `balanceError` when
-//!   the balance cannot be read: [`Builder::balance_usd`]).
+//!   the balance cannot be read: [`Builder::balance_usd`]); Base by default, Solana with
+//!   [`Builder::pays_on_solana`] (`paymentChain` `solana` and a `solana` address).
 //! - `GET /stats?days=N`: the spend of its usage log, computed like ClawRouter does (see
 //!   [`stats`]; empty unless scripted with [`Builder::usage`] and [`Builder::provider_error`]).
 //!
@@ -183,6 +184,7 @@ struct Shared {
     route: Option<Box<Route>>,
     strict: Strictness,
     balance_usd: Option<f64>,
+    pays_on_solana: bool,
     usage: Vec<Usage>,
     provider_errors: Value,
     compress: bool,
@@ -234,6 +236,7 @@ impl Shared {
 pub struct Builder {
     strict: Strictness,
     balance_usd: Option<f64>,
+    pays_on_solana: bool,
     usage: Vec<Usage>,
     provider_errors: Vec<(String, String, u64)>,
     route: Option<Box<Route>>,
@@ -273,6 +276,13 @@ impl Builder {
     /// Wallet balance for `/health?full=true`; `None` = `balanceError`. Default $5.00.
     pub fn balance_usd(mut self, usd: Option<f64>) -> Self {
         self.balance_usd = usd;
+        self
+    }
+
+    /// Report a wallet that pays on Solana, as ClawRouter since v0.12.246 does for a new wallet:
+    /// `paymentChain` `solana` and the Solana address [`SOLANA_WALLET`] beside the EVM one.
+    pub fn pays_on_solana(mut self) -> Self {
+        self.pays_on_solana = true;
         self
     }
 
@@ -330,6 +340,7 @@ impl Builder {
             route: self.route,
             strict: self.strict,
             balance_usd: self.balance_usd,
+            pays_on_solana: self.pays_on_solana,
             usage: self.usage,
             provider_errors: stats::provider_errors(&self.provider_errors),
             compress: self.compress,
@@ -366,6 +377,7 @@ impl MockUpstream {
         Builder {
             strict: Strictness::default(),
             balance_usd: Some(5.0),
+            pays_on_solana: false,
             usage: Vec::new(),
             provider_errors: Vec::new(),
             route: None,
@@ -1108,11 +1120,18 @@ fn models_list() -> Value {
     })
 }
 
-/// The wallet `/health` reports.
+/// The wallet `/health` reports (always: the EVM address).
 pub const WALLET: &str = "0x2c75a0E2C5Bb3a1c0dD0e2f8B7aC4D1e5F6a5c23";
+/// The Solana address `/health` reports with [`Builder::pays_on_solana`] (the published BIP-39
+/// vector's, m/44'/501'/0'/0').
+pub const SOLANA_WALLET: &str = "HAgk14JpMQLgt6rVgv7cBQFJWFto5Dqxi472uT3DKpqk";
 
 fn health(shared: &Shared, path: &str) -> Value {
     let mut v = json!({"status": "ok", "wallet": WALLET, "paymentChain": "base"});
+    if shared.pays_on_solana {
+        v["paymentChain"] = json!("solana");
+        v["solana"] = json!(SOLANA_WALLET);
+    }
     let full = path
         .split_once('?')
         .is_some_and(|(_, q)| q.split('&').any(|kv| kv == "full=true"));
