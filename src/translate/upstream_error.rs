@@ -22,6 +22,7 @@
 
 use serde_json::{json, Value};
 
+use crate::funding::Chain;
 use crate::outcome::Outcome;
 
 /// Retry delay suggested to Codex for a 429 that came without `Retry-After`
@@ -31,9 +32,29 @@ pub const DEFAULT_RETRY_AFTER_SECS: u64 = 2;
 /// How much of an upstream body a message quotes.
 const BODY_EXCERPT_CHARS: usize = 300;
 
-/// The hint appended to payment failures.
-pub const FUNDING_HINT: &str = "Fund the wallet with USDC (address: `clawrouter-codex wallet`) \
-or pick a free model; `clawrouter-codex doctor` checks the whole setup.";
+/// The hint appended to payment failures. ClawRouter pays on Base or on Solana, from a
+/// different address on each (`crate::funding`); the hint names the chain when the
+/// upstream's answer does (`chain`), and otherwise sends the user to `clawrouter-codex wallet`,
+/// which knows it. On Solana it warns that a `0x` address in the answer is not the one to fund.
+pub fn funding_hint(chain: Option<Chain>, names_evm_address: bool) -> String {
+    let what = match chain {
+        Some(chain) => format!(
+            "Fund the wallet ClawRouter pays from with {} (its address: `clawrouter-codex wallet`)",
+            chain.usdc()
+        ),
+        None => "Fund the wallet ClawRouter pays from with USDC on the chain it pays on \
+                 (address and chain: `clawrouter-codex wallet`)"
+            .to_owned(),
+    };
+    let not_evm = if chain == Some(Chain::Solana) && names_evm_address {
+        " On Solana that is its base58 Solana address, not a 0x address."
+    } else {
+        ""
+    };
+    format!(
+        "{what} or pick a free model; `clawrouter-codex doctor` checks the whole setup.{not_evm}"
+    )
+}
 
 /// What the headers of an upstream error answer add to its body.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -173,7 +194,8 @@ pub fn classify_status(
             message.push_str(&format!(" ({help})"));
         }
         message.push_str(". ");
-        message.push_str(FUNDING_HINT);
+        let said = format!("{upstream_words} {}", parsed.help.as_deref().unwrap_or(""));
+        message.push_str(&funding_hint(Chain::named_in(&said), said.contains("0x")));
         return ClientFailure {
             kind: FailureKind::Payment,
             upstream_status: Some(status),
@@ -415,7 +437,39 @@ mod tests {
                 .contains(&format!("Insufficient {chain} USDC balance.")));
             assert!(failure.message.contains(&format!("with USDC on {chain}")));
             assert!(failure.message.contains("clawrouter-codex doctor"));
+            assert!(
+                failure.message.contains(&format!(
+                    "Fund the wallet ClawRouter pays from with USDC on {chain} (its address: `clawrouter-codex wallet`)"
+                )),
+                "{}",
+                failure.message
+            );
+            // ClawRouter names its EVM wallet even when it pays on Solana: say it is not the one.
+            assert_eq!(
+                failure.message.contains("not a 0x address"),
+                chain == "Solana",
+                "{}",
+                failure.message
+            );
         }
+    }
+
+    #[test]
+    fn a_402_that_names_no_chain_sends_the_user_to_the_wallet_command_for_it() {
+        let body = br#"{"error":{"message":"Payment required","type":"payment_required"}}"#;
+        let failure = classify_status(402, &ErrorHeaders::default(), body, UP);
+        assert!(
+            failure.message.contains(
+                "with USDC on the chain it pays on (address and chain: `clawrouter-codex wallet`)"
+            ),
+            "{}",
+            failure.message
+        );
+        assert!(
+            !failure.message.contains("USDC on Base"),
+            "{}",
+            failure.message
+        );
     }
 
     #[test]
