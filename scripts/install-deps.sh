@@ -6,13 +6,17 @@
 #     .tools/codex-previous (a short run keeps it supported);
 #   - with --browser, Debian's Chromium (apt-get) and the pinned npm packages the dashboard's
 #     browser test drives it with (playwright-core, and pngjs + jsqr to read its QR code back),
-#     into .tools/browser.
+#     into .tools/browser;
+#   - with --solana, the pinned npm packages tests/support/solana-derive.mjs derives Solana
+#     addresses with (an implementation independent of ours, for tests/admin_wallet_solana.rs),
+#     into .tools/solana.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CODEX_VERSION="0.171.0"
 CODEX_PREVIOUS_VERSION="0.169.0"
 BROWSER_PACKAGES="playwright-core@1.65.2 pngjs@7.0.0 jsqr@1.4.0"
+SOLANA_PACKAGES="bip39@3.1.2 ed25519-hd-key@2.0.0 tweetnacl@1.0.3 bs58@6.0.0"
 
 if ! command -v cmake >/dev/null 2>&1; then
   echo "==> installing cmake (needed by Pingora's build)"
@@ -52,6 +56,15 @@ for arg in "$@"; do
         (cd .tools/browser && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
           && npm install --no-audit --no-fund --loglevel=error $BROWSER_PACKAGES)
         echo "$BROWSER_PACKAGES" > .tools/browser/installed
+      fi
+      ;;
+    --solana)
+      if [ ! -f .tools/solana/installed ] || [ "$(cat .tools/solana/installed)" != "$SOLANA_PACKAGES" ]; then
+        echo "==> installing $SOLANA_PACKAGES into .tools/solana"
+        mkdir -p .tools/solana
+        (cd .tools/solana && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
+          && npm install --no-audit --no-fund --loglevel=error $SOLANA_PACKAGES)
+        echo "$SOLANA_PACKAGES" > .tools/solana/installed
       fi
       ;;
   esac
