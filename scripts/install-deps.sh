@@ -37,6 +37,18 @@ install_codex() { # version dir
   "$bin" --version
 }
 
+install_npm() { # dir packages...: the pinned packages, once (dir/installed remembers them)
+  local dir=$1; shift
+  local packages="$*"
+  if [ ! -f "$dir/installed" ] || [ "$(cat "$dir/installed")" != "$packages" ]; then
+    echo "==> installing $packages into $dir"
+    mkdir -p "$dir"
+    (cd "$dir" && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
+      && npm install --no-audit --no-fund --loglevel=error "$@")
+    echo "$packages" > "$dir/installed"
+  fi
+}
+
 for arg in "$@"; do
   case "$arg" in
     --codex)
@@ -50,22 +62,12 @@ for arg in "$@"; do
         $SUDO apt-get update -qq
         $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
       fi
-      if [ ! -f .tools/browser/installed ] || [ "$(cat .tools/browser/installed)" != "$BROWSER_PACKAGES" ]; then
-        echo "==> installing $BROWSER_PACKAGES into .tools/browser"
-        mkdir -p .tools/browser
-        (cd .tools/browser && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
-          && npm install --no-audit --no-fund --loglevel=error $BROWSER_PACKAGES)
-        echo "$BROWSER_PACKAGES" > .tools/browser/installed
-      fi
+      # shellcheck disable=SC2086 # one package per word
+      install_npm .tools/browser $BROWSER_PACKAGES
       ;;
     --solana)
-      if [ ! -f .tools/solana/installed ] || [ "$(cat .tools/solana/installed)" != "$SOLANA_PACKAGES" ]; then
-        echo "==> installing $SOLANA_PACKAGES into .tools/solana"
-        mkdir -p .tools/solana
-        (cd .tools/solana && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
-          && npm install --no-audit --no-fund --loglevel=error $SOLANA_PACKAGES)
-        echo "$SOLANA_PACKAGES" > .tools/solana/installed
-      fi
+      # shellcheck disable=SC2086
+      install_npm .tools/solana $SOLANA_PACKAGES
       ;;
   esac
 done

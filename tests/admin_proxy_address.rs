@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::bridge::{free_port, BridgeGuard};
+use common::cli::clean_command;
 use common::client::get;
 use common::mock_upstream::{MockUpstream, Reply, SOLANA_WALLET, WALLET};
 use serde_json::Value;
@@ -33,22 +34,7 @@ impl World {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawrouter-codex"));
-        for var in [
-            "PORT",
-            "PROXY_PORT",
-            "CLAWROUTER_PROXY_URL",
-            "CLAWROUTER_CMD",
-            "CLAWROUTER_PAYMENT_CHAIN",
-            "WALLET_KEY_FILE",
-            "BLOCKRUN_WALLET_KEY",
-            "ISOLATE_HOME",
-            "CODEX_HOME",
-            "WEB_SEARCH",
-            "RUST_LOG",
-        ] {
-            cmd.env_remove(var);
-        }
+        let mut cmd = clean_command();
         cmd.env("HOME", self.dir.path())
             .env("CODEX_HOME", self.dir.path().join(".codex"))
             .env("PORT", free_port().to_string())

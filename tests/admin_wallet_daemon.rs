@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -14,18 +16,8 @@ const ADDR_A: &str = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23";
 const KEY_1: &str = "0x0000000000000000000000000000000000000000000000000000000000000001";
 const ADDR_1: &str = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf";
 
-const CLEARED: &[&str] = &[
-    "PORT",
-    "PROXY_PORT",
-    "CLAWROUTER_PROXY_URL",
-    "CLAWROUTER_CMD",
-    "WALLET_KEY_FILE",
-    "BLOCKRUN_WALLET_KEY",
-    "BASE_CHAIN_WALLET_KEY",
-    "ISOLATE_HOME",
-    "CODEX_HOME",
-    "WEB_SEARCH",
-];
+/// Every setting the environment could carry, removed.
+const CLEARED: &[&str] = common::cli::SETTINGS;
 
 struct Env {
     dir: tempfile::TempDir,

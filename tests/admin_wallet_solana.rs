@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
@@ -58,13 +60,8 @@ fn ours(mnemonic: &str) -> String {
         .local_addr()
         .unwrap()
         .port();
-    let out = Command::new(env!("CARGO_BIN_EXE_clawrouter-codex"))
+    let out = common::cli::clean_command()
         .arg("wallet")
-        .env_remove("CLAWROUTER_PROXY_URL")
-        .env_remove("CLAWROUTER_PAYMENT_CHAIN")
-        .env_remove("BLOCKRUN_WALLET_KEY")
-        .env_remove("WALLET_KEY_FILE")
-        .env_remove("ISOLATE_HOME")
         .env("HOME", home.path())
         .env("PROXY_PORT", closed.to_string())
         .env("PORT", "1")

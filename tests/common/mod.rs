@@ -3,11 +3,13 @@
 //! - [`mock_upstream`]: a strict mock ClawRouter / OpenAI-compatible Chat Completions server.
 //! - [`codex`]: drives the real Codex CLI against a bridge.
 //! - [`bridge`]: runs the bridge in-process.
+//! - [`cli`]: the binary with a clean environment.
 //!
 //! Each test binary uses only some of them, hence the `dead_code` allowances.
 #![allow(dead_code)]
 
 pub mod bridge;
+pub mod cli;
 pub mod client;
 pub mod codex;
 pub mod mock_upstream;

@@ -67,32 +67,19 @@ impl SavedWallet {
 /// Reads ClawRouter's files in `dir`; `env_chain` is `CLAWROUTER_PAYMENT_CHAIN`.
 pub fn read(dir: &Path, env_chain: Option<&str>) -> SavedWallet {
     let mut problems = Vec::new();
-    let key_path = dir.join("wallet.key");
-    let evm = if key_path.exists() {
-        match read_key_file(&key_path, "ClawRouter's saved wallet")
-            .and_then(|k| address_from_key(&k))
-        {
-            Ok(address) => Some(address),
-            Err(e) => {
-                problems.push(e);
-                None
-            }
+    // A file that is there but unusable is a problem, not an absence.
+    let mut address_in = |name: &str, derive: &dyn Fn(&Path) -> Result<String, WalletError>| {
+        let path = dir.join(name);
+        if !path.exists() {
+            return None;
         }
-    } else {
-        None
+        derive(&path).map_err(|e| problems.push(e)).ok()
     };
+    let evm = address_in("wallet.key", &|path| {
+        read_key_file(path, "ClawRouter's saved wallet").and_then(|k| address_from_key(&k))
+    });
+    let solana = address_in("mnemonic", &solana_address);
     let mnemonic_path = dir.join("mnemonic");
-    let solana = if mnemonic_path.exists() {
-        match solana_address(&mnemonic_path) {
-            Ok(address) => Some(address),
-            Err(e) => {
-                problems.push(e);
-                None
-            }
-        }
-    } else {
-        None
-    };
     let chain_path = dir.join("payment-chain");
     let (chosen, mut why) = match env_chain {
         Some("solana") => (Chain::Solana, format!("{ENV_PAYMENT_CHAIN}=solana")),
