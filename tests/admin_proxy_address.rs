@@ -122,13 +122,18 @@ fn doctor_finds_it_and_names_the_solana_address_to_fund() {
 }
 
 #[test]
-fn the_dashboard_state_reads_it_through_the_bridge() {
+fn the_dashboard_state_and_the_bridges_health_read_it_through_the_bridge() {
     let mock = solana_proxy();
     let bridge = BridgeGuard::start(&mock.base_url());
     let state = get(&bridge.url("/dashboard/api/state"), &[]).json();
     assert_eq!(state["proxy"]["up"], true, "{state:#}");
     assert_eq!(state["proxy"]["wallet"], SOLANA_WALLET, "{state:#}");
     assert_eq!(state["proxy"]["chain"], "Solana", "{state:#}");
+    // The bridge's own /health?full=true passes ClawRouter's wallet fields on, `solana` too.
+    let health = get(&bridge.url("/health?full=true"), &[]).json();
+    assert_eq!(health["paymentChain"], "solana", "{health:#}");
+    assert_eq!(health["solana"], SOLANA_WALLET, "{health:#}");
+    assert_eq!(health["wallet"], WALLET, "{health:#}");
 }
 
 #[test]

@@ -1055,6 +1055,15 @@ fn models_health_and_echo() {
     let h = get(&format!("{}/health?full=true", no_balance.origin())).json();
     assert_eq!(h["balanceError"], "Could not fetch balance");
     assert!(h.get("balance").is_none());
+
+    // A new ClawRouter wallet pays on Solana; `wallet` stays the EVM address.
+    let solana = MockUpstream::builder()
+        .pays_on_solana()
+        .start(|_| Reply::text("ok"));
+    let h = get(&format!("{}/health", solana.origin())).json();
+    assert_eq!(h["paymentChain"], "solana");
+    assert_eq!(h["solana"], common::mock_upstream::SOLANA_WALLET);
+    assert!(h["wallet"].as_str().unwrap().starts_with("0x"));
 }
 
 #[test]
