@@ -130,7 +130,8 @@ fn run(config: Arc<Config>, with_setup: bool) -> ExitCode {
         Ok(slot) => slot,
         Err(code) => return code,
     };
-    if config.clawrouter_proxy().loopback_port != Some(proxy_port) {
+    let clawrouter = config.clawrouter_proxy();
+    if !clawrouter.is_upstream || clawrouter.loopback_port != Some(proxy_port) {
         log::info!(
             "the bridge forwards to {}, not to the proxy on port {proxy_port} (CLAWROUTER_PROXY_URL or upstream.url)",
             config.upstream.url,

@@ -1,4 +1,8 @@
-//! `wallet`: the x402 wallet address (derived offline) and, when the proxy is up, its balance.
+//! `wallet`: where to send USDC — the address ClawRouter pays from, on the chain it pays on —
+//! and why, worked out offline (the key, and ClawRouter's own files: [`saved`]) and, when the
+//! proxy is up, from its `/health` (which wins: [`crate::funding::ProxyHealth::funding`]; a
+//! disagreement with the files is a warning), with its balance. The proxy is asked where
+//! [`Config::clawrouter_proxy`] says it is.
 //!
 //! Also the library side of wallet handling that `start` and `daemon` use:
 //!
