@@ -122,6 +122,27 @@ fn doctor_finds_it_and_names_the_solana_address_to_fund() {
 }
 
 #[test]
+fn doctor_says_to_fund_an_empty_solana_wallet_at_its_solana_address() {
+    let mock = MockUpstream::builder()
+        .pays_on_solana()
+        .balance_usd(Some(0.0))
+        .start(|_| Reply::text("ok"));
+    let world = World::new(&mock);
+    let (code, out, err) = world.run(&["doctor"], None);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "❌ wallet — {SOLANA_WALLET} is empty ($0.00 USDC on Solana)\n   fix: fund the address {SOLANA_WALLET} with USDC on Solana"
+        )),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&format!("fund the address {WALLET}")),
+        "{out}"
+    );
+}
+
+#[test]
 fn the_dashboard_state_and_the_bridges_health_read_it_through_the_bridge() {
     let mock = solana_proxy();
     let bridge = BridgeGuard::start(&mock.base_url());

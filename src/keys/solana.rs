@@ -32,8 +32,8 @@ use ring::{hmac, pbkdf2};
 pub const DERIVATION_PATH: [u32; 4] = [44, 501, 0, 0];
 /// Word counts BIP-39 allows.
 const WORD_COUNTS: [usize; 5] = [12, 15, 18, 21, 24];
-/// BIP-39's PBKDF2 rounds.
-const PBKDF2_ROUNDS: u32 = 2048;
+/// BIP-39's PBKDF2 rounds (2048).
+const PBKDF2_ROUNDS: NonZeroU32 = NonZeroU32::MIN.saturating_add(2047);
 /// The hardened-index offset (2³¹).
 const HARDENED: u32 = 0x8000_0000;
 
@@ -102,10 +102,9 @@ impl Mnemonic {
     /// The BIP-39 seed (no passphrase).
     fn seed(&self) -> Zeroizing<[u8; 64]> {
         let mut seed = Zeroizing::new([0u8; 64]);
-        let rounds = NonZeroU32::new(PBKDF2_ROUNDS).unwrap_or(NonZeroU32::MIN);
         pbkdf2::derive(
             pbkdf2::PBKDF2_HMAC_SHA512,
-            rounds,
+            PBKDF2_ROUNDS,
             b"mnemonic",
             self.0.as_bytes(),
             &mut seed[..],

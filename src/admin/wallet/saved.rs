@@ -125,7 +125,8 @@ fn solana_address(path: &Path) -> Result<String, WalletError> {
         source,
     };
     let file = std::fs::File::open(path).map_err(read_err)?;
-    let mut bytes = Zeroizing::new(Vec::new());
+    // Room for the whole read up front: a growing buffer would leave copies behind.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_MNEMONIC_BYTES as usize + 1));
     file.take(MAX_MNEMONIC_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(read_err)?;
