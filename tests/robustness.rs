@@ -564,3 +564,78 @@ fn clients_that_leave_before_or_during_a_request_leave_nothing_behind() {
         "{metrics}"
     );
 }
+
+// --- upstream side (issue #19 items 2, 4, 10) ---
+
+#[test]
+fn a_pooled_connection_closed_as_it_is_reused_is_replaced_on_the_pass_through_path_too() {
+    // The upstream closes each kept-alive connection as the next request arrives, unread
+    // (Node's idle time-out racing the reuse): `/v1/models` and `/v1/chat/completions`,
+    // proxied unchanged, are sent again on another connection and reach the upstream once.
+    let mock = MockUpstream::builder()
+        .close_reused_connections()
+        .start(|call| Reply::text(format!("answer {}", call.index)));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let chat = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+    for turn in 0..3 {
+        let models = get(&bridge.url("/v1/models"), &[]);
+        assert_eq!(models.status, 200, "turn {turn}: {}", models.body);
+        let answer = post(
+            &bridge.url("/v1/chat/completions"),
+            chat.to_string().as_bytes(),
+            &[],
+        );
+        assert_eq!(answer.status, 200, "turn {turn}: {}", answer.body);
+        assert_eq!(
+            answer.json()["choices"][0]["message"]["content"],
+            format!("answer {turn}")
+        );
+    }
+    assert_eq!(
+        mock.dropped_on_reuse(),
+        5,
+        "every request but the first met a closing connection"
+    );
+    assert_eq!(
+        mock.chat_calls().len(),
+        3,
+        "each chat request reached the model once"
+    );
+}
+
+#[test]
+fn a_pass_through_request_the_upstream_may_have_processed_is_never_sent_twice() {
+    // A reused connection that closes after the first bytes of an answer, and a fresh one that
+    // closes after reading the request: either may have been paid for.
+    let chat = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+    let send = |bridge: &BridgeGuard| {
+        post(
+            &bridge.url("/v1/chat/completions"),
+            chat.to_string().as_bytes(),
+            &[],
+        )
+    };
+    let mock = MockUpstream::replies(vec![
+        Reply::text("first"),
+        Reply::garbage(b"HTTP/1.1 200 OK\r\ncontent-ty".to_vec()),
+    ]);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    assert_eq!(send(&bridge).status, 200);
+    let answer = send(&bridge);
+    assert_eq!(answer.status, 502, "{}", answer.body);
+    assert_eq!(
+        mock.chat_calls().len(),
+        2,
+        "the broken call was not repeated"
+    );
+
+    let mock = MockUpstream::replies(vec![Reply::hang_up()]);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let answer = send(&bridge);
+    assert_eq!(answer.status, 502, "{}", answer.body);
+    assert_eq!(
+        mock.chat_calls().len(),
+        1,
+        "a fresh connection is never retried"
+    );
+}
