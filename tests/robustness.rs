@@ -639,3 +639,54 @@ fn a_pass_through_request_the_upstream_may_have_processed_is_never_sent_twice() 
         "a fresh connection is never retried"
     );
 }
+
+/// A raw HTTP answer: `content-type: text/event-stream`, the extra headers, and `pieces` as
+/// chunks of a chunked body, ended with the last chunk when `finished` (then the mock closes).
+fn raw_event_stream(headers: &str, pieces: &[Vec<u8>], finished: bool) -> Vec<u8> {
+    let mut raw = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n{headers}transfer-encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
+    for piece in pieces {
+        raw.extend(format!("{:x}\r\n", piece.len()).into_bytes());
+        raw.extend(piece);
+        raw.extend(b"\r\n");
+    }
+    if finished {
+        raw.extend(b"0\r\n\r\n");
+    }
+    raw
+}
+
+fn delta_event(text: &str) -> Vec<u8> {
+    let chunk = json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]});
+    format!("data: {chunk}\n\n").into_bytes()
+}
+
+#[test]
+fn a_stream_cut_before_its_end_is_one_502_for_a_non_streaming_client() {
+    // The upstream streams although asked not to, and stops before a finish_reason or
+    // `[DONE]`: whether it ends the body cleanly or drops the connection, a `stream:false`
+    // client gets an HTTP 502 it can retry — never a 200 it would take for an answer.
+    let words = vec![delta_event("the beginning of an answer")];
+    let mock = MockUpstream::replies(vec![
+        Reply::garbage(raw_event_stream("", &words, true)),
+        Reply::garbage(raw_event_stream("", &words, false)),
+    ]);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    for case in ["body ended", "connection dropped"] {
+        let answer = ask(&bridge, case);
+        assert_eq!(answer.status, 502, "{case}: {}", answer.body);
+        let error = &answer.json()["error"];
+        assert_eq!(error["type"], "upstream_error", "{case}: {error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains(&mock.base_url()),
+            "{case}: the message names the upstream: {error}"
+        );
+    }
+    assert_eq!(mock.chat_calls().len(), 2);
+}
