@@ -690,3 +690,73 @@ fn a_stream_cut_before_its_end_is_one_502_for_a_non_streaming_client() {
     }
     assert_eq!(mock.chat_calls().len(), 2);
 }
+
+/// `events` gzip-compressed as a server compressing an event stream sends them: one flushed
+/// piece per event, so each piece decodes on its own.
+fn gzip_pieces(events: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut pieces = Vec::new();
+    for event in events {
+        enc.write_all(event).unwrap();
+        enc.flush().unwrap();
+        pieces.push(std::mem::take(enc.get_mut()));
+    }
+    pieces.push(enc.finish().unwrap());
+    pieces
+}
+
+#[test]
+fn a_gzip_compressed_event_stream_is_relayed_delta_by_delta() {
+    let finish = json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
+    let events = vec![
+        delta_event("Hello from "),
+        delta_event("a compressed stream"),
+        format!("data: {finish}\n\ndata: [DONE]\n\n").into_bytes(),
+    ];
+    let whole = gzip_pieces(&events);
+    // A stream that breaks after its first event: the rest is not gzip data.
+    let mut broken = gzip_pieces(&events[..1]);
+    broken.truncate(1);
+    broken.push(b"\xffthis is not the rest of a gzip stream".to_vec());
+    let gzip_header = "content-encoding: gzip\r\n";
+    let mock = MockUpstream::replies(vec![
+        Reply::garbage(raw_event_stream(gzip_header, &whole, true)),
+        Reply::garbage(raw_event_stream(gzip_header, &broken, true)),
+    ]);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let ask_streaming = || {
+        let body = json!({"model": "m", "stream": true, "input": "hi"});
+        post(
+            &bridge.url("/v1/responses"),
+            body.to_string().as_bytes(),
+            &[],
+        )
+        .events()
+    };
+
+    let events = ask_streaming();
+    let deltas: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(deltas, ["Hello from ", "a compressed stream"], "{events:?}");
+    assert_eq!(events.last().unwrap()["type"], "response.completed");
+
+    let events = ask_streaming();
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "response.failed", "{events:?}");
+    let error = &last["response"]["error"];
+    assert_eq!(error["code"], "server_error", "retried by Codex: {error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("compressed answer the bridge could not decode")
+            && message.contains("gzip data is corrupt or cut off"),
+        "{message}"
+    );
+    assert!(
+        events.iter().any(|e| e["delta"] == "Hello from "),
+        "what decoded before the break was relayed: {events:?}"
+    );
+}

@@ -326,6 +326,20 @@ pub fn garbage(upstream: &str, detail: &str) -> ClientFailure {
     }
 }
 
+/// The upstream's answer came compressed (the bridge asks for none) and does not decode:
+/// corrupt, cut off, too large, or an encoding the bridge does not know.
+pub fn undecodable(upstream: &str, detail: &str) -> ClientFailure {
+    ClientFailure {
+        kind: FailureKind::Unavailable,
+        upstream_status: None,
+        message: format!(
+            "The upstream ({upstream}) sent a compressed answer the bridge could not decode: \
+             {detail}"
+        ),
+        retry_after_secs: None,
+    }
+}
+
 /// The bridge itself could not go on (a bug, never the upstream's or the user's fault).
 pub fn bridge_bug(detail: &str) -> ClientFailure {
     ClientFailure {
