@@ -118,10 +118,7 @@ fn a_pooled_connection_closed_as_it_is_reused_is_replaced_not_reported() {
     // The upstream closes each kept-alive connection as the next request arrives, unread:
     // Node's idle time-out racing the bridge's reuse. The request is sent again on a fresh
     // connection, and the upstream answers it once.
-    let mock = MockUpstream::builder()
-        .close_reused_connections()
-        .start(|call| Reply::text(format!("answer {}", call.index)));
-    let bridge = BridgeGuard::start(&mock.base_url());
+    let (mock, bridge) = closing_reused_connections();
     for turn in 0..3 {
         let answer = ask(&bridge, "hi");
         assert_eq!(answer.status, 200, "turn {turn}: {}", answer.body);
@@ -144,15 +141,20 @@ fn a_pooled_connection_closed_as_it_is_reused_is_replaced_not_reported() {
 
 #[test]
 fn a_request_the_upstream_may_have_processed_is_never_sent_twice() {
-    // A fresh connection that closes after reading the request, and a reused one that closes
-    // after the first bytes of an answer: either may have been paid for.
+    assert_never_sent_twice(|bridge| ask(bridge, "hi"));
+}
+
+/// A fresh connection that closes after reading the request, and a reused one that closes
+/// after the first bytes of an answer: either may have been paid for, so `send` (one chat
+/// request through the bridge) gets a 502 and the upstream is not called again.
+fn assert_never_sent_twice(send: impl Fn(&BridgeGuard) -> common::client::Answer) {
     let mock = MockUpstream::replies(vec![
         Reply::text("first"),
         Reply::garbage(b"HTTP/1.1 200 OK\r\ncontent-ty".to_vec()),
     ]);
     let bridge = BridgeGuard::start(&mock.base_url());
-    assert_eq!(ask(&bridge, "one").status, 200);
-    let answer = ask(&bridge, "two");
+    assert_eq!(send(&bridge).status, 200);
+    let answer = send(&bridge);
     assert_eq!(answer.status, 502, "{}", answer.body);
     assert_eq!(
         mock.chat_calls().len(),
@@ -162,7 +164,7 @@ fn a_request_the_upstream_may_have_processed_is_never_sent_twice() {
 
     let mock = MockUpstream::replies(vec![Reply::hang_up()]);
     let bridge = BridgeGuard::start(&mock.base_url());
-    let answer = ask(&bridge, "fresh");
+    let answer = send(&bridge);
     assert_eq!(answer.status, 502, "{}", answer.body);
     assert_eq!(
         mock.chat_calls().len(),
@@ -567,15 +569,22 @@ fn clients_that_leave_before_or_during_a_request_leave_nothing_behind() {
 
 // --- upstream side (issue #19 items 2, 4, 10) ---
 
+/// A bridge to an upstream that closes every kept-alive connection, unread, as the next request
+/// arrives on it, and answers chat call N with "answer N".
+fn closing_reused_connections() -> (MockUpstream, BridgeGuard) {
+    let mock = MockUpstream::builder()
+        .close_reused_connections()
+        .start(|call| Reply::text(format!("answer {}", call.index)));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    (mock, bridge)
+}
+
 #[test]
 fn a_pooled_connection_closed_as_it_is_reused_is_replaced_on_the_pass_through_path_too() {
     // The upstream closes each kept-alive connection as the next request arrives, unread
     // (Node's idle time-out racing the reuse): `/v1/models` and `/v1/chat/completions`,
     // proxied unchanged, are sent again on another connection and reach the upstream once.
-    let mock = MockUpstream::builder()
-        .close_reused_connections()
-        .start(|call| Reply::text(format!("answer {}", call.index)));
-    let bridge = BridgeGuard::start(&mock.base_url());
+    let (mock, bridge) = closing_reused_connections();
     let chat = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
     for turn in 0..3 {
         let models = get(&bridge.url("/v1/models"), &[]);
@@ -605,8 +614,7 @@ fn a_pooled_connection_closed_as_it_is_reused_is_replaced_on_the_pass_through_pa
 
 #[test]
 fn a_pass_through_request_the_upstream_may_have_processed_is_never_sent_twice() {
-    // A reused connection that closes after the first bytes of an answer, and a fresh one that
-    // closes after reading the request: either may have been paid for.
+    // The rule of the translated path, on `/v1/chat/completions` proxied unchanged.
     let chat = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
     let send = |bridge: &BridgeGuard| {
         post(
@@ -615,29 +623,7 @@ fn a_pass_through_request_the_upstream_may_have_processed_is_never_sent_twice() 
             &[],
         )
     };
-    let mock = MockUpstream::replies(vec![
-        Reply::text("first"),
-        Reply::garbage(b"HTTP/1.1 200 OK\r\ncontent-ty".to_vec()),
-    ]);
-    let bridge = BridgeGuard::start(&mock.base_url());
-    assert_eq!(send(&bridge).status, 200);
-    let answer = send(&bridge);
-    assert_eq!(answer.status, 502, "{}", answer.body);
-    assert_eq!(
-        mock.chat_calls().len(),
-        2,
-        "the broken call was not repeated"
-    );
-
-    let mock = MockUpstream::replies(vec![Reply::hang_up()]);
-    let bridge = BridgeGuard::start(&mock.base_url());
-    let answer = send(&bridge);
-    assert_eq!(answer.status, 502, "{}", answer.body);
-    assert_eq!(
-        mock.chat_calls().len(),
-        1,
-        "a fresh connection is never retried"
-    );
+    assert_never_sent_twice(send);
 }
 
 /// A raw HTTP answer: `content-type: text/event-stream`, the extra headers, and `pieces` as

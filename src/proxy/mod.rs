@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::http::RequestHeader;
 use pingora::prelude::HttpPeer;
-use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::proxy::{FailToProxy, ProxyHttp, ProxyWarnLogContext, Session};
 use pingora::{Error, ErrorType};
 
 use crate::access_log;
@@ -417,6 +417,17 @@ impl ProxyHttp for Bridge {
             bytes_out: session.body_bytes_sent() as u64,
             measures: m,
         });
+    }
+
+    fn suppress_proxy_warn_log(
+        &self,
+        _session: &Session,
+        ctx: &RequestCtx,
+        _e: &Error,
+        context: ProxyWarnLogContext,
+    ) -> bool {
+        // A replaced pooled connection is logged (at info) by `error_while_proxy`.
+        matches!(context, ProxyWarnLogContext::UpstreamRetry) && ctx.same_upstream_again
     }
 
     fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _e: &Error) -> bool {
