@@ -102,9 +102,10 @@ fn server_conf(config: &Config) -> ServerConf {
         // SIGTERM: stop accepting at once, give in-flight requests the configured grace.
         grace_period_seconds: Some(0),
         graceful_shutdown_timeout_seconds: Some(config.shutdown_grace.as_secs()),
-        // Pass-through: one attempt per upstream; only a refused connection moves on to the
-        // next (team mode, `Bridge::fail_to_connect`).
-        max_retries: config.upstreams.len().max(1),
+        // Pass-through: one attempt per upstream (a refused connection moves on to the next,
+        // `Bridge::fail_to_connect`), plus pooled connections closed unread, replaced
+        // (`Bridge::error_while_proxy`).
+        max_retries: crate::proxy::passthrough::max_attempts(config.upstreams.len()),
         fast_timeout_to_tokio_threshold_seconds: Some(FAST_TIMER_LIMIT_SECS),
         pid_file: scratch
             .join(format!("clawrouter-codex-{port}.pid"))

@@ -289,8 +289,7 @@ impl UpstreamClient {
         session.finish_request_body().await.map_err(unread)?;
         let written = Instant::now();
         if let Err(error) = session.read_response_header().await {
-            let unread =
-                closed_before_any_answer(&error) && written.elapsed() < UNREAD_CLOSE_WINDOW;
+            let unread = closed_unread(&error, written);
             return Err(ExchangeFailure { error, unread });
         }
         let header = session.response_header().ok_or_else(|| ExchangeFailure {
@@ -351,6 +350,14 @@ fn build_peer(upstream: &Upstream) -> HttpPeer {
     peer.options.write_timeout = Some(WRITE_TIMEOUT);
     peer.options.idle_timeout = Some(upstream.pool_idle);
     peer
+}
+
+/// True when reading an answer's header failed in a way that proves the upstream never read the
+/// request written at `written`: the connection closed (or was reset) with no byte of answer,
+/// within [`UNREAD_CLOSE_WINDOW`]. The rule for every retry on another connection, here and on
+/// the pass-through path (`proxy::passthrough::may_send_again`).
+pub fn closed_unread(error: &Error, written: Instant) -> bool {
+    closed_before_any_answer(error) && written.elapsed() < UNREAD_CLOSE_WINDOW
 }
 
 /// True when reading the answer's header failed because the connection closed (or was reset)

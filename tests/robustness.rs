@@ -118,10 +118,7 @@ fn a_pooled_connection_closed_as_it_is_reused_is_replaced_not_reported() {
     // The upstream closes each kept-alive connection as the next request arrives, unread:
     // Node's idle time-out racing the bridge's reuse. The request is sent again on a fresh
     // connection, and the upstream answers it once.
-    let mock = MockUpstream::builder()
-        .close_reused_connections()
-        .start(|call| Reply::text(format!("answer {}", call.index)));
-    let bridge = BridgeGuard::start(&mock.base_url());
+    let (mock, bridge) = closing_reused_connections();
     for turn in 0..3 {
         let answer = ask(&bridge, "hi");
         assert_eq!(answer.status, 200, "turn {turn}: {}", answer.body);
@@ -144,15 +141,20 @@ fn a_pooled_connection_closed_as_it_is_reused_is_replaced_not_reported() {
 
 #[test]
 fn a_request_the_upstream_may_have_processed_is_never_sent_twice() {
-    // A fresh connection that closes after reading the request, and a reused one that closes
-    // after the first bytes of an answer: either may have been paid for.
+    assert_never_sent_twice(|bridge| ask(bridge, "hi"));
+}
+
+/// A fresh connection that closes after reading the request, and a reused one that closes
+/// after the first bytes of an answer: either may have been paid for, so `send` (one chat
+/// request through the bridge) gets a 502 and the upstream is not called again.
+fn assert_never_sent_twice(send: impl Fn(&BridgeGuard) -> common::client::Answer) {
     let mock = MockUpstream::replies(vec![
         Reply::text("first"),
         Reply::garbage(b"HTTP/1.1 200 OK\r\ncontent-ty".to_vec()),
     ]);
     let bridge = BridgeGuard::start(&mock.base_url());
-    assert_eq!(ask(&bridge, "one").status, 200);
-    let answer = ask(&bridge, "two");
+    assert_eq!(send(&bridge).status, 200);
+    let answer = send(&bridge);
     assert_eq!(answer.status, 502, "{}", answer.body);
     assert_eq!(
         mock.chat_calls().len(),
@@ -162,7 +164,7 @@ fn a_request_the_upstream_may_have_processed_is_never_sent_twice() {
 
     let mock = MockUpstream::replies(vec![Reply::hang_up()]);
     let bridge = BridgeGuard::start(&mock.base_url());
-    let answer = ask(&bridge, "fresh");
+    let answer = send(&bridge);
     assert_eq!(answer.status, 502, "{}", answer.body);
     assert_eq!(
         mock.chat_calls().len(),
@@ -562,5 +564,185 @@ fn clients_that_leave_before_or_during_a_request_leave_nothing_behind() {
     assert!(
         metrics.contains("clawrouter_codex_streams_in_flight 0"),
         "{metrics}"
+    );
+}
+
+// --- upstream side (issue #19 items 2, 4, 10) ---
+
+/// A bridge to an upstream that closes every kept-alive connection, unread, as the next request
+/// arrives on it, and answers chat call N with "answer N".
+fn closing_reused_connections() -> (MockUpstream, BridgeGuard) {
+    let mock = MockUpstream::builder()
+        .close_reused_connections()
+        .start(|call| Reply::text(format!("answer {}", call.index)));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    (mock, bridge)
+}
+
+#[test]
+fn a_pooled_connection_closed_as_it_is_reused_is_replaced_on_the_pass_through_path_too() {
+    // The upstream closes each kept-alive connection as the next request arrives, unread
+    // (Node's idle time-out racing the reuse): `/v1/models` and `/v1/chat/completions`,
+    // proxied unchanged, are sent again on another connection and reach the upstream once.
+    let (mock, bridge) = closing_reused_connections();
+    let chat = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+    for turn in 0..3 {
+        let models = get(&bridge.url("/v1/models"), &[]);
+        assert_eq!(models.status, 200, "turn {turn}: {}", models.body);
+        let answer = post(
+            &bridge.url("/v1/chat/completions"),
+            chat.to_string().as_bytes(),
+            &[],
+        );
+        assert_eq!(answer.status, 200, "turn {turn}: {}", answer.body);
+        assert_eq!(
+            answer.json()["choices"][0]["message"]["content"],
+            format!("answer {turn}")
+        );
+    }
+    assert_eq!(
+        mock.dropped_on_reuse(),
+        5,
+        "every request but the first met a closing connection"
+    );
+    assert_eq!(
+        mock.chat_calls().len(),
+        3,
+        "each chat request reached the model once"
+    );
+}
+
+#[test]
+fn a_pass_through_request_the_upstream_may_have_processed_is_never_sent_twice() {
+    // The rule of the translated path, on `/v1/chat/completions` proxied unchanged.
+    let chat = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+    let send = |bridge: &BridgeGuard| {
+        post(
+            &bridge.url("/v1/chat/completions"),
+            chat.to_string().as_bytes(),
+            &[],
+        )
+    };
+    assert_never_sent_twice(send);
+}
+
+/// A raw HTTP answer: `content-type: text/event-stream`, the extra headers, and `pieces` as
+/// chunks of a chunked body, ended with the last chunk when `finished` (then the mock closes).
+fn raw_event_stream(headers: &str, pieces: &[Vec<u8>], finished: bool) -> Vec<u8> {
+    let mut raw = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n{headers}transfer-encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
+    for piece in pieces {
+        raw.extend(format!("{:x}\r\n", piece.len()).into_bytes());
+        raw.extend(piece);
+        raw.extend(b"\r\n");
+    }
+    if finished {
+        raw.extend(b"0\r\n\r\n");
+    }
+    raw
+}
+
+fn delta_event(text: &str) -> Vec<u8> {
+    let chunk = json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]});
+    format!("data: {chunk}\n\n").into_bytes()
+}
+
+#[test]
+fn a_stream_cut_before_its_end_is_one_502_for_a_non_streaming_client() {
+    // The upstream streams although asked not to, and stops before a finish_reason or
+    // `[DONE]`: whether it ends the body cleanly or drops the connection, a `stream:false`
+    // client gets an HTTP 502 it can retry — never a 200 it would take for an answer.
+    let words = vec![delta_event("the beginning of an answer")];
+    let mock = MockUpstream::replies(vec![
+        Reply::garbage(raw_event_stream("", &words, true)),
+        Reply::garbage(raw_event_stream("", &words, false)),
+    ]);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    for case in ["body ended", "connection dropped"] {
+        let answer = ask(&bridge, case);
+        assert_eq!(answer.status, 502, "{case}: {}", answer.body);
+        let error = &answer.json()["error"];
+        assert_eq!(error["type"], "upstream_error", "{case}: {error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains(&mock.base_url()),
+            "{case}: the message names the upstream: {error}"
+        );
+    }
+    assert_eq!(mock.chat_calls().len(), 2);
+}
+
+/// `events` gzip-compressed as a server compressing an event stream sends them: one flushed
+/// piece per event, so each piece decodes on its own.
+fn gzip_pieces(events: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut pieces = Vec::new();
+    for event in events {
+        enc.write_all(event).unwrap();
+        enc.flush().unwrap();
+        pieces.push(std::mem::take(enc.get_mut()));
+    }
+    pieces.push(enc.finish().unwrap());
+    pieces
+}
+
+#[test]
+fn a_gzip_compressed_event_stream_is_relayed_delta_by_delta() {
+    let finish = json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
+    let events = vec![
+        delta_event("Hello from "),
+        delta_event("a compressed stream"),
+        format!("data: {finish}\n\ndata: [DONE]\n\n").into_bytes(),
+    ];
+    let whole = gzip_pieces(&events);
+    // A stream that breaks after its first event: the rest is not gzip data.
+    let mut broken = gzip_pieces(&events[..1]);
+    broken.truncate(1);
+    broken.push(b"\xffthis is not the rest of a gzip stream".to_vec());
+    let gzip_header = "content-encoding: gzip\r\n";
+    let mock = MockUpstream::replies(vec![
+        Reply::garbage(raw_event_stream(gzip_header, &whole, true)),
+        Reply::garbage(raw_event_stream(gzip_header, &broken, true)),
+    ]);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let ask_streaming = || {
+        let body = json!({"model": "m", "stream": true, "input": "hi"});
+        post(
+            &bridge.url("/v1/responses"),
+            body.to_string().as_bytes(),
+            &[],
+        )
+        .events()
+    };
+
+    let events = ask_streaming();
+    let deltas: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(deltas, ["Hello from ", "a compressed stream"], "{events:?}");
+    assert_eq!(events.last().unwrap()["type"], "response.completed");
+
+    let events = ask_streaming();
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "response.failed", "{events:?}");
+    let error = &last["response"]["error"];
+    assert_eq!(error["code"], "server_error", "retried by Codex: {error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("compressed answer the bridge could not decode")
+            && message.contains("gzip data is corrupt or cut off"),
+        "{message}"
+    );
+    assert!(
+        events.iter().any(|e| e["delta"] == "Hello from "),
+        "what decoded before the break was relayed: {events:?}"
     );
 }

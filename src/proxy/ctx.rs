@@ -27,6 +27,14 @@ pub struct RequestCtx {
     pub measures: Measures,
     /// Pass-through in team mode: the upstreams tried so far, in order.
     pub upstreams_tried: Vec<usize>,
+    /// Pass-through: when the request header of the latest attempt went upstream.
+    pub upstream_request_at: Option<Instant>,
+    /// Pass-through: how often the request was sent again after a pooled connection closed
+    /// before the upstream read it.
+    pub replaced_connections: usize,
+    /// Pass-through: the next attempt goes to the same upstream (a replaced connection, not a
+    /// failover).
+    pub same_upstream_again: bool,
 }
 
 impl Default for RequestCtx {
@@ -40,6 +48,9 @@ impl Default for RequestCtx {
             local_error: None,
             measures: Measures::default(),
             upstreams_tried: Vec::new(),
+            upstream_request_at: None,
+            replaced_connections: 0,
+            same_upstream_again: false,
         }
     }
 }

@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::http::RequestHeader;
 use pingora::prelude::HttpPeer;
-use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::proxy::{FailToProxy, ProxyHttp, ProxyWarnLogContext, Session};
 use pingora::{Error, ErrorType};
 
 use crate::access_log;
@@ -210,7 +210,13 @@ impl ProxyHttp for Bridge {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<Box<HttpPeer>> {
-        // Team mode: the thread's upstream, or after a refused connection the next one.
+        // Team mode: the thread's upstream, or after a refused connection the next one; the
+        // same one again when a pooled connection closed unread (`error_while_proxy`).
+        if std::mem::take(&mut ctx.same_upstream_again) {
+            if let Some(member) = ctx.measures.upstream.map(|i| &self.upstreams.members()[i]) {
+                return Ok(Box::new(member.client.peer().clone()));
+            }
+        }
         let thread = upstreams::thread_id(session.req_header());
         let member = if ctx.upstreams_tried.is_empty() {
             self.upstreams.choose(thread.as_deref())
@@ -240,12 +246,48 @@ impl ProxyHttp for Bridge {
         e
     }
 
+    fn error_while_proxy(
+        &self,
+        _peer: &HttpPeer,
+        session: &mut Session,
+        mut e: Box<Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<Error> {
+        // Pingora's own rule retries idempotent methods only, whatever the upstream read, and
+        // one attempt per upstream is all `max_retries` allows: ours (passthrough.rs).
+        let attempt = passthrough::Attempt {
+            reused: client_reused,
+            body_kept: !session.as_ref().retry_buffer_truncated(),
+            answered: ctx.measures.upstream_status.is_some()
+                || session.response_written().is_some(),
+            written_at: ctx.upstream_request_at,
+            replaced: ctx.replaced_connections,
+        };
+        let again = passthrough::may_send_again(&e, &attempt);
+        e.set_retry(again);
+        if again {
+            log::info!(
+                "pooled upstream connection closed before it read the request ({}); \
+                 sending it again on another connection",
+                e.etype().as_str()
+            );
+            ctx.replaced_connections += 1;
+            ctx.same_upstream_again = true;
+            // The body goes again from Pingora's retry buffer, through `request_body_filter`.
+            ctx.passthrough_body_bytes = 0;
+        }
+        e
+    }
+
     async fn upstream_request_filter(
         &self,
         _session: &mut Session,
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
+        // The header goes upstream right after this filter.
+        ctx.upstream_request_at = Some(std::time::Instant::now());
         let member = ctx.measures.upstream.unwrap_or(0);
         let upstream = self.upstreams.members()[member].client.upstream();
         passthrough::rewrite_request(upstream, upstream_request)
@@ -375,6 +417,17 @@ impl ProxyHttp for Bridge {
             bytes_out: session.body_bytes_sent() as u64,
             measures: m,
         });
+    }
+
+    fn suppress_proxy_warn_log(
+        &self,
+        _session: &Session,
+        ctx: &RequestCtx,
+        _e: &Error,
+        context: ProxyWarnLogContext,
+    ) -> bool {
+        // A replaced pooled connection is logged (at info) by `error_while_proxy`.
+        matches!(context, ProxyWarnLogContext::UpstreamRetry) && ctx.same_upstream_again
     }
 
     fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _e: &Error) -> bool {

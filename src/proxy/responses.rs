@@ -24,7 +24,7 @@ use super::replay_guard::{Ticket, REPLAY_WINDOW};
 use super::upstreams::{thread_id, Member};
 use super::web_search;
 use super::Bridge;
-use crate::decode::decode_body;
+use crate::decode::{decode_body, DecodeError, StreamDecoder};
 use crate::error::BridgeError;
 use crate::outcome::Outcome;
 use crate::session_io::{
@@ -382,12 +382,33 @@ async fn call_model<'b>(
         }
         return answered(None);
     }
+    // A compressed stream is decoded as it arrives, and translated delta by delta.
+    let encoding = open.content_encoding.as_deref();
+    let mut decoder = match StreamDecoder::new(encoding, MAX_UPSTREAM_DECODED) {
+        Ok(decoder) => decoder,
+        Err(e) => {
+            translator.fail(&undecodable(client, &e), out);
+            return answered(None);
+        }
+    };
     loop {
         match pump.wait(client.next_chunk(&mut open), translator).await? {
             None => return Ok(Called::ClientGone),
-            Some(Ok(Some(bytes))) => translator.feed(&bytes, unix_now(), out),
+            Some(Ok(Some(bytes))) => match plain(decoder.as_mut(), bytes) {
+                Ok(bytes) => translator.feed(&bytes, unix_now(), out),
+                Err(e) => {
+                    translator.fail(&undecodable(client, &e), out);
+                    return answered(None);
+                }
+            },
             Some(Ok(None)) => {
-                translator.upstream_ended(unix_now(), out);
+                match decoder.map_or(Ok(Vec::new()), StreamDecoder::finish) {
+                    Ok(rest) => {
+                        translator.feed(&rest, unix_now(), out);
+                        translator.upstream_ended(unix_now(), out);
+                    }
+                    Err(e) => translator.fail(&undecodable(client, &e), out),
+                }
                 client.release(open).await;
                 return answered(None);
             }
@@ -511,12 +532,22 @@ fn upstream_headers(session_id: Option<&str>) -> Vec<(&str, &str)> {
 /// compress error pages anyway): decoded when it decodes; otherwise as it came (the error
 /// message then describes it, never quotes its bytes).
 fn decoded(body: Bytes, encoding: Option<&str>) -> Bytes {
-    match encoding {
-        Some(encoding) => decode_body(Some(encoding), body.to_vec(), MAX_UPSTREAM_DECODED)
-            .map(Bytes::from)
-            .unwrap_or(body),
-        None => body,
+    match StreamDecoder::new(encoding, MAX_UPSTREAM_DECODED) {
+        Ok(Some(decoder)) => decoder.decode_last(&body).map(Bytes::from).unwrap_or(body),
+        Ok(None) | Err(_) => body,
     }
+}
+
+/// A piece of an upstream stream as the translator reads it: decoded when it came compressed.
+fn plain(decoder: Option<&mut StreamDecoder>, bytes: Bytes) -> Result<Bytes, DecodeError> {
+    match decoder {
+        Some(decoder) => decoder.decode(&bytes).map(Bytes::from),
+        None => Ok(bytes),
+    }
+}
+
+fn undecodable(client: &UpstreamClient, error: &DecodeError) -> ClientFailure {
+    upstream_error::undecodable(&client.upstream().url, &error.to_string())
 }
 
 /// What the client is told about a failed exchange; `answering`: the upstream's answer had

@@ -90,9 +90,6 @@ use think::{ThinkPiece, ThinkSplitter};
 mod calls;
 mod think;
 
-/// The failure message when the upstream stops before a `finish_reason` or `[DONE]`.
-pub const EARLY_EOF_MESSAGE: &str = "the upstream closed the stream before it finished";
-
 /// The largest whole JSON body buffered when a streaming request is answered with JSON.
 const MAX_JSON_BODY: usize = 64 * 1024 * 1024;
 
@@ -366,8 +363,9 @@ impl StreamTranslator {
     }
 
     /// The upstream body ended (EOF). If the stream had not finished: close open items and end
-    /// — completed when a finish_reason or `[DONE]` was seen, otherwise `response.failed`
-    /// (code `server_error`, [`EARLY_EOF_MESSAGE`]) after what was already sent.
+    /// — completed when a finish_reason or `[DONE]` was seen, otherwise the failure
+    /// [`upstream_error::cut_short`] (`response.failed`, code `server_error`, after what was
+    /// already sent; an HTTP 502 for a `stream:false` client, as for a dropped connection).
     pub fn upstream_ended(&mut self, completed_at: u64, out: &mut Vec<u8>) {
         if self.round_over() {
             return;
@@ -386,9 +384,9 @@ impl StreamTranslator {
         } else if self.only_garbage() {
             self.fail_garbage(out);
         } else {
-            log::debug!("{}: {EARLY_EOF_MESSAGE}", self.upstream_url);
-            self.close_open_items(ItemStatus::Incomplete, out);
-            self.writer.failed("server_error", EARLY_EOF_MESSAGE, out);
+            let failure = upstream_error::cut_short(&self.upstream_url);
+            log::debug!("{}", failure.message);
+            self.fail(&failure, out);
             self.outcome = Outcome::UpstreamClosed;
         }
     }

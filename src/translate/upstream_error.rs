@@ -17,7 +17,7 @@
 //! | 429 | `RateLimited` | `rate_limit_exceeded`, message says "try again in Ns" (Codex waits that long, then retries) | 429 + `retry-after` |
 //! | context length exceeded | `ContextLength` | `context_length_exceeded` (fatal, Codex's own context-window error) | 400 JSON |
 //! | other 4xx | `Rejected` | `invalid_prompt` (fatal, message shown) | same status, JSON |
-//! | 5xx, refused, reset, garbage | `Unavailable` | `server_error` (Codex retries a bounded number of times, then shows the message) | 502 JSON |
+//! | 5xx, refused, reset, garbage, a stream cut short (body ended or connection dropped) | `Unavailable` | `server_error` (Codex retries a bounded number of times, then shows the message) | 502 JSON |
 //! | time-out | `TimedOut` | `server_error` | 504 JSON |
 
 use serde_json::{json, Value};
@@ -312,6 +312,22 @@ pub fn broken(upstream: &str, what: &str, answering: bool) -> ClientFailure {
     }
 }
 
+/// The upstream's stream ended (its body complete, or its connection closed) before a
+/// `finish_reason` or `[DONE]`: an answer cut short, whatever the framing said. One failure for
+/// both, so a `stream:false` client gets the same retryable 502 either way (never a 200 it would
+/// take for an answer), and Codex the same retried `server_error` (docs/codex-wire.md §4).
+pub fn cut_short(upstream: &str) -> ClientFailure {
+    ClientFailure {
+        kind: FailureKind::Unavailable,
+        upstream_status: None,
+        message: format!("The upstream ({upstream}) {EARLY_EOF} (no finish_reason, no [DONE])"),
+        retry_after_secs: None,
+    }
+}
+
+/// What [`cut_short`] says happened.
+pub const EARLY_EOF: &str = "closed the stream before it finished";
+
 /// The upstream accepted the connection but did not answer within the read time-out.
 pub fn timed_out(upstream: &str, secs: u64) -> ClientFailure {
     ClientFailure {
@@ -328,6 +344,20 @@ pub fn garbage(upstream: &str, detail: &str) -> ClientFailure {
         kind: FailureKind::Unavailable,
         upstream_status: None,
         message: format!("The upstream ({upstream}) answered with something that is not a chat completion: {detail}"),
+        retry_after_secs: None,
+    }
+}
+
+/// The upstream's answer came compressed (the bridge asks for none) and does not decode:
+/// corrupt, cut off, too large, or an encoding the bridge does not know.
+pub fn undecodable(upstream: &str, detail: &str) -> ClientFailure {
+    ClientFailure {
+        kind: FailureKind::Unavailable,
+        upstream_status: None,
+        message: format!(
+            "The upstream ({upstream}) sent a compressed answer the bridge could not decode: \
+             {detail}"
+        ),
         retry_after_secs: None,
     }
 }

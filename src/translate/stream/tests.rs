@@ -380,7 +380,13 @@ fn early_eof_fails_after_the_sent_deltas() {
     let (name, data) = terminal(&events);
     assert_eq!(name, "response.failed");
     assert_eq!(data["response"]["error"]["code"], "server_error");
-    assert_eq!(data["response"]["error"]["message"], EARLY_EOF_MESSAGE);
+    let message = data["response"]["error"]["message"].as_str().unwrap();
+    assert!(message.contains(upstream_error::EARLY_EOF), "{message}");
+    assert_eq!(
+        t.failure().map(ClientFailure::http_status),
+        Some(502),
+        "a stream:false client gets the failure as an HTTP error"
+    );
     // Nothing at all: the same failure.
     let events = checked(&run(&[b": heartbeat\n\n"]));
     assert_eq!(
