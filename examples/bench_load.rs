@@ -36,6 +36,15 @@
 //!   bridge process's RSS and open file descriptors (and the mock's connection counts) are
 //!   sampled; after the load, `--settle-secs` more (idle pooled connections close). Prints a
 //!   markdown summary; the samples go to `--samples-file` as JSON lines.
+//!
+//! `bench_load flood --addr HOST:PORT --pid PID [--conns 10000] [--bursts 5]
+//!  [--settle-secs 5] [--idle-secs 2]`
+//!   `scripts/flood.sh`: B bursts of N connections opened at once, each sending `GET /health`
+//!   (keep-alive) and held open until every one of the burst has its answer or failed; then
+//!   all are closed together. Past `server.max_connections` the bridge refuses them (503).
+//!   After each burst, and again `--settle-secs` later, the bridge's RSS is read. Prints a
+//!   markdown table (answers by status, RSS idle / after the burst / settled) and one JSON
+//!   line with the figures.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -123,6 +132,7 @@ fn main() {
         "load" => runtime.block_on(load(&addr, &args)),
         "soak" => runtime.block_on(soak(&addr, &args)),
         "stream" => runtime.block_on(stream(&addr, &args)),
+        "flood" => runtime.block_on(flood(&addr, &args)),
         "report" => unreachable!("handled above"),
         other => panic!("unknown mode {other}"),
     }
@@ -1199,4 +1209,80 @@ fn soak_summary(
         end.rss_kib as i64 - warm.rss_kib as i64
     );
     other == 0 && leaked == 0
+}
+
+/// One flood connection: connects, asks `GET /health`, reads the status line; returns the
+/// status (0 when the connection failed or closed without an answer) and the open stream.
+async fn flood_one(addr: Arc<String>) -> (u16, Option<TcpStream>) {
+    let attempt = async {
+        let mut stream = TcpStream::connect(addr.as_str()).await.ok()?;
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .await
+            .ok()?;
+        let mut head = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            head.extend_from_slice(&chunk[..n]);
+        }
+        let status = std::str::from_utf8(head.get(9..12)?).ok()?.parse().ok()?;
+        Some((status, stream))
+    };
+    match tokio::time::timeout(Duration::from_secs(60), attempt).await {
+        Ok(Some((status, stream))) => (status, Some(stream)),
+        _ => (0, None),
+    }
+}
+
+async fn flood(addr: &str, args: &Args) {
+    let pid: u32 = args.num("pid", 0);
+    assert!(pid > 0, "--pid: the bridge's process id");
+    let conns: usize = args.num("conns", 10_000);
+    let bursts: usize = args.num("bursts", 5);
+    let settle = Duration::from_secs_f64(args.num("settle-secs", 5.0));
+    tokio::time::sleep(Duration::from_secs_f64(args.num("idle-secs", 2.0))).await;
+    let mib = |kib: Option<u64>| kib.map_or(f64::NAN, |k| k as f64 / 1024.0);
+    let idle = mib(proc_status_kib(pid, "VmRSS:"));
+    let addr = Arc::new(addr.to_owned());
+    println!("| burst | 200 | 503 | other | failed | RSS after the burst (MiB) | RSS {:.0} s later (MiB) |", settle.as_secs_f64());
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    let mut settled = Vec::new();
+    for burst in 1..=bursts {
+        let tasks: Vec<_> = (0..conns)
+            .map(|_| tokio::spawn(flood_one(addr.clone())))
+            .collect();
+        let mut by_status = std::collections::BTreeMap::<u16, usize>::new();
+        let mut open = Vec::with_capacity(conns);
+        for task in tasks {
+            let (status, stream) = task.await.unwrap_or((0, None));
+            *by_status.entry(status).or_default() += 1;
+            open.extend(stream);
+        }
+        drop(open);
+        let after = mib(proc_status_kib(pid, "VmRSS:"));
+        tokio::time::sleep(settle).await;
+        let later = mib(proc_status_kib(pid, "VmRSS:"));
+        settled.push(later);
+        let count = |s: u16| by_status.get(&s).copied().unwrap_or(0);
+        let other: usize = by_status
+            .iter()
+            .filter(|(s, _)| ![0, 200, 503].contains(*s))
+            .map(|(_, n)| n)
+            .sum();
+        println!(
+            "| {burst} | {} | {} | {other} | {} | {after:.1} | {later:.1} |",
+            count(200),
+            count(503),
+            count(0)
+        );
+    }
+    println!("idle RSS before the bursts: {idle:.1} MiB");
+    println!(
+        "{}",
+        serde_json::json!({"conns": conns, "bursts": bursts, "idle_rss_mib": idle, "settled_rss_mib": settled})
+    );
 }

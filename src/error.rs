@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use crate::excerpt;
 use crate::outcome::Outcome;
 
 /// A request the bridge refuses before (or instead of) calling the upstream.
@@ -12,6 +13,10 @@ pub enum BridgeError {
     /// The body is not a valid request: the message, and the field it names (`param`).
     #[error("{0}")]
     InvalidRequest(String, Option<String>),
+    /// The request is not well-formed HTTP/1.1 (400, the connection closes): what is wrong
+    /// with its framing or header, with at most an excerpt of the offending text.
+    #[error("malformed HTTP request: {0}")]
+    BadFraming(String),
     /// The body is over `limits.max_body_bytes` (413).
     #[error("request body is {size} bytes, over the limit of {limit} bytes (limits.max_body_bytes in the bridge config)")]
     BodyTooLarge {
@@ -21,7 +26,7 @@ pub enum BridgeError {
         limit: usize,
     },
     /// A `Content-Encoding` other than identity, gzip or zstd (415).
-    #[error("unsupported Content-Encoding {0:?}: send identity, gzip or zstd")]
+    #[error("unsupported Content-Encoding {}: send identity, gzip or zstd", excerpt::quoted(.0))]
     UnsupportedEncoding(String),
     /// The body does not decode with its declared encoding (400).
     #[error("request body could not be decoded as {encoding}: {detail}")]
@@ -96,7 +101,9 @@ impl BridgeError {
     /// The HTTP status the client gets.
     pub fn status(&self) -> u16 {
         match self {
-            BridgeError::InvalidRequest(..) | BridgeError::BadEncoding { .. } => 400,
+            BridgeError::InvalidRequest(..)
+            | BridgeError::BadEncoding { .. }
+            | BridgeError::BadFraming(_) => 400,
             BridgeError::Unauthorized => 401,
             BridgeError::Forbidden(_) => 403,
             BridgeError::NotFound { .. } => 404,
@@ -116,6 +123,7 @@ impl BridgeError {
     pub fn outcome(&self) -> Outcome {
         match self {
             BridgeError::InvalidRequest(..) => Outcome::InvalidRequest,
+            BridgeError::BadFraming(_) => Outcome::BadFraming,
             BridgeError::BodyTooLarge { .. } => Outcome::BodyTooLarge,
             BridgeError::UnsupportedEncoding(_) | BridgeError::BadEncoding { .. } => {
                 Outcome::BadEncoding
@@ -145,11 +153,15 @@ impl BridgeError {
             500 | 503 => "server_error",
             _ => "invalid_request_error",
         };
+        // Every message quotes client values as excerpts already; the bounds are a last net.
         let param = match self {
-            BridgeError::InvalidRequest(_, param) => param.clone(),
+            BridgeError::InvalidRequest(_, param) => param
+                .as_deref()
+                .map(|p| excerpt::bounded(p, excerpt::VALUE_CHARS * 4)),
             _ => None,
         };
-        json!({"error": {"message": self.to_string(), "type": error_type, "param": param, "code": self.outcome().as_str()}})
+        let message = excerpt::bounded(&self.to_string(), excerpt::MESSAGE_CHARS);
+        json!({"error": {"message": message, "type": error_type, "param": param, "code": self.outcome().as_str()}})
             .to_string()
             .into_bytes()
     }

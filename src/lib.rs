@@ -28,6 +28,7 @@ pub mod config;
 pub mod connection_guard;
 pub mod decode;
 pub mod error;
+pub mod excerpt;
 pub mod fsutil;
 pub mod funding;
 pub mod handlers;

@@ -10,8 +10,24 @@ use clawrouter_codex::cli::{Cli, Command};
 use clawrouter_codex::config::{self, CliOverrides};
 use clawrouter_codex::server::{self, StartError};
 
+/// jemalloc, not the system allocator: glibc keeps what a burst freed (10,000 refused
+/// connections left RSS at 4.5× idle for good), jemalloc hands it back within a second and
+/// costs less CPU per request (docs/ARCHITECTURE.md, "Memory", for the measurements).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's settings, read when it starts: freed pages are returned after 1 s (dirty decay)
+/// straight to the system (no muzzy stage, whose pages would still count in RSS), by a
+/// background thread, so an idle bridge gives memory back too (Linux only: jemalloc has no
+/// background threads on macOS, where the decay runs on the next allocations).
+#[cfg(target_os = "linux")]
+#[export_name = "_rjem_malloc_conf"]
+static JEMALLOC_CONF: &[u8; 60] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+#[cfg(not(target_os = "linux"))]
+#[export_name = "_rjem_malloc_conf"]
+static JEMALLOC_CONF: &[u8; 37] = b"dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 fn main() -> ExitCode {
-    server::tune_allocator();
     let cli = Cli::parse();
     let overrides = CliOverrides {
         verbose: cli.verbose,

@@ -39,6 +39,8 @@ pub enum Outcome {
     ProxyError,
     /// The request body or its fields are malformed (400).
     InvalidRequest,
+    /// The request is not well-formed HTTP/1.1: broken framing or header syntax (400).
+    BadFraming,
     /// The request body is over the size limit (413).
     BodyTooLarge,
     /// The request body's `Content-Encoding` is unknown or does not decode.
@@ -87,6 +89,7 @@ impl Outcome {
             Outcome::ClientGone => "client_gone",
             Outcome::ProxyError => "proxy_error",
             Outcome::InvalidRequest => "invalid_request",
+            Outcome::BadFraming => "bad_framing",
             Outcome::BodyTooLarge => "body_too_large",
             Outcome::BadEncoding => "bad_encoding",
             Outcome::BadContentType => "bad_content_type",

@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::proxy::http_proxy;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
@@ -49,23 +50,6 @@ pub enum StartError {
     /// The service could not be built (no secret key, a bad shared key).
     #[error("cannot start the bridge: {0}")]
     Init(#[from] InitError),
-}
-
-/// Keeps multi-megabyte request buffers on the heap between requests.
-///
-/// glibc hands freed buffers above 128 KiB back to the kernel at once and faults them in again
-/// on the next request; with Codex histories of several MB that cost more CPU than the
-/// translation itself (`scripts/bench.sh`, 1 MB body: 2.9 → 1.7 ms of bridge CPU per request).
-/// Buffers up to 4 MiB stay in the heap; free memory is trimmed above 8 MiB. Call once, first
-/// thing in `main`, before any thread starts.
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `mallopt` only sets allocator parameters; it is called before any other thread
-    // exists, so nothing allocates concurrently.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 8 << 20);
-    }
 }
 
 /// Checks that the listen address can be bound (and releases it at once).
@@ -119,6 +103,12 @@ fn server_conf(config: &Config) -> ServerConf {
     }
 }
 
+/// The client connection's transport buffers: none for reading, Pingora's default for writing.
+const CLIENT_BUFFERS: L4BufferSettings = L4BufferSettings {
+    read: Some(0),
+    write: None,
+};
+
 /// Builds the Pingora server with the bridge service listening on `config.listen`.
 pub fn build_server(config: Arc<Config>) -> Result<Server, StartError> {
     let bridge = Bridge::new(config.clone())?;
@@ -136,7 +126,11 @@ pub fn build_server(config: Arc<Config>) -> Result<Server, StartError> {
     let proxy = http_proxy(&server.configuration, bridge);
     let guarded = ConnectionGuard::new(proxy, config.connections, metrics);
     let mut service = Service::new("clawrouter-codex".to_owned(), guarded);
-    service.add_tcp(&listen);
+    // No read buffer under Pingora's HTTP reader: it would be 64 KiB per connection, taken
+    // before the connection guard sees it, so a flood of refused connections cost 64 KiB each
+    // (docs/ARCHITECTURE.md, "Client connections"). Plain TCP needs none: the HTTP reader has
+    // its own buffers.
+    service.add_listener(ListenerConfig::tcp(&listen).l4_buffer(CLIENT_BUFFERS));
     server.add_service(service);
     Ok(server)
 }

@@ -55,34 +55,40 @@ async fn write_header_and_body(
 }
 
 /// Writes a bridge error as its JSON answer. An unread request body of known length up to
-/// [`DRAIN_LIMIT`] is read and dropped first — also an over-limit one — because closing a
-/// socket with unread data resets it and the client would lose the answer. Larger bodies, and
-/// bodies of unknown length, close the connection instead; so does every over-limit body, a
-/// body that stopped arriving, and a WebSocket upgrade once answered.
+/// [`DRAIN_LIMIT`] is read and dropped first, because closing a socket with unread data resets
+/// it and the client would lose the answer. A body over `limits.max_body_bytes`, a body of
+/// unknown length or over [`DRAIN_LIMIT`], a body that stopped arriving, a malformed one and a
+/// WebSocket upgrade are answered at once instead, without waiting for the body, and the
+/// connection closes after [`CLOSE_LINGER`] of discarding what still arrives.
 pub async fn send_error(session: &mut Session, error: &BridgeError) -> pingora::Result<()> {
     let declared = declared_length(session);
-    let ends_connection = matches!(
+    let answer_at_once = matches!(
         error,
         BridgeError::BodyTooLarge { .. }
             | BridgeError::BodyTimeout { .. }
+            | BridgeError::BadFraming(_)
             | BridgeError::WebSocketUnsupported
     );
-    let drainable = !matches!(
-        error,
-        BridgeError::WebSocketUnsupported | BridgeError::BodyTimeout { .. }
-    ) && declared.is_some_and(|len| len <= DRAIN_LIMIT);
-    if drainable {
-        if session.drain_request_body().await.is_err() {
-            session.set_keepalive(None);
-        }
-    } else if declared != Some(0) {
+    let drainable = !answer_at_once && declared.is_some_and(|len| len <= DRAIN_LIMIT);
+    if drainable && session.drain_request_body().await.is_err() {
         session.set_keepalive(None);
     }
-    if ends_connection {
+    let unread_body = !drainable && declared != Some(0);
+    if answer_at_once || unread_body {
         session.set_keepalive(None);
     }
-    send_json(session, error.status(), error.body(), &[]).await
+    send_json(session, error.status(), error.body(), &[]).await?;
+    if unread_body && !matches!(error, BridgeError::WebSocketUnsupported) {
+        // Bytes already on their way would turn the close into a reset that can overtake the
+        // answer: read and drop them for a moment first.
+        let _ = tokio::time::timeout(CLOSE_LINGER, session.drain_request_body()).await;
+    }
+    Ok(())
 }
+
+/// How long a connection closed under an unread body is still read (and the bytes dropped)
+/// after its answer, so the client sees the answer rather than a reset.
+const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Largest unread body drained before a refusal (bigger ones close the connection instead).
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
@@ -160,7 +166,7 @@ pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, R
                         .unwrap_or_default(),
                 }));
             }
-            Err(e) => return Err(ReadBodyError::Client(e)),
+            Err(e) => return Err(body_read_failure(e)),
         };
         if buf.len() + chunk.len() > limit {
             return Err(ReadBodyError::Refused(BridgeError::BodyTooLarge {
@@ -171,4 +177,20 @@ pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, R
         buf.extend_from_slice(&chunk);
     }
     Ok(buf)
+}
+
+/// A body read that failed: the client went away (nothing to answer), or its framing is broken
+/// — a bad chunk size, a body shorter than announced — which gets a 400 saying so.
+fn body_read_failure(error: Box<pingora::Error>) -> ReadBodyError {
+    use pingora::ErrorType;
+    match error.etype() {
+        ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed => {
+            ReadBodyError::Client(error)
+        }
+        kind => ReadBodyError::Refused(BridgeError::BadFraming(format!(
+            "the request body could not be read ({}); send a body of exactly Content-Length \
+             bytes, or valid chunked encoding (a hex chunk size on its own line)",
+            kind.as_str()
+        ))),
+    }
 }

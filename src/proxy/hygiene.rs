@@ -65,8 +65,9 @@ impl Gate {
             Ok(())
         } else {
             Err(BridgeError::MisdirectedHost(format!(
-                "Host {host:?} does not name this bridge (expected localhost, 127.0.0.1 or [::1] on port {}); \
+                "Host {} does not name this bridge (expected localhost, 127.0.0.1 or [::1] on port {}); \
                  requests through other host names are refused to stop DNS-rebinding attacks",
+                crate::excerpt::quoted(host),
                 self.listen.port()
             )))
         }
@@ -109,7 +110,8 @@ impl Gate {
             return Ok(());
         }
         Err(BridgeError::Forbidden(format!(
-            "requests from web origin {origin:?} are refused: only the bridge's own pages may call it from a browser"
+            "requests from web origin {} are refused: only the bridge's own pages may call it from a browser",
+            crate::excerpt::quoted(origin)
         )))
     }
 
@@ -160,7 +162,8 @@ pub fn require_json_content_type(headers: &HeaderMap) -> Result<(), BridgeError>
         Ok(())
     } else {
         Err(BridgeError::UnsupportedMediaType(format!(
-            "Content-Type {content_type:?} is not JSON: send Content-Type: application/json"
+            "Content-Type {} is not JSON: send Content-Type: application/json",
+            crate::excerpt::quoted(content_type)
         )))
     }
 }

@@ -128,6 +128,7 @@ use serde_json::value::RawValue;
 
 use super::reasoning::ReasoningKey;
 use super::tools::ToolMap;
+use crate::excerpt;
 use chat::{ChatRequest, JsonSchema, ResponseFormat};
 use history::Input;
 use text::{kind_name, Obj, Str};
@@ -344,6 +345,8 @@ impl RequestError {
         ] {
             if let Some(rest) = message.strip_prefix(prefix) {
                 if let Some((found, expected)) = rest.split_once(", expected ") {
+                    // serde quotes the value whole (`string "…"`): only an excerpt goes back.
+                    let found = excerpt::bounded(found, excerpt::VALUE_CHARS);
                     return RequestError::Invalid {
                         message: format!("{what} at {place}: expected {expected}, found {found}"),
                         param: path,
@@ -367,7 +370,10 @@ impl RequestError {
             }
         }
         RequestError::Invalid {
-            message: format!("{message} at {place}"),
+            message: format!(
+                "{} at {place}",
+                excerpt::bounded(&message, excerpt::MESSAGE_CHARS / 2)
+            ),
             param: path,
         }
     }

@@ -624,7 +624,7 @@ fn message<'a>(item: &Item<'a>, loc: Loc) -> Result<Entry<'a>, RequestError> {
             return Err(RequestError::invalid_value(
                 loc.field("role"),
                 "one of \"user\", \"assistant\", \"system\", \"developer\"",
-                &format!("{other:?}"),
+                &crate::excerpt::quoted(other),
             ))
         }
     };

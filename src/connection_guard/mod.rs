@@ -7,7 +7,11 @@
 //!   after the connection opened (first request) or after its first byte (later requests),
 //!   however slowly it trickles in — Pingora's own time-out restarts on every byte;
 //! - **a header size bound**: a header over 64 KiB or 200 lines gets `431` with a JSON error
-//!   (Pingora would answer `400` with an empty body).
+//!   (Pingora would answer `400` with an empty body);
+//! - **strict framing** ([`framing`]): a complete header that is not well-formed HTTP/1.1, or
+//!   frames its body ambiguously (`Transfer-Encoding` with `Content-Length`, bad or differing
+//!   lengths, unknown codings), gets `400` with a JSON error saying what, and the connection
+//!   closes.
 //!
 //! Idle keep-alive connections are closed by Pingora after `server.idle_timeout_secs`, a body
 //! that stops arriving gets `408` after `server.body_timeout_secs`, and pipelined requests are
@@ -43,6 +47,8 @@ use crate::config::ConnectionLimits;
 use crate::error::BridgeError;
 use crate::metrics::Metrics;
 
+mod framing;
+
 /// Largest request header accepted (Codex sends about 1 KiB).
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Most header lines accepted (request line included).
@@ -50,12 +56,17 @@ pub const MAX_HEADER_LINES: usize = 200;
 /// How long a refused connection is read (and its bytes discarded) after its `503`, so the
 /// client's request does not turn the close into a reset that loses the answer.
 const REFUSAL_LINGER: Duration = Duration::from_millis(500);
+/// Most refused connections lingering at once; past that, a refused connection is closed as
+/// soon as its `503` is written, so a flood of connections holds no memory for the linger.
+const MAX_LINGERING_REFUSALS: usize = 64;
 
 /// Pingora's HTTP service (`A`), with the connection bounds in front.
 pub struct ConnectionGuard<A> {
     app: Arc<A>,
     limits: ConnectionLimits,
     open: Arc<AtomicUsize>,
+    /// Refused connections being read before their close ([`MAX_LINGERING_REFUSALS`]).
+    lingering: Arc<AtomicUsize>,
     metrics: Arc<Metrics>,
 }
 
@@ -67,6 +78,7 @@ impl<A> ConnectionGuard<A> {
             app: Arc::new(app),
             limits,
             open: Arc::new(AtomicUsize::new(0)),
+            lingering: Arc::new(AtomicUsize::new(0)),
             metrics,
         }
     }
@@ -85,7 +97,8 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for ConnectionGuard<A> {
         }
         let Some(slot) = Slot::take(&self.open, self.limits.max_connections) else {
             self.metrics.refused_connection("connection_cap");
-            refuse_over_cap(stream, self.limits.max_connections).await;
+            let linger = Slot::take(&self.lingering, MAX_LINGERING_REFUSALS);
+            refuse_over_cap(stream, self.limits.max_connections, linger).await;
             return None;
         };
         let guarded = GuardedStream::new(stream, slot, self.limits, self.metrics.clone());
@@ -100,13 +113,21 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for ConnectionGuard<A> {
 /// The bounds Pingora enforces itself, set on each request's session (from the
 /// `request_filter` hook): the idle keep-alive time-out, the longest silence while a body is
 /// read (then 408), and pipelined requests answered in order rather than dropped.
+///
+/// The idle time-out only applies where the client asked for keep-alive: Pingora's
+/// `set_keepalive` honours `Connection: close` but not HTTP/1.0's default of closing, so a
+/// 1.0 request without `Connection: keep-alive` (whose keep-alive Pingora has already turned
+/// off when it read the header) is left to close after its answer.
 pub fn apply_to_session(session: &mut Session, limits: &ConnectionLimits) {
-    session.set_keepalive(Some(limits.idle_timeout.as_secs()));
+    if session.get_keepalive().is_some() {
+        session.set_keepalive(Some(limits.idle_timeout.as_secs()));
+    }
     session.set_read_timeout(Some(limits.body_timeout));
     session.set_pipelining_enabled(true);
 }
 
-/// One of the `max_connections` places; freed when the connection is dropped.
+/// One of a bounded number of places (a connection under `max_connections`, a lingering
+/// refusal); freed when dropped.
 #[derive(Debug)]
 struct Slot(Arc<AtomicUsize>);
 
@@ -126,18 +147,21 @@ impl Drop for Slot {
     }
 }
 
-/// Writes the `503` to a connection over the cap and closes it.
-async fn refuse_over_cap(mut stream: Stream, max: usize) {
+/// Writes the `503` to a connection over the cap and closes it — after a short linger when a
+/// lingering place (`linger`) was free.
+async fn refuse_over_cap(mut stream: Stream, max: usize, linger: Option<Slot>) {
     let error = BridgeError::TooManyConnections { max };
     let _ = stream.write_all(&raw_answer(&error)).await;
     let _ = stream.flush().await;
-    // Read what the client sent meanwhile, so closing does not reset the connection under
-    // the answer; then close.
-    let mut sink = [0u8; 4096];
-    let _ = tokio::time::timeout(REFUSAL_LINGER, async {
-        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
-    })
-    .await;
+    if linger.is_some() {
+        // Read what the client sent meanwhile, so closing does not reset the connection under
+        // the answer; then close.
+        let mut sink = [0u8; 1024];
+        let _ = tokio::time::timeout(REFUSAL_LINGER, async {
+            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
     Shutdown::shutdown(stream.as_mut()).await;
 }
 
@@ -172,9 +196,11 @@ enum Phase {
 /// What is known about the header being read.
 struct HeaderProgress {
     deadline: Pin<Box<Sleep>>,
+    /// The header's bytes so far (at most [`MAX_HEADER_BYTES`]), checked by [`framing`] once
+    /// complete.
+    header: Vec<u8>,
     /// The last bytes seen, to find `\r\n\r\n` across reads.
     tail: u32,
-    bytes: usize,
     lines: usize,
 }
 
@@ -182,29 +208,30 @@ impl HeaderProgress {
     fn new(timeout: Duration) -> Self {
         HeaderProgress {
             deadline: Box::pin(tokio::time::sleep_until(Instant::now() + timeout)),
+            header: Vec::new(),
             tail: 0,
-            bytes: 0,
             lines: 0,
         }
     }
 
-    /// Scans newly read bytes; `Some(true)` when the header ended in them.
+    /// Scans newly read bytes, keeping those that belong to the header.
     fn scan(&mut self, data: &[u8]) -> HeaderScan {
-        for &byte in data {
-            self.bytes += 1;
+        for (at, &byte) in data.iter().enumerate() {
             self.tail = (self.tail << 8) | u32::from(byte);
             if byte == b'\n' {
                 if self.tail == u32::from_be_bytes(*b"\r\n\r\n")
                     || self.tail & 0xFFFF == u32::from(u16::from_be_bytes(*b"\n\n"))
                 {
+                    self.header.extend_from_slice(&data[..=at]);
                     return HeaderScan::Complete;
                 }
                 self.lines += 1;
             }
-            if self.bytes > MAX_HEADER_BYTES || self.lines > MAX_HEADER_LINES {
+            if self.header.len() + at >= MAX_HEADER_BYTES || self.lines > MAX_HEADER_LINES {
                 return HeaderScan::TooLarge;
             }
         }
+        self.header.extend_from_slice(data);
         HeaderScan::Partial
     }
 }
@@ -321,7 +348,14 @@ impl AsyncRead for GuardedStream {
             if let Phase::Header(progress) = &mut this.phase {
                 match progress.scan(new) {
                     HeaderScan::Partial => {}
-                    HeaderScan::Complete => this.phase = Phase::Request,
+                    HeaderScan::Complete => match framing::check(&progress.header) {
+                        Ok(()) => this.phase = Phase::Request,
+                        Err(why) => {
+                            buf.set_filled(before);
+                            this.refuse(&BridgeError::BadFraming(why), "bad_framing");
+                            return Pin::new(this).poll_read(cx, buf);
+                        }
+                    },
                     HeaderScan::TooLarge => {
                         buf.set_filled(before);
                         this.refuse(&BridgeError::HeaderTooLarge, "header_too_large");
