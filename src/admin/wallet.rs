@@ -6,14 +6,17 @@
 //!
 //! Also the library side of wallet handling that `start` and `daemon` use:
 //!
-//! - [`discover`] finds the key in the documented order (README, Commands: wallet discovery):
-//!   1. `BLOCKRUN_WALLET_KEY` (0x + 64 hex digits);
+//! - [`discover`] finds the key in the documented order (README, Commands: wallet discovery),
+//!   the BlockRun SDK's and CLI's order with our own key file setting before the session:
+//!   1. `BLOCKRUN_WALLET_KEY`, then `BASE_CHAIN_WALLET_KEY` (0x + 64 hex digits);
 //!   2. `WALLET_KEY_FILE`, else the config's `proxy.wallet_key_file`;
-//!   3. `~/.blockrun/.session` (the BlockRun SDK's wallet: a raw 0x key on one line); the proxy
-//!      then runs with HOME = `~/.clawrouter-codex/proxy-home` so a wallet ClawRouter saved
-//!      under `~/.openclaw` cannot shadow it (ClawRouter prefers its saved `wallet.key` over
-//!      `BLOCKRUN_WALLET_KEY`);
+//!   3. `.session` in `$BLOCKRUN_HOME` (default `~/.blockrun`; the BlockRun SDK's wallet: a raw
+//!      0x key on one line); the proxy then runs with HOME = `~/.clawrouter-codex/proxy-home`
+//!      so a wallet ClawRouter saved under `~/.openclaw` cannot shadow it (ClawRouter prefers
+//!      its saved `wallet.key` over `BLOCKRUN_WALLET_KEY`);
 //!   4. else nothing: ClawRouter finds or makes its own wallet.
+//!
+//!   Whichever variable held it, the proxy child gets the key as `BLOCKRUN_WALLET_KEY` only.
 //!
 //!   A source that is present but unusable (bad key, unreadable file) is an error, never
 //!   skipped: falling through would silently pay from a different wallet.
@@ -42,8 +45,16 @@ use crate::fsutil;
 use crate::funding::Funding;
 pub use crate::funding::ProxyHealth;
 
-/// Environment variable holding a raw key (highest precedence).
+/// Environment variable holding a raw key (highest precedence); the proxy child gets the key
+/// under this name.
 pub const ENV_KEY: &str = "BLOCKRUN_WALLET_KEY";
+/// The BlockRun SDK's other variable for a raw key (after [`ENV_KEY`]).
+pub const ENV_BASE_KEY: &str = "BASE_CHAIN_WALLET_KEY";
+/// Every variable that may hold a raw key, in discovery order: never written into a service
+/// file, removed from this process's environment before any child starts.
+pub const RAW_KEY_VARS: [&str; 2] = [ENV_KEY, ENV_BASE_KEY];
+/// The BlockRun SDK's folder (default `~/.blockrun`), holding `.session`.
+pub const ENV_BLOCKRUN_HOME: &str = "BLOCKRUN_HOME";
 /// Environment variable naming a key file.
 pub const ENV_KEY_FILE: &str = "WALLET_KEY_FILE";
 /// Environment variable asking for an isolated proxy HOME.
@@ -143,7 +154,7 @@ impl fmt::Display for KeyProblem {
 /// the key or the file's content.
 #[derive(Debug, thiserror::Error)]
 pub enum WalletError {
-    /// `BLOCKRUN_WALLET_KEY` holds no usable key.
+    /// `BLOCKRUN_WALLET_KEY` or `BASE_CHAIN_WALLET_KEY` holds no usable key.
     #[error("{var} is set but {problem}; expected 0x followed by 64 hex digits (the value is not shown)")]
     EnvKey {
         /// The variable's name.
@@ -198,11 +209,11 @@ pub enum WalletError {
 /// Where the wallet key came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WalletSource {
-    /// `BLOCKRUN_WALLET_KEY`.
-    EnvKey,
+    /// A raw key in this environment variable ([`RAW_KEY_VARS`]).
+    EnvKey(&'static str),
     /// `WALLET_KEY_FILE` or `proxy.wallet_key_file`.
     KeyFile(PathBuf),
-    /// `~/.blockrun/.session` (HOME is isolated for the proxy).
+    /// `.session` in `$BLOCKRUN_HOME`, default `~/.blockrun` (HOME is isolated for the proxy).
     BlockrunSession(PathBuf),
     /// No key here: ClawRouter finds or makes its own wallet.
     ClawRouterOwn,
@@ -212,7 +223,7 @@ impl WalletSource {
     /// A description for people (never contains the key).
     pub fn describe(&self) -> String {
         match self {
-            WalletSource::EnvKey => format!("the {ENV_KEY} environment variable"),
+            WalletSource::EnvKey(var) => format!("the {var} environment variable"),
             WalletSource::KeyFile(p) => format!("the key file {}", p.display()),
             WalletSource::BlockrunSession(p) => format!("the BlockRun session {}", p.display()),
             WalletSource::ClawRouterOwn => {
@@ -353,12 +364,12 @@ pub fn discover(
         })
     };
 
-    if let Some(raw) = get(ENV_KEY) {
-        let key = SecretKey::parse(&raw).map_err(|problem| WalletError::EnvKey {
-            var: ENV_KEY,
-            problem,
-        })?;
-        return done(WalletSource::EnvKey, Some(key), isolate_setting);
+    for var in RAW_KEY_VARS {
+        if let Some(raw) = get(var) {
+            let key =
+                SecretKey::parse(&raw).map_err(|problem| WalletError::EnvKey { var, problem })?;
+            return done(WalletSource::EnvKey(var), Some(key), isolate_setting);
+        }
     }
 
     let key_file = match get(ENV_KEY_FILE) {
@@ -379,10 +390,20 @@ pub fn discover(
         return done(WalletSource::KeyFile(path), Some(key), isolate_setting);
     }
 
-    if let Some(home) = &home {
-        let session = home.join(".blockrun").join(".session");
+    let (blockrun_home, origin) = match get(ENV_BLOCKRUN_HOME) {
+        Some(dir) => (
+            Some(expand_tilde(dir.trim(), home.as_deref())),
+            format!("the BlockRun session ({ENV_BLOCKRUN_HOME}/.session)"),
+        ),
+        None => (
+            home.as_ref().map(|h| h.join(".blockrun")),
+            "the BlockRun session (~/.blockrun/.session)".to_owned(),
+        ),
+    };
+    if let Some(dir) = blockrun_home {
+        let session = dir.join(".session");
         if session.exists() {
-            let key = read_key_file(&session, "the BlockRun session (~/.blockrun/.session)")?;
+            let key = read_key_file(&session, &origin)?;
             return done(WalletSource::BlockrunSession(session), Some(key), true);
         }
     }
@@ -695,7 +716,7 @@ fn report(
         None => {
             let _ = writeln!(
                 out,
-                "Key from: none found ({ENV_KEY}, {ENV_KEY_FILE} / proxy.wallet_key_file, ~/.blockrun/.session); ClawRouter uses the wallet it finds or creates itself"
+                "Key from: none found ({ENV_KEY}, {ENV_BASE_KEY}, {ENV_KEY_FILE} / proxy.wallet_key_file, ${ENV_BLOCKRUN_HOME}/.session); ClawRouter uses the wallet it finds or creates itself"
             );
         }
     }

@@ -92,6 +92,7 @@ fn env(flags: u8, seed: u64) -> EnvOverrides {
         ),
         proxy_port: pick(2, &["8404", "0", "99999", " 1 ", "1@x", "1/x"]),
         proxy_command: pick(3, &["npx -y x", "", "'unclosed"]),
+        proxy_version: pick(4, &["0.12.246", "latest", "1.2.3-rc.1", "1;x"]),
         web_search: pick(4, &["1", "true", "0", "on"]),
         codex_home: pick(5, &["~/c", "/c", ""]),
         wallet_key_file: pick(5, &["~/key", "/key"]),
