@@ -43,7 +43,37 @@ pub enum Command {
     /// Install, remove or inspect the login service that runs `start`.
     Daemon(DaemonArgs),
     /// Print the wallet address (derived offline; the key is never printed) and its balance.
-    Wallet,
+    Wallet(WalletArgs),
+    /// The ClawRouter proxy `start` runs: `proxy upgrade` pins the newest release.
+    Proxy(ProxyArgs),
+}
+
+/// Options of `wallet`.
+#[derive(Debug, Args)]
+pub struct WalletArgs {
+    /// Print `{"ok":true,"data":{…}}` (or `{"ok":false,"error":{…}}`) for machines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The argument of `proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// What to do with the proxy.
+    #[command(subcommand)]
+    pub action: ProxyAction,
+}
+
+/// The actions of `proxy`.
+#[derive(Debug, Subcommand)]
+pub enum ProxyAction {
+    /// Move the pinned ClawRouter version (proxy.version) to the newest release, after showing
+    /// old → new; asks first on a terminal, a dry run otherwise unless --yes.
+    Upgrade {
+        /// Write the new pin without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 /// Options of `setup` (`up` runs setup with the defaults).
@@ -58,7 +88,8 @@ pub struct SetupArgs {
 /// Options of `doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Print the checks as JSON.
+    /// Print the checks as JSON: `{"ok":true,"data":{"checks":[…]}}`, or
+    /// `{"ok":false,"error":{"code","message","checks":[…]}}` when one fails.
     #[arg(long)]
     pub json: bool,
 }

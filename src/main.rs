@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use clawrouter_codex::admin;
-use clawrouter_codex::cli::{Cli, Command};
+use clawrouter_codex::cli::{Cli, Command, ProxyAction};
 use clawrouter_codex::config::{self, CliOverrides};
 use clawrouter_codex::server::{self, StartError};
 
@@ -38,7 +38,10 @@ fn main() -> ExitCode {
         Command::Desktop(args) => admin::toggles::desktop(&config, args.action),
         Command::Websearch(args) => admin::toggles::websearch(&config, args.action),
         Command::Daemon(args) => admin::daemon::run(&config, config.source.as_deref(), args.action),
-        Command::Wallet => admin::wallet::run(&config),
+        Command::Wallet(args) => admin::wallet::run(&config, args.json),
+        Command::Proxy(args) => match args.action {
+            ProxyAction::Upgrade { yes } => admin::pin::upgrade(&config, yes),
+        },
     }
 }
 

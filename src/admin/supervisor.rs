@@ -57,6 +57,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::http::{self, GetError};
+use super::proxy_version::{self, Launch};
 use super::wallet;
 use crate::config::Config;
 use crate::server::{RunningBridge, StartError};
@@ -141,6 +142,8 @@ fn run(config: Arc<Config>, with_setup: bool) -> ExitCode {
         );
     }
     let mut proxy = ProxySlot::new(argv, wallet_env, proxy_port);
+    proxy.record = proxy_version::record_path(&config)
+        .map(|path| (path, Launch::planned(&config, proxy_port)));
     let mut setup = if with_setup {
         log::info!("setup runs once the proxy and the bridge answer /health");
         SetupState::Waiting
@@ -252,7 +255,7 @@ fn catch_signals(events: Sender<Event>) -> Result<(), String> {
 
 /// The port `start` runs or adopts the proxy on: where every command finds it
 /// ([`Config::clawrouter_proxy`]) when that is on this machine, else `proxy.port`.
-fn proxy_port(config: &Config) -> u16 {
+pub(crate) fn proxy_port(config: &Config) -> u16 {
     config
         .clawrouter_proxy()
         .loopback_port
@@ -509,6 +512,8 @@ struct ProxySlot {
     state: ProxyState,
     backoff: Duration,
     healthy: bool,
+    /// Where to record what was launched, for `doctor` ([`proxy_version`]), and what.
+    record: Option<(std::path::PathBuf, Launch)>,
 }
 
 impl ProxySlot {
@@ -530,6 +535,30 @@ impl ProxySlot {
             state: ProxyState::Waiting { at: Instant::now() },
             backoff: BACKOFF_MIN,
             healthy: false,
+            record: None,
+        }
+    }
+
+    /// Records the launched child for `doctor` (best effort: a failure only loses the version).
+    fn record_launch(&self, pid: u32) {
+        if let Some((path, planned)) = &self.record {
+            let launch = Launch {
+                pid,
+                ..planned.clone()
+            };
+            if let Err(e) = proxy_version::write(path, &launch) {
+                log::warn!(
+                    "cannot record the proxy's version in {}: {e}; doctor will not know it",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    /// Removes the record of a child that ended.
+    fn forget_launch(&self, pid: u32) {
+        if let Some((path, _)) = &self.record {
+            proxy_version::remove(path, pid);
         }
     }
 
@@ -578,7 +607,11 @@ impl ProxySlot {
                 }
             }
             ProxyState::Running { child, .. } => match child.try_wait() {
-                Ok(Some(status)) => self.exited(now, status),
+                Ok(Some(status)) => {
+                    let pid = child.id();
+                    self.forget_launch(pid);
+                    self.exited(now, status);
+                }
                 Ok(None) => self.watch_running(now),
                 Err(e) => {
                     log::error!("cannot check the proxy process: {e}");
@@ -643,6 +676,7 @@ impl ProxySlot {
             }
         };
         log::info!("proxy started: `{}` (pid {})", self.shown(), child.id());
+        self.record_launch(child.id());
         let output = Arc::new(Output::default());
         if let Some(out) = child.stdout.take() {
             self.echo(out, false, output.clone());
@@ -786,6 +820,7 @@ impl ProxySlot {
         };
         let pid = child.id();
         if let Ok(Some(_)) = child.try_wait() {
+            self.forget_launch(pid);
             return;
         }
         log::info!("stopping the proxy (pid {pid})");
@@ -810,6 +845,7 @@ impl ProxySlot {
         }
         // Members of the group that outlive the leader (node under npx) get the same end.
         let _ = signal_group(pid, "KILL");
+        self.forget_launch(pid);
     }
 }
 

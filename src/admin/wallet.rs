@@ -580,34 +580,57 @@ pub fn key_file_permission_warning(path: &Path) -> Option<String> {
 }
 
 /// Runs `wallet`: address (offline), key source, and the proxy's balance when it is up.
-/// Exit 0 when an address was shown, 1 otherwise.
-pub fn run(config: &Config) -> ExitCode {
+/// Exit 0 when an address was shown, 1 otherwise. `json`: the same facts in the BlockRun
+/// envelope ([`super::envelope`]) on stdout; warnings stay on stderr.
+pub fn run(config: &Config, json: bool) -> ExitCode {
     let env = |name: &str| std::env::var(name).ok();
-    report(config, &env, &mut std::io::stdout(), &mut std::io::stderr())
+    report(
+        config,
+        &env,
+        json,
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    )
+}
+
+/// A failure of `wallet`: the message on stderr, or the envelope's `error` on stdout.
+fn failed(
+    json: bool,
+    code: &str,
+    message: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode {
+    if json {
+        return super::envelope::print(
+            out,
+            &super::envelope::failure(code, message, Default::default()),
+        );
+    }
+    let _ = writeln!(err, "clawrouter-codex: wallet: {message}");
+    super::problem()
 }
 
 fn report(
     config: &Config,
     env: &dyn Fn(&str) -> Option<String>,
+    json: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> ExitCode {
     // Output errors (a closed pipe) are ignored: nothing better can be done with them.
     let discovery = match discover(config, env) {
         Ok(d) => d,
-        Err(e) => {
-            let _ = writeln!(err, "clawrouter-codex: wallet: {e}");
-            return super::problem();
-        }
+        Err(e) => return failed(json, "wallet_key_unusable", &e.to_string(), out, err),
     };
     let derived = match discovery.address() {
         Some(Ok(address)) => Some(address),
-        Some(Err(e)) => {
-            let _ = writeln!(err, "clawrouter-codex: wallet: {e}");
-            return super::problem();
-        }
+        Some(Err(e)) => return failed(json, "wallet_key_unusable", &e.to_string(), out, err),
         None => None,
     };
+    // The text report goes nowhere with --json; its facts are gathered at the end.
+    let mut text_sink = std::io::sink();
+    let text: &mut dyn Write = if json { &mut text_sink } else { &mut *out };
     let home = env("HOME")
         .filter(|h| !h.trim().is_empty())
         .map(PathBuf::from);
@@ -667,7 +690,7 @@ fn report(
     if let Some((funding, why, from_proxy)) = &chosen {
         let (chain, address) = (funding.chain, &funding.address);
         let _ = writeln!(
-            out,
+            text,
             "ClawRouter pays on {chain} ({why}): fund {address} with {}",
             chain.usdc()
         );
@@ -690,7 +713,7 @@ fn report(
             }
             _ => String::new(),
         };
-        let _ = writeln!(out, "Address: {address}{origin}");
+        let _ = writeln!(text, "Address: {address}{origin}");
         if chain == crate::funding::Chain::Solana {
             let evm = health
                 .as_ref()
@@ -700,7 +723,7 @@ fn report(
                 .or_else(|| derived.clone());
             if let Some(evm) = evm {
                 let _ = writeln!(
-                    out,
+                    text,
                     "EVM address: {evm} (Base: not paid from while ClawRouter pays on Solana)"
                 );
             }
@@ -709,13 +732,13 @@ fn report(
     match &derived {
         Some(address) => {
             if chosen.as_ref().map(|(f, _, _)| f.address.as_str()) != Some(address.as_str()) {
-                let _ = writeln!(out, "Key address: {address}");
+                let _ = writeln!(text, "Key address: {address}");
             }
-            let _ = writeln!(out, "Key from: {}", discovery.source.describe());
+            let _ = writeln!(text, "Key from: {}", discovery.source.describe());
         }
         None => {
             let _ = writeln!(
-                out,
+                text,
                 "Key from: none found ({ENV_KEY}, {ENV_BASE_KEY}, {ENV_KEY_FILE} / proxy.wallet_key_file, ${ENV_BLOCKRUN_HOME}/.session); ClawRouter uses the wallet it finds or creates itself"
             );
         }
@@ -723,7 +746,7 @@ fn report(
     if discovery.isolate_home {
         if let Some(h) = &discovery.proxy_home {
             let _ = writeln!(
-                out,
+                text,
                 "Proxy HOME: {} (isolated, so a saved ClawRouter wallet cannot shadow this key)",
                 h.display()
             );
@@ -744,13 +767,13 @@ fn report(
 
     match &health {
         Ok(h) => {
-            let _ = writeln!(out, "Proxy: up on {at}");
+            let _ = writeln!(text, "Proxy: up on {at}");
             let chain = match (h.chain(), &h.payment_chain) {
                 (Some(chain), _) => chain.name().to_owned(),
                 (None, Some(other)) => format!("{other} (unknown to this bridge)"),
                 (None, None) => "unknown".to_owned(),
             };
-            let _ = writeln!(out, "Chain: {chain}");
+            let _ = writeln!(text, "Chain: {chain}");
             match (&h.balance, &h.balance_error) {
                 (Some(b), _) => {
                     let mut line = format!("Balance: {b} USDC");
@@ -759,19 +782,19 @@ fn report(
                     } else if h.is_low == Some(true) {
                         line.push_str(" (low: under $1)");
                     }
-                    let _ = writeln!(out, "{line}");
+                    let _ = writeln!(text, "{line}");
                 }
                 (None, Some(e)) => {
-                    let _ = writeln!(out, "Balance: unavailable (the proxy says: {e})");
+                    let _ = writeln!(text, "Balance: unavailable (the proxy says: {e})");
                 }
                 (None, None) => {
-                    let _ = writeln!(out, "Balance: not reported by the proxy");
+                    let _ = writeln!(text, "Balance: not reported by the proxy");
                 }
             }
             if h.is_empty == Some(true) || h.is_low == Some(true) {
                 if let Some((funding, _, _)) = &chosen {
                     let _ = writeln!(
-                        out,
+                        text,
                         "Hint: send {} to {} to use paid models; free models still work meanwhile.",
                         funding.chain.usdc(),
                         funding.address
@@ -781,26 +804,62 @@ fn report(
         }
         Err(GetError::Down(_)) => {
             let _ = writeln!(
-                out,
+                text,
                 "Proxy: not running on {at}; run `clawrouter-codex start` to see the balance"
             );
         }
         Err(e) => {
-            let _ = writeln!(out, "Proxy: {at} {e}; balance unknown");
+            let _ = writeln!(text, "Proxy: {at} {e}; balance unknown");
         }
     }
 
-    if chosen.is_none() {
-        let _ = writeln!(
+    let Some((funding, why, from_proxy)) = chosen else {
+        let message = format!("no wallet address to show: no key is configured, ClawRouter has no saved wallet, and the proxy is not up at {at}. Run `clawrouter-codex start` (ClawRouter then creates or finds its wallet), or set {ENV_KEY_FILE} to a file holding your key.");
+        return failed(json, "no_wallet", &message, out, err);
+    };
+    let problems: Vec<String> = files
+        .iter()
+        .flat_map(|f| &f.problems)
+        .map(ToString::to_string)
+        .collect();
+    if !json {
+        return if problems.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            super::problem()
+        };
+    }
+    if !problems.is_empty() {
+        return failed(
+            json,
+            "wallet_files_unreadable",
+            &problems.join("; "),
+            out,
             err,
-            "clawrouter-codex: wallet: no wallet address to show: no key is configured, ClawRouter has no saved wallet, and the proxy is not up at {at}. Run `clawrouter-codex start` (ClawRouter then creates or finds its wallet), or set {ENV_KEY_FILE} to a file holding your key."
         );
-        return super::problem();
     }
-    if files.is_some_and(|f| !f.problems.is_empty()) {
-        return super::problem();
-    }
-    ExitCode::SUCCESS
+    let up = health.as_ref().ok();
+    let data = serde_json::json!({
+        "address": funding.address,
+        "chain": funding.chain.name().to_ascii_lowercase(),
+        "asset": funding.chain.usdc(),
+        "addressFrom": if from_proxy { format!("the proxy's /health at {at}") } else { why },
+        "evmAddress": up
+            .and_then(|h| h.wallet.clone())
+            .or_else(|| files.as_ref().and_then(|f| f.evm.clone()))
+            .or_else(|| derived.clone()),
+        "solanaAddress": up
+            .and_then(|h| h.solana.clone())
+            .or_else(|| files.as_ref().and_then(|f| f.solana.clone())),
+        "keyAddress": derived,
+        "keySource": discovery.source.describe(),
+        "proxy": {"up": up.is_some(), "at": at},
+        "balance": up.and_then(|h| h.balance.clone()),
+        "balanceError": up.and_then(|h| h.balance_error.clone()),
+        "isLow": up.and_then(|h| h.is_low),
+        "isEmpty": up.and_then(|h| h.is_empty),
+    });
+    super::envelope::print(out, &super::envelope::success(data))
 }
 
 #[cfg(test)]

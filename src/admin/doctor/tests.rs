@@ -334,12 +334,29 @@ fn catalog_check() {
 
 #[test]
 fn json_shape() {
-    let v = to_json(&[
-        Check::pass("a", "fine"),
-        Check::fail("b", "broken", "do this"),
-    ]);
+    let v = to_json(
+        &[
+            Check::pass("a", "fine"),
+            Check::fail("b", "broken", "do this"),
+        ],
+        None,
+    );
     assert_eq!(v["ok"], false);
-    assert_eq!(v["checks"][0]["fix"], Value::Null);
-    assert_eq!(v["checks"][1]["fix"], "do this");
-    assert_eq!(v["checks"][1]["name"], "b");
+    assert_eq!(v["error"]["code"], "checks_failed");
+    assert_eq!(
+        v["error"]["message"],
+        "1 of 2 checks failed: b (each failed check has its fix)"
+    );
+    assert_eq!(v["error"]["checks"][0]["fix"], Value::Null);
+    assert_eq!(v["error"]["checks"][1]["fix"], "do this");
+    assert_eq!(v["error"]["checks"][1]["name"], "b");
+    assert!(v.get("data").is_none());
+    let v = to_json(
+        &[Check::pass("a", "fine")],
+        Some("http://x/dashboard".into()),
+    );
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["data"]["checks"][0]["name"], "a");
+    assert_eq!(v["data"]["dashboard"], "http://x/dashboard");
+    assert!(v.get("error").is_none());
 }

@@ -429,7 +429,7 @@ fn report_with_empty_wallet_hints_funding() {
         ("BLOCKRUN_WALLET_KEY", KEY_A),
     ]);
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = report(&cfg, &env, &mut out, &mut err);
+    let code = report(&cfg, &env, false, &mut out, &mut err);
     let (out, err) = (
         String::from_utf8(out).unwrap(),
         String::from_utf8(err).unwrap(),
@@ -449,7 +449,7 @@ fn report_without_key_or_proxy_fails() {
     drop(free);
     let env = env_of(&[("HOME", tmp.path().to_str().unwrap())]);
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = report(&cfg, &env, &mut out, &mut err);
+    let code = report(&cfg, &env, false, &mut out, &mut err);
     assert_eq!(code, ExitCode::from(1));
     let err = String::from_utf8(err).unwrap();
     assert!(err.contains("no wallet address to show"), "{err}");
@@ -496,7 +496,7 @@ fn clawrouter_files(home: &Path, mnemonic: Option<&str>, chain: Option<&str>) ->
 fn run_report(cfg: &Config, pairs: &[(&str, &str)]) -> (ExitCode, String, String) {
     let env = env_of(pairs);
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = report(cfg, &env, &mut out, &mut err);
+    let code = report(cfg, &env, false, &mut out, &mut err);
     let (out, err) = (
         String::from_utf8(out).unwrap(),
         String::from_utf8(err).unwrap(),
