@@ -4,15 +4,14 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
 use clawrouter_codex::admin;
-use clawrouter_codex::cli::{Cli, Command, ProxyAction};
+use clawrouter_codex::cli::{Command, ProxyAction};
 use clawrouter_codex::config::{self, CliOverrides};
 use clawrouter_codex::server::{self, StartError};
 
 fn main() -> ExitCode {
     server::tune_allocator();
-    let cli = Cli::parse();
+    let cli = clawrouter_codex::cli::parse_args();
     let overrides = CliOverrides {
         verbose: cli.verbose,
     };
