@@ -44,11 +44,16 @@ impl World {
 
     fn run(&self, args: &[&str]) -> (i32, String, String) {
         let mut cmd = common::cli::clean_command();
+        // Only the fakes: the real npm must never be reached (no registry traffic).
+        cmd.env("PATH", self.path("bin"));
+        self.run_as(cmd, args)
+    }
+
+    /// Runs `cmd` with `args` in this world (HOME, a working folder, no stdin).
+    fn run_as(&self, mut cmd: Command, args: &[&str]) -> (i32, String, String) {
         let out = cmd
             .args(args)
             .env("HOME", self.path("home"))
-            // Only the fakes: the real npm must never be reached (no registry traffic).
-            .env("PATH", self.path("bin"))
             .current_dir(self.path("work"))
             .stdin(Stdio::null())
             .output()
@@ -193,20 +198,8 @@ fn the_binary_answers_to_blockrun_codex() {
         for var in common::cli::SETTINGS {
             cmd.env_remove(var);
         }
-        let out = cmd
-            .args(args)
-            .env("HOME", w.path("home"))
-            .env("PROXY_PORT", "9")
-            .env("BLOCKRUN_WALLET_KEY", KEY_A)
-            .current_dir(w.path("work"))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        cmd.env("PROXY_PORT", "9").env("BLOCKRUN_WALLET_KEY", KEY_A);
+        w.run_as(cmd, args)
     };
     let (code, out, err) = run(&["--version"]);
     assert_eq!(code, 0, "{err}");
