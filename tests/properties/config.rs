@@ -200,6 +200,11 @@ fn check_config(config: &Config) {
             config.listen
         );
     }
+    assert!(
+        clawrouter_codex::config::check_proxy_version(&config.proxy.version).is_ok(),
+        "a loaded pin that is not an exact version: {:?}",
+        config.proxy.version
+    );
     let upstream = &config.upstream;
     assert!(
         !upstream.url.contains('@'),
@@ -243,6 +248,8 @@ const LINES: &[&str] = &[
     "proxy:\n  port: 70000",
     "proxy:\n  port: 0\n  command: ''\n  isolate_home: yes",
     "proxy:\n  wallet_key_file: ~/k",
+    "proxy:\n  version: 0.12.246",
+    "proxy:\n  version: '1.0.0-rc.1; x'",
     "codex:\n  home: ~\n  profile: ''",
     "web_search:\n  enabled: true\n  max_rounds: 0",
     "web_search:\n  max_results: 11\n  timeout_secs: 301",
