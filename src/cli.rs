@@ -1,8 +1,29 @@
 //! The command line (clap). Global options apply to every command; no command means `bridge`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+/// The names the binary answers to: its own, and the BlockRun CLI's alias `blockrun-codex`
+/// (the npm package installs both; README, Commands).
+pub const NAMES: [&str; 2] = ["clawrouter-codex", "blockrun-codex"];
+
+/// Parses the process's command line. `--version`, `--help` and usage errors name the program
+/// as it was invoked when that is one of [`NAMES`], else `clawrouter-codex`; everything else
+/// behaves the same under either name.
+pub fn parse_args() -> Cli {
+    let invoked = std::env::args_os().next().and_then(|arg0| {
+        Path::new(&arg0)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+    });
+    let name = NAMES
+        .into_iter()
+        .find(|name| invoked.as_deref() == Some(*name))
+        .unwrap_or(NAMES[0]);
+    let matches = Cli::command().name(name).bin_name(name).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
 
 /// Run OpenAI Codex on any Chat Completions model — first of all ClawRouter.
 #[derive(Debug, Parser)]
@@ -43,7 +64,37 @@ pub enum Command {
     /// Install, remove or inspect the login service that runs `start`.
     Daemon(DaemonArgs),
     /// Print the wallet address (derived offline; the key is never printed) and its balance.
-    Wallet,
+    Wallet(WalletArgs),
+    /// The ClawRouter proxy `start` runs: `proxy upgrade` pins the newest release.
+    Proxy(ProxyArgs),
+}
+
+/// Options of `wallet`.
+#[derive(Debug, Args)]
+pub struct WalletArgs {
+    /// Print `{"ok":true,"data":{…}}` (or `{"ok":false,"error":{…}}`) for machines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The argument of `proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// What to do with the proxy.
+    #[command(subcommand)]
+    pub action: ProxyAction,
+}
+
+/// The actions of `proxy`.
+#[derive(Debug, Subcommand)]
+pub enum ProxyAction {
+    /// Move the pinned ClawRouter version (proxy.version) to the newest release, after showing
+    /// old → new; asks first on a terminal, a dry run otherwise unless --yes.
+    Upgrade {
+        /// Write the new pin without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 /// Options of `setup` (`up` runs setup with the defaults).
@@ -58,7 +109,8 @@ pub struct SetupArgs {
 /// Options of `doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Print the checks as JSON.
+    /// Print the checks as JSON: `{"ok":true,"data":{"checks":[…]}}`, or
+    /// `{"ok":false,"error":{"code","message","checks":[…]}}` when one fails.
     #[arg(long)]
     pub json: bool,
 }

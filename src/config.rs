@@ -20,8 +20,11 @@ pub const DEFAULT_UPSTREAM_URL: &str = "http://127.0.0.1:8404/v1";
 pub const DEFAULT_KEEPALIVE_SECS: u64 = 15;
 /// Default port of the ClawRouter proxy that `start` launches.
 pub const DEFAULT_PROXY_PORT: u16 = 8404;
-/// Default command that launches the ClawRouter proxy.
-pub const DEFAULT_PROXY_COMMAND: &str = "npx -y @blockrun/clawrouter@latest";
+/// The npm package of the ClawRouter proxy.
+pub const PROXY_PACKAGE: &str = "@blockrun/clawrouter";
+/// The ClawRouter version `start` runs unless `proxy.version` / `CLAWROUTER_VERSION` names
+/// another: the one the tests and docs are written against (README, Quick start).
+pub const DEFAULT_PROXY_VERSION: &str = "0.12.246";
 /// Default request body limit. Codex re-sends the whole history every turn, so this is generous.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// Default seconds an idle pooled upstream connection is kept: below the 5 s after which Node
@@ -143,6 +146,8 @@ pub struct FileProxy {
     pub port: Option<u16>,
     /// Command `start` launches the proxy with; `--port PORT` is appended (env `CLAWROUTER_CMD`).
     pub command: Option<String>,
+    /// The ClawRouter version `start` runs with npx (env `CLAWROUTER_VERSION`).
+    pub version: Option<String>,
     /// File holding the x402 wallet key handed to the proxy (env `WALLET_KEY_FILE`).
     pub wallet_key_file: Option<PathBuf>,
     /// Run the proxy under a fresh HOME so a saved wallet can't shadow the key (env `ISOLATE_HOME=1`).
@@ -428,12 +433,59 @@ impl Default for ConnectionLimits {
 pub struct ProxySettings {
     /// Port the proxy is launched on (default 8404).
     pub port: u16,
-    /// The launch command, split like a shell would; `--port PORT` is appended at launch.
-    pub command: String,
+    /// The user's own launch command (`CLAWROUTER_CMD` or `proxy.command`), which overrides
+    /// the pinned version; `None` runs `npx -y @blockrun/clawrouter@<version>`.
+    pub command: Option<String>,
+    /// The pinned ClawRouter version (`proxy.version`, env `CLAWROUTER_VERSION`).
+    pub version: String,
     /// File holding the x402 wallet key handed to the proxy, if any.
     pub wallet_key_file: Option<PathBuf>,
     /// Run the proxy under a fresh HOME so a saved wallet cannot shadow the key.
     pub isolate_home: bool,
+}
+
+impl ProxySettings {
+    /// The launch command, split like a shell would at launch (`--port PORT` is appended):
+    /// the user's own command, else npx running the pinned version.
+    pub fn launch_command(&self) -> String {
+        match &self.command {
+            Some(command) => command.clone(),
+            None => pinned_command(&self.version),
+        }
+    }
+}
+
+/// `npx -y @blockrun/clawrouter@<version>`: how `start` runs a pinned ClawRouter.
+pub fn pinned_command(version: &str) -> String {
+    format!("npx -y {PROXY_PACKAGE}@{version}")
+}
+
+/// Checks a ClawRouter version: an exact semver version (`0.12.246`, `1.0.0-beta.2`), nothing a
+/// shell or npm would read as more (no tags like `latest`, no ranges, no spaces or quotes).
+pub fn check_proxy_version(version: &str) -> Result<(), String> {
+    let hint = "use an exact version such as 0.12.246 (`clawrouter-codex proxy upgrade` pins the newest); for a command of your own set CLAWROUTER_CMD";
+    let (core, rest) = match version.find(['-', '+']) {
+        Some(at) => version.split_at(at),
+        None => (version, ""),
+    };
+    let parts: Vec<&str> = core.split('.').collect();
+    let core_ok = parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()));
+    let rest_ok = rest.len() <= 64
+        && rest
+            .bytes()
+            .skip(1)
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && rest.len() != 1;
+    if core_ok && rest_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{version:?} is not an exact ClawRouter version; {hint}"
+        ))
+    }
 }
 
 /// Where the ClawRouter proxy is: the one answer `wallet`, `doctor`, `start`, `daemon status`
@@ -532,6 +584,8 @@ pub struct EnvOverrides {
     pub proxy_port: Option<String>,
     /// `CLAWROUTER_CMD`: the proxy launch command.
     pub proxy_command: Option<String>,
+    /// `CLAWROUTER_VERSION`: the pinned ClawRouter version.
+    pub proxy_version: Option<String>,
     /// `WALLET_KEY_FILE`.
     pub wallet_key_file: Option<String>,
     /// `ISOLATE_HOME` (`1`/`true` = on).
@@ -553,6 +607,7 @@ impl EnvOverrides {
             proxy_url: get("CLAWROUTER_PROXY_URL"),
             proxy_port: get("PROXY_PORT"),
             proxy_command: get("CLAWROUTER_CMD"),
+            proxy_version: get("CLAWROUTER_VERSION"),
             wallet_key_file: get("WALLET_KEY_FILE"),
             isolate_home: get("ISOLATE_HOME"),
             codex_home: get("CODEX_HOME"),
@@ -765,13 +820,20 @@ pub fn resolve(
             })?,
         None => file_proxy.port.unwrap_or(DEFAULT_PROXY_PORT),
     };
+    let (proxy_version, version_origin) = match (&env.proxy_version, file_proxy.version) {
+        (Some(v), _) => (v.trim().to_owned(), origin(true, "CLAWROUTER_VERSION")),
+        (None, Some(v)) => (v.trim().to_owned(), file_origin.clone()),
+        (None, None) => (DEFAULT_PROXY_VERSION.to_owned(), file_origin.clone()),
+    };
+    check_proxy_version(&proxy_version).map_err(|message| ConfigError::Invalid {
+        key: "proxy.version",
+        origin: version_origin,
+        message,
+    })?;
     let proxy = ProxySettings {
         port: proxy_port,
-        command: env
-            .proxy_command
-            .clone()
-            .or(file_proxy.command)
-            .unwrap_or_else(|| DEFAULT_PROXY_COMMAND.to_owned()),
+        command: env.proxy_command.clone().or(file_proxy.command),
+        version: proxy_version,
         wallet_key_file: env
             .wallet_key_file
             .as_ref()
@@ -1218,7 +1280,8 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(cfg.proxy.port, 9404);
-        assert_eq!(cfg.proxy.command, "clawrouter --x");
+        assert_eq!(cfg.proxy.command.as_deref(), Some("clawrouter --x"));
+        assert_eq!(cfg.proxy.launch_command(), "clawrouter --x");
         assert_eq!(
             cfg.proxy.wallet_key_file,
             Some(PathBuf::from("/home/u/key"))
@@ -1273,7 +1336,74 @@ mod tests {
         assert_eq!(cfg.max_body_bytes, defaults.max_body_bytes);
         assert_eq!(cfg.keepalive, defaults.keepalive);
         assert_eq!(cfg.proxy.command, defaults.proxy.command);
+        assert_eq!(cfg.proxy.version, defaults.proxy.version);
         assert_eq!(cfg.codex.native_model, defaults.codex.native_model);
+    }
+
+    #[test]
+    fn the_proxy_runs_the_pinned_version_unless_a_command_is_given() {
+        let cfg = resolve_text("", EnvOverrides::default()).expect("defaults");
+        assert_eq!(cfg.proxy.version, DEFAULT_PROXY_VERSION);
+        assert_eq!(
+            cfg.proxy.launch_command(),
+            "npx -y @blockrun/clawrouter@0.12.246"
+        );
+        let cfg =
+            resolve_text("proxy:\n  version: 0.12.250\n", EnvOverrides::default()).expect("valid");
+        assert_eq!(
+            cfg.proxy.launch_command(),
+            "npx -y @blockrun/clawrouter@0.12.250"
+        );
+        let env = EnvOverrides {
+            proxy_version: Some(" 0.13.0-beta.1 ".into()),
+            ..EnvOverrides::default()
+        };
+        let cfg = resolve_text("proxy:\n  version: 0.12.250\n", env).expect("valid");
+        assert_eq!(cfg.proxy.version, "0.13.0-beta.1");
+        // A command of the user's own (even with @latest) wins over the pin.
+        let env = EnvOverrides {
+            proxy_command: Some("npx -y @blockrun/clawrouter@latest".into()),
+            ..EnvOverrides::default()
+        };
+        let cfg = resolve_text("proxy:\n  version: 0.12.250\n", env).expect("valid");
+        assert_eq!(
+            cfg.proxy.launch_command(),
+            "npx -y @blockrun/clawrouter@latest"
+        );
+    }
+
+    #[test]
+    fn a_proxy_version_that_is_not_exact_is_a_config_error() {
+        for bad in [
+            "latest",
+            "^0.12.0",
+            "0.12",
+            "0.12.246; rm -rf ~",
+            "v0.12.246",
+            "0.12.x",
+            "0.12.246-",
+            "1.2.3 4",
+            "$(id)",
+        ] {
+            let env = EnvOverrides {
+                proxy_version: Some(bad.into()),
+                ..EnvOverrides::default()
+            };
+            let err = resolve_text("", env).unwrap_err().to_string();
+            assert!(err.contains("proxy.version"), "{bad}: {err}");
+            assert!(err.contains("CLAWROUTER_VERSION"), "{bad}: {err}");
+            assert!(err.contains("such as 0.12.246"), "{bad}: {err}");
+        }
+        let err = resolve_text("proxy:\n  version: latest\n", EnvOverrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("proxy.version") && err.contains("\"latest\""),
+            "{err}"
+        );
+        for good in ["0.12.246", "1.0.0-beta.2", "10.20.30+build.5"] {
+            assert!(check_proxy_version(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

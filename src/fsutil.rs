@@ -8,6 +8,7 @@ use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The permissions a written file gets.
 #[derive(Debug, Clone)]
@@ -111,6 +112,55 @@ pub fn create_new(path: &Path, mode: &Mode) -> io::Result<File> {
     #[cfg(not(unix))]
     let _ = mode;
     options.open(path)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Copies the original next to `path` as `<name>.bak-<ts>` (never overwriting one), with
+/// `permissions` (else owner-only): the one backup a changed config file gets.
+pub fn write_backup(
+    path: &Path,
+    original: &[u8],
+    permissions: Option<&fs::Permissions>,
+) -> io::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "config.toml".to_owned());
+    let ts = unix_now();
+    for n in 1..1000 {
+        let candidate = if n == 1 {
+            path.with_file_name(format!("{name}.bak-{ts}"))
+        } else {
+            path.with_file_name(format!("{name}.bak-{ts}-{n}"))
+        };
+        let mut file = match create_new(&candidate, &Mode::Private) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        let written = file
+            .write_all(original)
+            .and_then(|()| match permissions {
+                Some(p) => file.set_permissions(p.clone()),
+                None => Ok(()),
+            })
+            .and_then(|()| file.sync_all());
+        if let Err(e) = written {
+            let _ = fs::remove_file(&candidate);
+            return Err(e);
+        }
+        return Ok(candidate);
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("too many backups named {name}.bak-{ts}-*"),
+    ))
 }
 
 /// A new, uniquely named temp file in `target`'s folder: `.<name>.tmp-<pid>-<n>`.

@@ -4,9 +4,8 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
 use clawrouter_codex::admin;
-use clawrouter_codex::cli::{Cli, Command};
+use clawrouter_codex::cli::{Command, ProxyAction};
 use clawrouter_codex::config::{self, CliOverrides};
 use clawrouter_codex::server::{self, StartError};
 
@@ -28,7 +27,7 @@ static JEMALLOC_CONF: &[u8; 60] = b"background_thread:true,dirty_decay_ms:1000,m
 static JEMALLOC_CONF: &[u8; 37] = b"dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = clawrouter_codex::cli::parse_args();
     let overrides = CliOverrides {
         verbose: cli.verbose,
     };
@@ -54,7 +53,10 @@ fn main() -> ExitCode {
         Command::Desktop(args) => admin::toggles::desktop(&config, args.action),
         Command::Websearch(args) => admin::toggles::websearch(&config, args.action),
         Command::Daemon(args) => admin::daemon::run(&config, config.source.as_deref(), args.action),
-        Command::Wallet => admin::wallet::run(&config),
+        Command::Wallet(args) => admin::wallet::run(&config, args.json),
+        Command::Proxy(args) => match args.action {
+            ProxyAction::Upgrade { yes } => admin::pin::upgrade(&config, yes),
+        },
     }
 }
 

@@ -440,7 +440,8 @@ fn doctor_passes_on_a_healthy_setup() {
     assert_eq!(json_run.code, Some(0), "{}", json_run.describe());
     let v = doctor_json(&json_run);
     assert_eq!(v["ok"], true);
-    assert_eq!(v["checks"].as_array().map(Vec::len), Some(9));
+    assert!(v.get("error").is_none(), "{v}");
+    assert_eq!(v["data"]["checks"].as_array().map(Vec::len), Some(10));
     // Read-only: the catalog is unchanged, nothing new in CODEX_HOME.
     assert_eq!(std::fs::read(homes.catalog()).expect("catalog"), before);
     let mut names: Vec<String> = std::fs::read_dir(homes.codex_home())
@@ -499,7 +500,14 @@ fn doctor_fails_on_a_broken_setup() {
     assert_eq!(json_run.code, Some(1), "{}", json_run.describe());
     let v = doctor_json(&json_run);
     assert_eq!(v["ok"], false);
-    for c in v["checks"].as_array().expect("checks") {
+    assert!(v.get("data").is_none(), "{v}");
+    assert_eq!(v["error"]["code"], "checks_failed");
+    let message = v["error"]["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("7 of 10 checks failed: bridge, proxy, wallet"),
+        "{message}"
+    );
+    for c in v["error"]["checks"].as_array().expect("checks") {
         assert!(c["name"].is_string() && c["detail"].is_string());
         assert_eq!(c["fix"].is_string(), c["ok"] == false, "{c}");
     }
@@ -585,7 +593,7 @@ fn doctor_flags_an_empty_wallet() {
     );
     assert_eq!(run.code, Some(1), "{}", run.describe());
     let v = doctor_json(&run);
-    let wallet = v["checks"]
+    let wallet = v["error"]["checks"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["name"] == "wallet"))
         .expect("wallet check")
@@ -594,11 +602,78 @@ fn doctor_flags_an_empty_wallet() {
     let fix = wallet["fix"].as_str().expect("fix");
     assert!(fix.contains("fund the address"), "{fix}");
     assert!(fix.contains("free models still work"), "{fix}");
-    let proxy = v["checks"]
+    let proxy = v["error"]["checks"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["name"] == "proxy"))
         .expect("proxy check");
     assert_eq!(proxy["ok"], true);
+}
+
+/// What `start` records when it launches the proxy (see `admin::proxy_version`), here for a
+/// live process (this test) "running" the mock ClawRouter on `port`.
+fn record_launch(homes: &Homes, port: u16, version: &str) {
+    let dir = homes.home().join(".clawrouter-codex");
+    std::fs::create_dir_all(&dir).expect("state dir");
+    let record = serde_json::json!({
+        "pid": std::process::id(),
+        "port": port,
+        "command": format!("npx -y @blockrun/clawrouter@{version}"),
+        "version": version,
+        "pinned": true,
+    });
+    std::fs::write(dir.join("proxy.json"), record.to_string()).expect("record");
+}
+
+#[test]
+fn doctor_compares_the_running_clawrouter_with_the_pin() {
+    let mock = mock(Some(5.0));
+    let homes = Homes::new();
+    let port = mock.addr().port();
+    let doctor = |args: &[&str]| {
+        ours(
+            &homes,
+            args,
+            free_port(),
+            port,
+            &mock.base_url(),
+            &codex_bin(),
+        )
+    };
+
+    record_launch(&homes, port, "0.12.200");
+    let run = doctor(&["doctor"]);
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(" proxy version — "))
+        .unwrap_or_else(|| panic!("{}", run.describe()));
+    assert!(line.starts_with("❌"), "{line}");
+    assert!(line.contains("ClawRouter 0.12.200 runs"), "{line}");
+    assert!(
+        line.contains("the pinned ClawRouter 0.12.246 (proxy.version)"),
+        "{line}"
+    );
+    let v = doctor_json(&doctor(&["doctor", "--json"]));
+    let check = v["error"]["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "proxy version"))
+        .expect("version check")
+        .clone();
+    assert_eq!(check["ok"], false);
+    let fix = check["fix"].as_str().expect("fix");
+    assert!(
+        fix.contains("restart the proxy so it runs `npx -y @blockrun/clawrouter@0.12.246`"),
+        "{fix}"
+    );
+
+    record_launch(&homes, port, "0.12.246");
+    let run = doctor(&["doctor"]);
+    let expected = format!(
+        "✅ proxy version — ClawRouter 0.12.246 runs (pid {}), the pinned version",
+        std::process::id()
+    );
+    assert!(run.stdout.contains(&expected), "{}", run.describe());
 }
 
 #[test]

@@ -100,7 +100,11 @@ fn doctor_finds_it_and_names_the_solana_address_to_fund() {
     let (_, out, err) = world.run(&["doctor", "--json"], None);
     let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
     let check = |name: &str| {
-        report["checks"]
+        report[if report["ok"] == true {
+            "data"
+        } else {
+            "error"
+        }]["checks"]
             .as_array()
             .unwrap()
             .iter()

@@ -116,7 +116,10 @@ impl World {
             "PROXY_PORT",
             "CLAWROUTER_PROXY_URL",
             "CLAWROUTER_CMD",
+            "CLAWROUTER_VERSION",
             "BLOCKRUN_WALLET_KEY",
+            "BASE_CHAIN_WALLET_KEY",
+            "BLOCKRUN_HOME",
             "WALLET_KEY_FILE",
             "ISOLATE_HOME",
             "CODEX_HOME",
@@ -326,6 +329,95 @@ fn start_brings_up_both_passes_the_key_only_to_the_proxy_and_stops_on_sigterm() 
     assert!(
         get(w.bridge_port, "/health").is_none(),
         "bridge still answers"
+    );
+}
+
+/// A fake `npx` in its own folder: records the arguments it was given, one per line, in
+/// `<state>/npx-argv`, then runs the fake ClawRouter with them (it finds `--port` there).
+fn fake_npx(w: &World, state: &Path) -> PathBuf {
+    let bin = w.path("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{state}/npx-argv'\nexec '{python}' '{fake}' '{state}' \"$@\"\n",
+        state = state.display(),
+        python = w.python,
+        fake = w.path("fake_proxy.py").display(),
+    );
+    let npx = bin.join("npx");
+    std::fs::write(&npx, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&npx, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+#[test]
+fn start_runs_the_pinned_clawrouter_with_npx_and_doctor_sees_it() {
+    let w = World::new();
+    let state = w.path("state");
+    let bin = fake_npx(&w, &state);
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = w.bin("");
+    cmd.env_remove("CLAWROUTER_CMD")
+        .env("PATH", &path)
+        .arg("start");
+    let run = w.spawn(cmd);
+    assert!(
+        wait_until(15, || healthy(w.proxy_port, "\"ok\"")),
+        "proxy /health:\n{}",
+        run.output()
+    );
+    let argv = std::fs::read_to_string(state.join("npx-argv")).unwrap();
+    assert_eq!(
+        argv,
+        format!(
+            "-y\n@blockrun/clawrouter@0.12.246\n--port\n{}\n",
+            w.proxy_port
+        )
+    );
+    let out = run.wait_for_output(
+        "proxy started: `npx -y @blockrun/clawrouter@0.12.246 --port",
+        5,
+    );
+    assert!(!out.contains("@latest"), "{out}");
+
+    // doctor: the pinned version runs; with another pin it is a failure with the fix
+    let doctor = |version: Option<&str>| {
+        let mut cmd = w.bin("");
+        cmd.env_remove("CLAWROUTER_CMD").arg("doctor");
+        if let Some(v) = version {
+            cmd.env("CLAWROUTER_VERSION", v);
+        }
+        let out = cmd.stdin(Stdio::null()).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let pid = w.state_pid("state").expect("fake wrote its pid");
+    let report = doctor(None);
+    assert!(
+        report.contains(&format!(
+            "✅ proxy version — ClawRouter 0.12.246 runs (pid {pid}), the pinned version"
+        )),
+        "{report}"
+    );
+    let report = doctor(Some("0.12.250"));
+    assert!(
+        report.contains("❌ proxy version — ClawRouter 0.12.246 runs (pid "),
+        "{report}"
+    );
+    assert!(
+        report.contains("but the config asks for the pinned ClawRouter 0.12.250"),
+        "{report}"
+    );
+    assert!(report.contains("fix: restart the proxy"), "{report}");
+
+    let (code, took, out) = run.stop("TERM");
+    assert_stopped_cleanly(code, took, &out);
+    assert!(
+        !w.path("home/.clawrouter-codex/proxy.json").exists(),
+        "the launch record outlived the proxy"
     );
 }
 

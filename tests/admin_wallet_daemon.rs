@@ -225,6 +225,100 @@ fn wallet_shows_balance_from_the_proxy() {
     assert_no_key(&[&out, &err], KEY_A);
 }
 
+fn envelope(out: &str) -> serde_json::Value {
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[test]
+fn wallet_json_is_the_blockrun_envelope_with_address_chain_source_and_balance() {
+    let env = Env::new();
+    let port = fake_proxy(
+        r#"{"status":"ok","wallet":"0x2c7536E3605D9C16a7a3D7b1898e529396a65c23","paymentChain":"base","balance":"$5.00","isLow":false,"isEmpty":false}"#,
+    );
+    let (code, out, err) = run(env
+        .cmd(&["wallet", "--json"], Some(port))
+        .env("BASE_CHAIN_WALLET_KEY", KEY_A));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.lines().count(), 1, "one JSON line: {out}");
+    let v = envelope(&out);
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v.get("error").is_none(), "{v}");
+    let data = &v["data"];
+    assert_eq!(data["address"], ADDR_A);
+    assert_eq!(data["chain"], "base");
+    assert_eq!(data["asset"], "USDC on Base");
+    assert_eq!(data["evmAddress"], ADDR_A);
+    assert_eq!(data["solanaAddress"], serde_json::Value::Null);
+    assert_eq!(
+        data["keySource"],
+        "the BASE_CHAIN_WALLET_KEY environment variable"
+    );
+    assert_eq!(data["proxy"]["up"], true);
+    assert_eq!(data["balance"], "$5.00");
+    assert_eq!(data["isEmpty"], false);
+    assert_no_key(&[&out, &err], KEY_A);
+
+    // proxy down: the address from the key, no balance
+    let (code, out, _) = run(env
+        .cmd(&["wallet", "--json"], None)
+        .env("BLOCKRUN_WALLET_KEY", KEY_1));
+    assert_eq!(code, 0, "{out}");
+    let v = envelope(&out);
+    assert_eq!(v["data"]["address"], ADDR_1);
+    assert_eq!(v["data"]["proxy"]["up"], false);
+    assert_eq!(v["data"]["balance"], serde_json::Value::Null);
+}
+
+#[test]
+fn wallet_json_failures_are_error_envelopes_with_exit_1() {
+    let env = Env::new();
+    let (code, out, err) = run(&mut env.cmd(&["wallet", "--json"], None));
+    assert_eq!(code, 1, "{out}{err}");
+    let v = envelope(&out);
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(v.get("data").is_none(), "{v}");
+    assert_eq!(v["error"]["code"], "no_wallet");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no wallet address to show"),
+        "{v}"
+    );
+
+    let (code, out, err) = run(env
+        .cmd(&["wallet", "--json"], None)
+        .env("BLOCKRUN_WALLET_KEY", "0xnot-a-key-at-all"));
+    assert_eq!(code, 1, "{out}{err}");
+    let v = envelope(&out);
+    assert_eq!(v["error"]["code"], "wallet_key_unusable");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("BLOCKRUN_WALLET_KEY"), "{message}");
+    assert!(!out.contains("not-a-key"), "{out}");
+}
+
+#[test]
+fn wallet_finds_the_session_in_blockrun_home() {
+    let env = Env::new();
+    let sdk = env.dir.path().join("sdk-home");
+    std::fs::create_dir_all(&sdk).unwrap();
+    write_key_file(&sdk.join(".session"), KEY_1);
+    // ~/.blockrun/.session holds another key: BLOCKRUN_HOME wins over the default folder
+    std::fs::create_dir_all(env.home().join(".blockrun")).unwrap();
+    write_key_file(&env.home().join(".blockrun/.session"), KEY_A);
+    let (code, out, err) = run(env.cmd(&["wallet"], None).env("BLOCKRUN_HOME", &sdk));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(ADDR_1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "Key from: the BlockRun session {}",
+            sdk.join(".session").display()
+        )),
+        "{out}"
+    );
+    assert_no_key(&[&out, &err], KEY_1);
+}
+
 #[test]
 fn wallet_empty_balance_hints_funding_and_flags_other_wallet() {
     let env = Env::new();
@@ -406,6 +500,39 @@ mod daemon_linux {
         assert!(err.contains("WALLET_KEY_FILE"), "{err}");
         assert!(!unit_path(&env).exists());
         assert_no_key(&[&out, &err], KEY_A);
+    }
+
+    #[test]
+    fn install_never_writes_the_base_chain_key() {
+        let env = Env::new();
+        let (code, out, err) = run(env
+            .cmd(&["daemon", "install"], None)
+            .env("PATH", env.no_tools())
+            .env("BASE_CHAIN_WALLET_KEY", KEY_A));
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(err.contains("BASE_CHAIN_WALLET_KEY is set"), "{err}");
+        assert!(!unit_path(&env).exists());
+
+        let key_file = env.dir.path().join("wallet.key");
+        write_key_file(&key_file, KEY_A);
+        let (code, out, err) = run(env
+            .cmd(&["daemon", "install"], None)
+            .env("PATH", env.no_tools())
+            .env("BASE_CHAIN_WALLET_KEY", KEY_A)
+            .env("WALLET_KEY_FILE", &key_file)
+            .env("CLAWROUTER_VERSION", "0.12.250"));
+        assert_eq!(code, 1, "written, not started: {out}{err}");
+        assert!(
+            err.contains("BASE_CHAIN_WALLET_KEY is not written"),
+            "{err}"
+        );
+        let unit = std::fs::read_to_string(unit_path(&env)).unwrap();
+        assert!(!unit.contains("BASE_CHAIN_WALLET_KEY"), "{unit}");
+        assert!(
+            unit.contains("Environment=\"CLAWROUTER_VERSION=0.12.250\""),
+            "{unit}"
+        );
+        assert_no_key(&[&out, &err, &unit], KEY_A);
     }
 
     #[test]

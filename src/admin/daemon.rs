@@ -12,9 +12,9 @@
 //! The settings in [`CAPTURED_VARS`] are copied from the install-time environment into the
 //! service (with `~` and relative paths made absolute), `PATH` included so `npx` is found.
 //!
-//! **The raw `BLOCKRUN_WALLET_KEY` is never written.** When it is set, install checks what
-//! the service itself would find (`WALLET_KEY_FILE` / `proxy.wallet_key_file`,
-//! `~/.blockrun/.session`): if that is a key, the service is installed without the raw key and
+//! **A raw key (`BLOCKRUN_WALLET_KEY`, `BASE_CHAIN_WALLET_KEY`) is never written.** When one
+//! is set, install checks what the service itself would find (`WALLET_KEY_FILE` /
+//! `proxy.wallet_key_file`, `$BLOCKRUN_HOME/.session`): if that is a key, the service is installed without the raw key and
 //! a warning says which wallet it will use; if it would fall back to ClawRouter's own wallet,
 //! install refuses (exit 1) and explains how to put the key in a file (mode 0600) instead,
 //! because silently paying from a different wallet is worse than not installing.
@@ -43,21 +43,23 @@ pub const LABEL: &str = "ai.blockrun.clawrouter-codex";
 pub const UNIT_NAME: &str = "clawrouter-codex.service";
 /// The warning printed by `install` (README, Commands).
 pub const WARNING: &str = "Warning: the service starts a wallet-signing payment proxy at login that can spend USDC unattended; install it only on a machine you control.";
-/// Environment settings copied into the service at install time. `BLOCKRUN_WALLET_KEY` is
-/// deliberately absent.
+/// Environment settings copied into the service at install time. The raw key variables
+/// ([`wallet::RAW_KEY_VARS`]) are deliberately absent.
 pub const CAPTURED_VARS: &[&str] = &[
     "PORT",
     "PROXY_PORT",
     "CLAWROUTER_PROXY_URL",
     "CLAWROUTER_CMD",
+    "CLAWROUTER_VERSION",
     "WALLET_KEY_FILE",
+    "BLOCKRUN_HOME",
     "ISOLATE_HOME",
     "CODEX_HOME",
     "WEB_SEARCH",
     "PATH",
 ];
 /// Variables whose values are paths (made absolute at capture).
-const PATH_VARS: &[&str] = &["WALLET_KEY_FILE", "CODEX_HOME"];
+const PATH_VARS: &[&str] = &["WALLET_KEY_FILE", "BLOCKRUN_HOME", "CODEX_HOME"];
 /// `PATH` for the service when none is set.
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
@@ -157,8 +159,9 @@ pub struct CapturedEnv {
     pub vars: Vec<(String, String)>,
     /// Settings left out, each with the reason (for warnings).
     pub skipped: Vec<String>,
-    /// `BLOCKRUN_WALLET_KEY` was set (and was not captured).
-    pub raw_key_set: bool,
+    /// The raw key variable that was set (and was not captured): `BLOCKRUN_WALLET_KEY` or
+    /// `BASE_CHAIN_WALLET_KEY`, the first in discovery order.
+    pub raw_key_set: Option<&'static str>,
 }
 
 /// Picks the [`CAPTURED_VARS`] from `env`: blank values are skipped, `~` and relative paths
@@ -170,7 +173,9 @@ pub fn capture_env(
     cwd: &Path,
 ) -> CapturedEnv {
     let mut captured = CapturedEnv {
-        raw_key_set: env(wallet::ENV_KEY).is_some_and(|v| !v.trim().is_empty()),
+        raw_key_set: wallet::RAW_KEY_VARS
+            .into_iter()
+            .find(|var| env(var).is_some_and(|v| !v.trim().is_empty())),
         ..CapturedEnv::default()
     };
     for &name in CAPTURED_VARS {
@@ -417,9 +422,9 @@ fn install(config: &Config, conf: Option<&Path>, platform: Platform, home: &Path
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let captured = capture_env(&env, Some(home), &cwd);
 
-    // What will the service find, given that it never sees BLOCKRUN_WALLET_KEY?
+    // What will the service find, given that it never sees a raw key?
     let service_env = |name: &str| {
-        if name == wallet::ENV_KEY {
+        if wallet::RAW_KEY_VARS.contains(&name) {
             None
         } else {
             std::env::var(name).ok()
@@ -432,13 +437,13 @@ fn install(config: &Config, conf: Option<&Path>, platform: Platform, home: &Path
             return super::problem();
         }
     };
-    if captured.raw_key_set {
+    if let Some(var) = captured.raw_key_set {
         if service_wallet.source == WalletSource::ClawRouterOwn {
             eprintln!(
-                "clawrouter-codex: daemon: not installed: BLOCKRUN_WALLET_KEY is set, and the raw key is never written into a service file. \
-                 Put the key in a file only you can read (e.g. `mkdir -p ~/.clawrouter-codex && (umask 077; printf '%s\\n' \"$BLOCKRUN_WALLET_KEY\" > ~/.clawrouter-codex/wallet.key)`), \
+                "clawrouter-codex: daemon: not installed: {var} is set, and the raw key is never written into a service file. \
+                 Put the key in a file only you can read (e.g. `mkdir -p ~/.clawrouter-codex && (umask 077; printf '%s\\n' \"${var}\" > ~/.clawrouter-codex/wallet.key)`), \
                  then run `WALLET_KEY_FILE=~/.clawrouter-codex/wallet.key clawrouter-codex daemon install` (or set proxy.wallet_key_file in the config). \
-                 To use ClawRouter's own wallet instead, run it with BLOCKRUN_WALLET_KEY unset."
+                 To use ClawRouter's own wallet instead, run it with {var} unset."
             );
             return super::problem();
         }
@@ -448,12 +453,12 @@ fn install(config: &Config, conf: Option<&Path>, platform: Platform, home: &Path
             .zip(service_wallet.address().and_then(Result::ok))
             .is_some_and(|(a, b)| a == b);
         eprintln!(
-            "warning: BLOCKRUN_WALLET_KEY is not written into the service; it will use {} instead{}",
+            "warning: {var} is not written into the service; it will use {} instead{}",
             service_wallet.source.describe(),
             if same {
-                " (the same wallet)"
+                " (the same wallet)".to_owned()
             } else {
-                " (a DIFFERENT wallet from the one BLOCKRUN_WALLET_KEY holds)"
+                format!(" (a DIFFERENT wallet from the one {var} holds)")
             }
         );
     }
@@ -462,7 +467,7 @@ fn install(config: &Config, conf: Option<&Path>, platform: Platform, home: &Path
             eprintln!("warning: {w}");
         }
     }
-    if let Some(w) = program_missing_warning(&config.proxy.command, &captured.vars) {
+    if let Some(w) = program_missing_warning(&config.proxy.launch_command(), &captured.vars) {
         eprintln!("warning: {w}");
     }
     for skipped in &captured.skipped {
@@ -938,7 +943,7 @@ WantedBy=default.target
             ("SOMETHING_ELSE", "x"),
         ]);
         let c = capture_env(&env, Some(Path::new("/home/u")), Path::new("/work"));
-        assert!(c.raw_key_set);
+        assert_eq!(c.raw_key_set, Some("BLOCKRUN_WALLET_KEY"));
         assert_eq!(
             c.vars,
             vec![
@@ -966,7 +971,34 @@ WantedBy=default.target
         // nothing set: only a default PATH
         let c = capture_env(&env_of(&[]), None, Path::new("/"));
         assert_eq!(c.vars, vec![("PATH".to_owned(), DEFAULT_PATH.to_owned())]);
-        assert!(!c.raw_key_set);
+        assert!(c.raw_key_set.is_none());
+    }
+
+    #[test]
+    fn env_capture_never_takes_the_base_chain_key() {
+        let env = env_of(&[
+            ("BASE_CHAIN_WALLET_KEY", KEY),
+            ("BLOCKRUN_HOME", "~/sdk"),
+            ("CLAWROUTER_VERSION", "0.12.250"),
+        ]);
+        let c = capture_env(&env, Some(Path::new("/home/u")), Path::new("/work"));
+        assert_eq!(c.raw_key_set, Some("BASE_CHAIN_WALLET_KEY"));
+        assert_eq!(
+            c.vars,
+            vec![
+                ("CLAWROUTER_VERSION".to_owned(), "0.12.250".to_owned()),
+                ("BLOCKRUN_HOME".to_owned(), "/home/u/sdk".to_owned()),
+                ("PATH".to_owned(), DEFAULT_PATH.to_owned()),
+            ]
+        );
+        let s = ServiceSpec {
+            env: c.vars,
+            ..spec()
+        };
+        for text in [systemd_unit(&s), launchd_plist(&s)] {
+            assert!(!text.contains(&KEY[2..]), "{text}");
+            assert!(!text.contains("BASE_CHAIN_WALLET_KEY"), "{text}");
+        }
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! `doctor`: the end-to-end check (README, Commands). Read-only: it sends `GET`s to loopback
 //! services, reads Codex's files and runs `codex --version`; it writes nothing anywhere.
 //!
-//! Checks, in order: the bridge (`/health`), the ClawRouter proxy (`/health`), wallet and
-//! balance (`/health?full=true`), the catalog file, the Codex profile, desktop mode
+//! Checks, in order: the bridge (`/health`), the ClawRouter proxy (`/health`), the ClawRouter
+//! version that runs against the pinned one (`proxy version`, from what `start` recorded:
+//! [`proxy_version`]), wallet and balance (`/health?full=true`), the catalog file, the Codex profile, desktop mode
 //! (informational when off), web-search mode (informational), a legacy `[profiles.<name>]`
 //! table or `profile = "<name>"` in `config.toml` (it stops `codex --profile` from starting),
 //! and the Codex CLI. Each prints `✅ name — detail` or `❌ name — detail` with an indented `fix:` line;
-//! `--json` prints `{"ok":bool,"checks":[{"name","ok","detail","fix"}]}`. Exit 0 only when all
-//! pass, else 1.
+//! `--json` prints the BlockRun envelope ([`envelope`]): `{"ok":true,"data":{"checks":[…],
+//! "dashboard"}}`, or `{"ok":false,"error":{"code":"checks_failed","message","checks":[…],
+//! "dashboard"}}`, each check `{"name","ok","detail","fix"}`. Exit 0 only when all pass, else 1.
 //!
 //! The proxy checked is where the bridge forwards when that is plain http (with the defaults,
 //! ClawRouter on `127.0.0.1:<proxy.port>`), else the local ClawRouter on `proxy.port`. An
@@ -31,8 +33,10 @@ use serde_json::{json, Value};
 
 use super::catalog;
 use super::codex_config::{self, CodexConfigError, CodexFile, DesktopMode};
+use super::envelope;
 use super::http;
 use super::legacy_profile;
+use super::proxy_version;
 use super::wallet::ProxyHealth;
 use crate::config::Config;
 
@@ -80,9 +84,8 @@ pub fn run(config: &Config, json: bool) -> ExitCode {
     let checks = checks(config);
     let ok = checks.iter().all(|c| c.ok);
     if json {
-        let mut report = to_json(&checks);
-        report["dashboard"] = json!(crate::handlers::dashboard::url(config));
-        println!("{report}");
+        let report = to_json(&checks, crate::handlers::dashboard::url(config));
+        return envelope::print(&mut std::io::stdout(), &report);
     } else {
         for c in &checks {
             let mark = if c.ok { "✅" } else { "❌" };
@@ -108,17 +111,33 @@ pub fn run(config: &Config, json: bool) -> ExitCode {
     }
 }
 
-/// The checks' JSON form.
-pub fn to_json(checks: &[Check]) -> Value {
-    json!({
-        "ok": checks.iter().all(|c| c.ok),
-        "checks": checks.iter().map(|c| json!({
-            "name": c.name,
-            "ok": c.ok,
-            "detail": c.detail,
-            "fix": c.fix,
-        })).collect::<Vec<_>>(),
-    })
+/// The checks' JSON form, in the BlockRun envelope (see the module docs).
+pub fn to_json(checks: &[Check], dashboard: Option<String>) -> Value {
+    let list: Vec<Value> = checks
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "ok": c.ok,
+                "detail": c.detail,
+                "fix": c.fix,
+            })
+        })
+        .collect();
+    let failed: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.name).collect();
+    let mut fields = serde_json::Map::new();
+    fields.insert("checks".to_owned(), Value::Array(list));
+    fields.insert("dashboard".to_owned(), json!(dashboard));
+    if failed.is_empty() {
+        return envelope::success(Value::Object(fields));
+    }
+    let message = format!(
+        "{} of {} checks failed: {} (each failed check has its fix)",
+        failed.len(),
+        checks.len(),
+        failed.join(", ")
+    );
+    envelope::failure("checks_failed", &message, fields)
 }
 
 /// Runs every check.
@@ -136,9 +155,11 @@ pub fn checks(config: &Config) -> Vec<Check> {
     } else {
         check_wallet(&proxy.health_url)
     };
+    let version_check = check_proxy_version(config, &proxy, proxy_check.ok);
     vec![
         check_bridge(config),
         proxy_check,
+        version_check,
         wallet_check,
         check_catalog(&codex_config::catalog_path(config)),
         check_profile(config),
@@ -254,6 +275,68 @@ fn check_proxy(target: &ProxyTarget) -> Check {
             format!("ClawRouter is not reachable: {e}"),
             "start it: `clawrouter-codex start` launches the proxy and the bridge",
         ),
+    }
+}
+
+/// The ClawRouter version that runs ([`proxy_version::running`]) against the pin
+/// (`proxy.version`): a different one is a failure (restart to run the pin); a proxy that
+/// `start` did not launch, or the user's own command, passes with what is known.
+fn check_proxy_version(config: &Config, target: &ProxyTarget, proxy_up: bool) -> Check {
+    const NAME: &str = "proxy version";
+    let pin = &config.proxy.version;
+    let wanted = config.proxy.launch_command();
+    if target.is_clawrouter == Some(false) {
+        return Check::pass(NAME, "not used: the upstream is not ClawRouter");
+    }
+    let port = super::supervisor::proxy_port(config);
+    let Some(launch) = proxy_version::running(config, port).filter(|_| proxy_up) else {
+        let runs = match &config.proxy.command {
+            Some(own) => format!("your own command `{own}` (CLAWROUTER_CMD or proxy.command)"),
+            None => format!("ClawRouter {pin}, the pinned version"),
+        };
+        let now = if proxy_up {
+            format!("the ClawRouter on port {port} was not started by `clawrouter-codex start`, so its version is unknown (its /health names none)")
+        } else {
+            "the proxy is not running".to_owned()
+        };
+        return Check::pass(NAME, format!("{now}; `start` runs {runs}"));
+    };
+    let version = launch.version.as_deref().unwrap_or("of unknown version");
+    let restart = format!(
+        "restart the proxy so it runs `{wanted}`: stop `clawrouter-codex start` and run it again (login service: `systemctl --user restart clawrouter-codex`, or on macOS `launchctl kickstart -k gui/$(id -u)/{}`)",
+        super::daemon::LABEL
+    );
+    if launch.command != wanted {
+        let should = if config.proxy.command.is_some() {
+            format!("your command `{wanted}` (CLAWROUTER_CMD or proxy.command)")
+        } else {
+            format!("the pinned ClawRouter {pin} (proxy.version)")
+        };
+        return Check::fail(
+            NAME,
+            format!(
+                "ClawRouter {version} runs (pid {}, `{}`), but the config asks for {should}",
+                launch.pid, launch.command
+            ),
+            restart,
+        );
+    }
+    if launch.pinned {
+        Check::pass(
+            NAME,
+            format!(
+                "ClawRouter {version} runs (pid {}), the pinned version",
+                launch.pid
+            ),
+        )
+    } else {
+        Check::pass(
+            NAME,
+            format!(
+                "ClawRouter {version} runs (pid {}) from your own command `{}`: not pinned (unset CLAWROUTER_CMD / proxy.command to run the pinned {pin})",
+                launch.pid, launch.command
+            ),
+        )
     }
 }
 

@@ -6,16 +6,21 @@
 //! - [`setup`]: the Codex profile ([`legacy_profile`]: moving an old `[profiles.x]` out);
 //!   [`toggles`]: `desktop` and `websearch`.
 //! - [`catalog`]: `gen-catalog`; [`doctor`]: the end-to-end check.
+//! - [`envelope`]: the BlockRun CLI's `--json` output shape (`wallet`, `doctor`).
 //! - [`wallet`]: address derivation and balance; [`daemon`]: the login service.
-//! - [`supervisor`]: `start` / `up`.
+//! - [`supervisor`]: `start` / `up`; [`proxy_version`]: what it launched, for `doctor`;
+//!   [`pin`]: `proxy upgrade`, moving the pinned ClawRouter version.
 //! - [`http`]: the one blocking `GET` they all use (on the bridge's own Pingora client).
 
 pub mod catalog;
 pub mod codex_config;
 pub mod daemon;
 pub mod doctor;
+pub mod envelope;
 pub mod http;
 pub mod legacy_profile;
+pub mod pin;
+pub mod proxy_version;
 pub mod setup;
 pub mod supervisor;
 pub mod toggles;

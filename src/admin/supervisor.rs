@@ -10,8 +10,9 @@
 //! - **The bridge runs in-process** ([`RunningBridge`]): one process, one log, nothing to
 //!   restart short of the process itself, and a stop is a guard drop. A bridge that was found
 //!   running elsewhere is re-checked every few seconds and started here when it disappears.
-//! - **The proxy is a child process**: `proxy.command` (`CLAWROUTER_CMD`) split like a shell
-//!   would, `--port <proxy.port>` appended, in a process group of its own (`npx` runs `node`
+//! - **The proxy is a child process**: `npx -y @blockrun/clawrouter@<proxy.version>` (the
+//!   pinned version, `CLAWROUTER_VERSION`), or the user's own `proxy.command`
+//!   (`CLAWROUTER_CMD`), split like a shell would, `--port <proxy.port>` appended, in a process group of its own (`npx` runs `node`
 //!   below it, and the group lets one signal reach both; signals go to that group only, by the
 //!   child's PID, never by name). When it exits, or cannot be launched at all (not installed,
 //!   offline, exits at once), a log line says why (the command, the exit code or signal, its
@@ -23,8 +24,8 @@
 //!   (timestamp, level, module): they are already told apart from the proxy's, so they keep
 //!   their format.
 //! - **Wallet.** The key is looked up once before anything starts and handed only to the
-//!   proxy child's environment; `BLOCKRUN_WALLET_KEY` is removed from this process's own
-//!   environment at once so no other child (`codex` run by `setup`) inherits it. It is never
+//!   proxy child's environment (as `BLOCKRUN_WALLET_KEY`); `BLOCKRUN_WALLET_KEY` and
+//!   `BASE_CHAIN_WALLET_KEY` are removed from this process's own environment at once so no other child (`codex` run by `setup`) inherits it. It is never
 //!   logged, and any proxy output line that contains it is redacted.
 //! - **Signals.** SIGINT and SIGTERM are caught on a small thread (a current-thread Tokio
 //!   runtime): the proxy group gets SIGTERM, then SIGKILL after 1 s, the bridge guard is
@@ -56,6 +57,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::http::{self, GetError};
+use super::proxy_version::{self, Launch};
 use super::wallet;
 use crate::config::Config;
 use crate::server::{RunningBridge, StartError};
@@ -118,7 +120,9 @@ fn run(config: Arc<Config>, with_setup: bool) -> ExitCode {
         }
     };
     // Still single-threaded here: from now on only the proxy child gets the key.
-    std::env::remove_var("BLOCKRUN_WALLET_KEY");
+    for var in wallet::RAW_KEY_VARS {
+        std::env::remove_var(var);
+    }
 
     let (events, inbox) = mpsc::channel();
     if let Err(message) = catch_signals(events.clone()) {
@@ -138,6 +142,8 @@ fn run(config: Arc<Config>, with_setup: bool) -> ExitCode {
         );
     }
     let mut proxy = ProxySlot::new(argv, wallet_env, proxy_port);
+    proxy.record = proxy_version::record_path(&config)
+        .map(|path| (path, Launch::planned(&config, proxy_port)));
     let mut setup = if with_setup {
         log::info!("setup runs once the proxy and the bridge answer /health");
         SetupState::Waiting
@@ -249,23 +255,25 @@ fn catch_signals(events: Sender<Event>) -> Result<(), String> {
 
 /// The port `start` runs or adopts the proxy on: where every command finds it
 /// ([`Config::clawrouter_proxy`]) when that is on this machine, else `proxy.port`.
-fn proxy_port(config: &Config) -> u16 {
+pub(crate) fn proxy_port(config: &Config) -> u16 {
     config
         .clawrouter_proxy()
         .loopback_port
         .unwrap_or(config.proxy.port)
 }
 
-/// `proxy.command` split like a shell would, with `--port <port>` ([`proxy_port`]) appended.
+/// The launch command ([`crate::config::ProxySettings::launch_command`]: the pinned version, or
+/// the user's own) split like a shell would, with `--port <port>` ([`proxy_port`]) appended.
 fn proxy_argv(config: &Config) -> Result<Vec<String>, String> {
-    let command = &config.proxy.command;
+    let command = &config.proxy.launch_command();
     let mut argv = shlex::split(command).ok_or_else(|| {
         format!("the proxy command {command:?} (CLAWROUTER_CMD or proxy.command) has unbalanced quotes or a trailing backslash")
     })?;
     if argv.is_empty() {
-        return Err(
-            "the proxy command (CLAWROUTER_CMD or proxy.command) is empty; unset it to use `npx -y @blockrun/clawrouter@latest`".to_owned(),
-        );
+        return Err(format!(
+            "the proxy command (CLAWROUTER_CMD or proxy.command) is empty; unset it to run the pinned ClawRouter `{}`",
+            crate::config::pinned_command(&config.proxy.version)
+        ));
     }
     argv.push("--port".to_owned());
     argv.push(proxy_port(config).to_string());
@@ -504,6 +512,8 @@ struct ProxySlot {
     state: ProxyState,
     backoff: Duration,
     healthy: bool,
+    /// Where to record what was launched, for `doctor` ([`proxy_version`]), and what.
+    record: Option<(std::path::PathBuf, Launch)>,
 }
 
 impl ProxySlot {
@@ -525,6 +535,30 @@ impl ProxySlot {
             state: ProxyState::Waiting { at: Instant::now() },
             backoff: BACKOFF_MIN,
             healthy: false,
+            record: None,
+        }
+    }
+
+    /// Records the launched child for `doctor` (best effort: a failure only loses the version).
+    fn record_launch(&self, pid: u32) {
+        if let Some((path, planned)) = &self.record {
+            let launch = Launch {
+                pid,
+                ..planned.clone()
+            };
+            if let Err(e) = proxy_version::write(path, &launch) {
+                log::warn!(
+                    "cannot record the proxy's version in {}: {e}; doctor will not know it",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    /// Removes the record of a child that ended.
+    fn forget_launch(&self, pid: u32) {
+        if let Some((path, _)) = &self.record {
+            proxy_version::remove(path, pid);
         }
     }
 
@@ -573,7 +607,11 @@ impl ProxySlot {
                 }
             }
             ProxyState::Running { child, .. } => match child.try_wait() {
-                Ok(Some(status)) => self.exited(now, status),
+                Ok(Some(status)) => {
+                    let pid = child.id();
+                    self.forget_launch(pid);
+                    self.exited(now, status);
+                }
                 Ok(None) => self.watch_running(now),
                 Err(e) => {
                     log::error!("cannot check the proxy process: {e}");
@@ -613,7 +651,8 @@ impl ProxySlot {
         let mut command = Command::new(&self.argv[0]);
         command
             .args(&self.argv[1..])
-            .env_remove("BLOCKRUN_WALLET_KEY")
+            .env_remove(wallet::ENV_KEY)
+            .env_remove(wallet::ENV_BASE_KEY)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -637,6 +676,7 @@ impl ProxySlot {
             }
         };
         log::info!("proxy started: `{}` (pid {})", self.shown(), child.id());
+        self.record_launch(child.id());
         let output = Arc::new(Output::default());
         if let Some(out) = child.stdout.take() {
             self.echo(out, false, output.clone());
@@ -780,6 +820,7 @@ impl ProxySlot {
         };
         let pid = child.id();
         if let Ok(Some(_)) = child.try_wait() {
+            self.forget_launch(pid);
             return;
         }
         log::info!("stopping the proxy (pid {pid})");
@@ -804,6 +845,7 @@ impl ProxySlot {
         }
         // Members of the group that outlive the leader (node under npx) get the same end.
         let _ = signal_group(pid, "KILL");
+        self.forget_launch(pid);
     }
 }
 
@@ -870,6 +912,67 @@ mod tests {
         let out = redact(&line, &slot.secrets);
         assert!(!out.contains(&key[2..]), "{out}");
         assert_eq!(out, "key=[redacted] bare=[redacted]");
+    }
+
+    fn config_with(env: crate::config::EnvOverrides, yaml: &str) -> Config {
+        let path = std::path::PathBuf::from("test.yaml");
+        let file = crate::config::parse_file(yaml, &path).expect("yaml");
+        crate::config::resolve(file, Some(path), &env, &Default::default()).expect("config")
+    }
+
+    #[test]
+    fn the_proxy_argv_runs_the_pinned_version() {
+        let argv = proxy_argv(&config_with(Default::default(), "")).expect("argv");
+        assert_eq!(
+            argv,
+            [
+                "npx",
+                "-y",
+                "@blockrun/clawrouter@0.12.246",
+                "--port",
+                "8404"
+            ]
+        );
+        let env = crate::config::EnvOverrides {
+            proxy_version: Some("0.12.250".into()),
+            proxy_port: Some("9100".into()),
+            ..Default::default()
+        };
+        let argv = proxy_argv(&config_with(env, "")).expect("argv");
+        assert_eq!(
+            argv,
+            [
+                "npx",
+                "-y",
+                "@blockrun/clawrouter@0.12.250",
+                "--port",
+                "9100"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_command_of_the_users_own_overrides_the_pin() {
+        let env = crate::config::EnvOverrides {
+            proxy_command: Some("npx -y @blockrun/clawrouter@latest".into()),
+            ..Default::default()
+        };
+        let argv = proxy_argv(&config_with(env, "proxy:\n  version: 0.12.250\n")).expect("argv");
+        assert_eq!(
+            argv,
+            ["npx", "-y", "@blockrun/clawrouter@latest", "--port", "8404"]
+        );
+        let env = crate::config::EnvOverrides {
+            proxy_command: Some(" ".into()),
+            ..Default::default()
+        };
+        let mut cfg = config_with(Default::default(), "");
+        cfg.proxy.command = env.proxy_command;
+        let err = proxy_argv(&cfg).unwrap_err();
+        assert!(
+            err.contains("npx -y @blockrun/clawrouter@0.12.246"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -6,14 +6,17 @@
 //!
 //! Also the library side of wallet handling that `start` and `daemon` use:
 //!
-//! - [`discover`] finds the key in the documented order (README, Commands: wallet discovery):
-//!   1. `BLOCKRUN_WALLET_KEY` (0x + 64 hex digits);
+//! - [`discover`] finds the key in the documented order (README, Commands: wallet discovery),
+//!   the BlockRun SDK's and CLI's order with our own key file setting before the session:
+//!   1. `BLOCKRUN_WALLET_KEY`, then `BASE_CHAIN_WALLET_KEY` (0x + 64 hex digits);
 //!   2. `WALLET_KEY_FILE`, else the config's `proxy.wallet_key_file`;
-//!   3. `~/.blockrun/.session` (the BlockRun SDK's wallet: a raw 0x key on one line); the proxy
-//!      then runs with HOME = `~/.clawrouter-codex/proxy-home` so a wallet ClawRouter saved
-//!      under `~/.openclaw` cannot shadow it (ClawRouter prefers its saved `wallet.key` over
-//!      `BLOCKRUN_WALLET_KEY`);
+//!   3. `.session` in `$BLOCKRUN_HOME` (default `~/.blockrun`; the BlockRun SDK's wallet: a raw
+//!      0x key on one line); the proxy then runs with HOME = `~/.clawrouter-codex/proxy-home`
+//!      so a wallet ClawRouter saved under `~/.openclaw` cannot shadow it (ClawRouter prefers
+//!      its saved `wallet.key` over `BLOCKRUN_WALLET_KEY`);
 //!   4. else nothing: ClawRouter finds or makes its own wallet.
+//!
+//!   Whichever variable held it, the proxy child gets the key as `BLOCKRUN_WALLET_KEY` only.
 //!
 //!   A source that is present but unusable (bad key, unreadable file) is an error, never
 //!   skipped: falling through would silently pay from a different wallet.
@@ -42,8 +45,16 @@ use crate::fsutil;
 use crate::funding::Funding;
 pub use crate::funding::ProxyHealth;
 
-/// Environment variable holding a raw key (highest precedence).
+/// Environment variable holding a raw key (highest precedence); the proxy child gets the key
+/// under this name.
 pub const ENV_KEY: &str = "BLOCKRUN_WALLET_KEY";
+/// The BlockRun SDK's other variable for a raw key (after [`ENV_KEY`]).
+pub const ENV_BASE_KEY: &str = "BASE_CHAIN_WALLET_KEY";
+/// Every variable that may hold a raw key, in discovery order: never written into a service
+/// file, removed from this process's environment before any child starts.
+pub const RAW_KEY_VARS: [&str; 2] = [ENV_KEY, ENV_BASE_KEY];
+/// The BlockRun SDK's folder (default `~/.blockrun`), holding `.session`.
+pub const ENV_BLOCKRUN_HOME: &str = "BLOCKRUN_HOME";
 /// Environment variable naming a key file.
 pub const ENV_KEY_FILE: &str = "WALLET_KEY_FILE";
 /// Environment variable asking for an isolated proxy HOME.
@@ -143,7 +154,7 @@ impl fmt::Display for KeyProblem {
 /// the key or the file's content.
 #[derive(Debug, thiserror::Error)]
 pub enum WalletError {
-    /// `BLOCKRUN_WALLET_KEY` holds no usable key.
+    /// `BLOCKRUN_WALLET_KEY` or `BASE_CHAIN_WALLET_KEY` holds no usable key.
     #[error("{var} is set but {problem}; expected 0x followed by 64 hex digits (the value is not shown)")]
     EnvKey {
         /// The variable's name.
@@ -198,11 +209,11 @@ pub enum WalletError {
 /// Where the wallet key came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WalletSource {
-    /// `BLOCKRUN_WALLET_KEY`.
-    EnvKey,
+    /// A raw key in this environment variable ([`RAW_KEY_VARS`]).
+    EnvKey(&'static str),
     /// `WALLET_KEY_FILE` or `proxy.wallet_key_file`.
     KeyFile(PathBuf),
-    /// `~/.blockrun/.session` (HOME is isolated for the proxy).
+    /// `.session` in `$BLOCKRUN_HOME`, default `~/.blockrun` (HOME is isolated for the proxy).
     BlockrunSession(PathBuf),
     /// No key here: ClawRouter finds or makes its own wallet.
     ClawRouterOwn,
@@ -212,7 +223,7 @@ impl WalletSource {
     /// A description for people (never contains the key).
     pub fn describe(&self) -> String {
         match self {
-            WalletSource::EnvKey => format!("the {ENV_KEY} environment variable"),
+            WalletSource::EnvKey(var) => format!("the {var} environment variable"),
             WalletSource::KeyFile(p) => format!("the key file {}", p.display()),
             WalletSource::BlockrunSession(p) => format!("the BlockRun session {}", p.display()),
             WalletSource::ClawRouterOwn => {
@@ -353,12 +364,12 @@ pub fn discover(
         })
     };
 
-    if let Some(raw) = get(ENV_KEY) {
-        let key = SecretKey::parse(&raw).map_err(|problem| WalletError::EnvKey {
-            var: ENV_KEY,
-            problem,
-        })?;
-        return done(WalletSource::EnvKey, Some(key), isolate_setting);
+    for var in RAW_KEY_VARS {
+        if let Some(raw) = get(var) {
+            let key =
+                SecretKey::parse(&raw).map_err(|problem| WalletError::EnvKey { var, problem })?;
+            return done(WalletSource::EnvKey(var), Some(key), isolate_setting);
+        }
     }
 
     let key_file = match get(ENV_KEY_FILE) {
@@ -379,10 +390,20 @@ pub fn discover(
         return done(WalletSource::KeyFile(path), Some(key), isolate_setting);
     }
 
-    if let Some(home) = &home {
-        let session = home.join(".blockrun").join(".session");
+    let (blockrun_home, origin) = match get(ENV_BLOCKRUN_HOME) {
+        Some(dir) => (
+            Some(expand_tilde(dir.trim(), home.as_deref())),
+            format!("the BlockRun session ({ENV_BLOCKRUN_HOME}/.session)"),
+        ),
+        None => (
+            home.as_ref().map(|h| h.join(".blockrun")),
+            "the BlockRun session (~/.blockrun/.session)".to_owned(),
+        ),
+    };
+    if let Some(dir) = blockrun_home {
+        let session = dir.join(".session");
         if session.exists() {
-            let key = read_key_file(&session, "the BlockRun session (~/.blockrun/.session)")?;
+            let key = read_key_file(&session, &origin)?;
             return done(WalletSource::BlockrunSession(session), Some(key), true);
         }
     }
@@ -559,34 +580,57 @@ pub fn key_file_permission_warning(path: &Path) -> Option<String> {
 }
 
 /// Runs `wallet`: address (offline), key source, and the proxy's balance when it is up.
-/// Exit 0 when an address was shown, 1 otherwise.
-pub fn run(config: &Config) -> ExitCode {
+/// Exit 0 when an address was shown, 1 otherwise. `json`: the same facts in the BlockRun
+/// envelope ([`super::envelope`]) on stdout; warnings stay on stderr.
+pub fn run(config: &Config, json: bool) -> ExitCode {
     let env = |name: &str| std::env::var(name).ok();
-    report(config, &env, &mut std::io::stdout(), &mut std::io::stderr())
+    report(
+        config,
+        &env,
+        json,
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    )
+}
+
+/// A failure of `wallet`: the message on stderr, or the envelope's `error` on stdout.
+fn failed(
+    json: bool,
+    code: &str,
+    message: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode {
+    if json {
+        return super::envelope::print(
+            out,
+            &super::envelope::failure(code, message, Default::default()),
+        );
+    }
+    let _ = writeln!(err, "clawrouter-codex: wallet: {message}");
+    super::problem()
 }
 
 fn report(
     config: &Config,
     env: &dyn Fn(&str) -> Option<String>,
+    json: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> ExitCode {
     // Output errors (a closed pipe) are ignored: nothing better can be done with them.
     let discovery = match discover(config, env) {
         Ok(d) => d,
-        Err(e) => {
-            let _ = writeln!(err, "clawrouter-codex: wallet: {e}");
-            return super::problem();
-        }
+        Err(e) => return failed(json, "wallet_key_unusable", &e.to_string(), out, err),
     };
     let derived = match discovery.address() {
         Some(Ok(address)) => Some(address),
-        Some(Err(e)) => {
-            let _ = writeln!(err, "clawrouter-codex: wallet: {e}");
-            return super::problem();
-        }
+        Some(Err(e)) => return failed(json, "wallet_key_unusable", &e.to_string(), out, err),
         None => None,
     };
+    // The text report goes nowhere with --json; its facts are gathered at the end.
+    let mut text_sink = std::io::sink();
+    let text: &mut dyn Write = if json { &mut text_sink } else { &mut *out };
     let home = env("HOME")
         .filter(|h| !h.trim().is_empty())
         .map(PathBuf::from);
@@ -646,7 +690,7 @@ fn report(
     if let Some((funding, why, from_proxy)) = &chosen {
         let (chain, address) = (funding.chain, &funding.address);
         let _ = writeln!(
-            out,
+            text,
             "ClawRouter pays on {chain} ({why}): fund {address} with {}",
             chain.usdc()
         );
@@ -669,7 +713,7 @@ fn report(
             }
             _ => String::new(),
         };
-        let _ = writeln!(out, "Address: {address}{origin}");
+        let _ = writeln!(text, "Address: {address}{origin}");
         if chain == crate::funding::Chain::Solana {
             let evm = health
                 .as_ref()
@@ -679,7 +723,7 @@ fn report(
                 .or_else(|| derived.clone());
             if let Some(evm) = evm {
                 let _ = writeln!(
-                    out,
+                    text,
                     "EVM address: {evm} (Base: not paid from while ClawRouter pays on Solana)"
                 );
             }
@@ -688,21 +732,21 @@ fn report(
     match &derived {
         Some(address) => {
             if chosen.as_ref().map(|(f, _, _)| f.address.as_str()) != Some(address.as_str()) {
-                let _ = writeln!(out, "Key address: {address}");
+                let _ = writeln!(text, "Key address: {address}");
             }
-            let _ = writeln!(out, "Key from: {}", discovery.source.describe());
+            let _ = writeln!(text, "Key from: {}", discovery.source.describe());
         }
         None => {
             let _ = writeln!(
-                out,
-                "Key from: none found ({ENV_KEY}, {ENV_KEY_FILE} / proxy.wallet_key_file, ~/.blockrun/.session); ClawRouter uses the wallet it finds or creates itself"
+                text,
+                "Key from: none found ({ENV_KEY}, {ENV_BASE_KEY}, {ENV_KEY_FILE} / proxy.wallet_key_file, ${ENV_BLOCKRUN_HOME}/.session); ClawRouter uses the wallet it finds or creates itself"
             );
         }
     }
     if discovery.isolate_home {
         if let Some(h) = &discovery.proxy_home {
             let _ = writeln!(
-                out,
+                text,
                 "Proxy HOME: {} (isolated, so a saved ClawRouter wallet cannot shadow this key)",
                 h.display()
             );
@@ -723,13 +767,13 @@ fn report(
 
     match &health {
         Ok(h) => {
-            let _ = writeln!(out, "Proxy: up on {at}");
+            let _ = writeln!(text, "Proxy: up on {at}");
             let chain = match (h.chain(), &h.payment_chain) {
                 (Some(chain), _) => chain.name().to_owned(),
                 (None, Some(other)) => format!("{other} (unknown to this bridge)"),
                 (None, None) => "unknown".to_owned(),
             };
-            let _ = writeln!(out, "Chain: {chain}");
+            let _ = writeln!(text, "Chain: {chain}");
             match (&h.balance, &h.balance_error) {
                 (Some(b), _) => {
                     let mut line = format!("Balance: {b} USDC");
@@ -738,19 +782,19 @@ fn report(
                     } else if h.is_low == Some(true) {
                         line.push_str(" (low: under $1)");
                     }
-                    let _ = writeln!(out, "{line}");
+                    let _ = writeln!(text, "{line}");
                 }
                 (None, Some(e)) => {
-                    let _ = writeln!(out, "Balance: unavailable (the proxy says: {e})");
+                    let _ = writeln!(text, "Balance: unavailable (the proxy says: {e})");
                 }
                 (None, None) => {
-                    let _ = writeln!(out, "Balance: not reported by the proxy");
+                    let _ = writeln!(text, "Balance: not reported by the proxy");
                 }
             }
             if h.is_empty == Some(true) || h.is_low == Some(true) {
                 if let Some((funding, _, _)) = &chosen {
                     let _ = writeln!(
-                        out,
+                        text,
                         "Hint: send {} to {} to use paid models; free models still work meanwhile.",
                         funding.chain.usdc(),
                         funding.address
@@ -760,26 +804,62 @@ fn report(
         }
         Err(GetError::Down(_)) => {
             let _ = writeln!(
-                out,
+                text,
                 "Proxy: not running on {at}; run `clawrouter-codex start` to see the balance"
             );
         }
         Err(e) => {
-            let _ = writeln!(out, "Proxy: {at} {e}; balance unknown");
+            let _ = writeln!(text, "Proxy: {at} {e}; balance unknown");
         }
     }
 
-    if chosen.is_none() {
-        let _ = writeln!(
+    let Some((funding, why, from_proxy)) = chosen else {
+        let message = format!("no wallet address to show: no key is configured, ClawRouter has no saved wallet, and the proxy is not up at {at}. Run `clawrouter-codex start` (ClawRouter then creates or finds its wallet), or set {ENV_KEY_FILE} to a file holding your key.");
+        return failed(json, "no_wallet", &message, out, err);
+    };
+    let problems: Vec<String> = files
+        .iter()
+        .flat_map(|f| &f.problems)
+        .map(ToString::to_string)
+        .collect();
+    if !json {
+        return if problems.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            super::problem()
+        };
+    }
+    if !problems.is_empty() {
+        return failed(
+            json,
+            "wallet_files_unreadable",
+            &problems.join("; "),
+            out,
             err,
-            "clawrouter-codex: wallet: no wallet address to show: no key is configured, ClawRouter has no saved wallet, and the proxy is not up at {at}. Run `clawrouter-codex start` (ClawRouter then creates or finds its wallet), or set {ENV_KEY_FILE} to a file holding your key."
         );
-        return super::problem();
     }
-    if files.is_some_and(|f| !f.problems.is_empty()) {
-        return super::problem();
-    }
-    ExitCode::SUCCESS
+    let up = health.as_ref().ok();
+    let data = serde_json::json!({
+        "address": funding.address,
+        "chain": funding.chain.name().to_ascii_lowercase(),
+        "asset": funding.chain.usdc(),
+        "addressFrom": if from_proxy { format!("the proxy's /health at {at}") } else { why },
+        "evmAddress": up
+            .and_then(|h| h.wallet.clone())
+            .or_else(|| files.as_ref().and_then(|f| f.evm.clone()))
+            .or_else(|| derived.clone()),
+        "solanaAddress": up
+            .and_then(|h| h.solana.clone())
+            .or_else(|| files.as_ref().and_then(|f| f.solana.clone())),
+        "keyAddress": derived,
+        "keySource": discovery.source.describe(),
+        "proxy": {"up": up.is_some(), "at": at},
+        "balance": up.and_then(|h| h.balance.clone()),
+        "balanceError": up.and_then(|h| h.balance_error.clone()),
+        "isLow": up.and_then(|h| h.is_low),
+        "isEmpty": up.and_then(|h| h.is_empty),
+    });
+    super::envelope::print(out, &super::envelope::success(data))
 }
 
 #[cfg(test)]

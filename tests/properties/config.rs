@@ -92,6 +92,7 @@ fn env(flags: u8, seed: u64) -> EnvOverrides {
         ),
         proxy_port: pick(2, &["8404", "0", "99999", " 1 ", "1@x", "1/x"]),
         proxy_command: pick(3, &["npx -y x", "", "'unclosed"]),
+        proxy_version: pick(4, &["0.12.246", "latest", "1.2.3-rc.1", "1;x"]),
         web_search: pick(4, &["1", "true", "0", "on"]),
         codex_home: pick(5, &["~/c", "/c", ""]),
         wallet_key_file: pick(5, &["~/key", "/key"]),
@@ -199,6 +200,11 @@ fn check_config(config: &Config) {
             config.listen
         );
     }
+    assert!(
+        clawrouter_codex::config::check_proxy_version(&config.proxy.version).is_ok(),
+        "a loaded pin that is not an exact version: {:?}",
+        config.proxy.version
+    );
     let upstream = &config.upstream;
     assert!(
         !upstream.url.contains('@'),
@@ -242,6 +248,8 @@ const LINES: &[&str] = &[
     "proxy:\n  port: 70000",
     "proxy:\n  port: 0\n  command: ''\n  isolate_home: yes",
     "proxy:\n  wallet_key_file: ~/k",
+    "proxy:\n  version: 0.12.246",
+    "proxy:\n  version: '1.0.0-rc.1; x'",
     "codex:\n  home: ~\n  profile: ''",
     "web_search:\n  enabled: true\n  max_rounds: 0",
     "web_search:\n  max_results: 11\n  timeout_secs: 301",

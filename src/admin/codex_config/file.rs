@@ -4,9 +4,8 @@
 //! atomically through [`fsutil`], keeping the original's permissions).
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use toml_edit::DocumentMut;
 
@@ -110,11 +109,12 @@ impl CodexFile {
         let permissions = fs::metadata(&self.target).ok().map(|m| m.permissions());
         let saved = match &self.original {
             Some(original) => {
-                let backup = write_backup(&self.path, original.as_bytes(), permissions.as_ref())
-                    .map_err(|source| CodexConfigError::Write {
-                        path: self.path.clone(),
-                        source,
-                    })?;
+                let backup =
+                    fsutil::write_backup(&self.path, original.as_bytes(), permissions.as_ref())
+                        .map_err(|source| CodexConfigError::Write {
+                            path: self.path.clone(),
+                            source,
+                        })?;
                 Saved::Changed { backup }
             }
             None => Saved::Created,
@@ -170,52 +170,4 @@ fn resolve_target(path: &Path) -> PathBuf {
         Ok(to) => path.parent().map_or(to.clone(), |dir| dir.join(&to)),
         Err(_) => path.to_path_buf(),
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// Copies the original next to `path` as `<name>.bak-<ts>` (never overwriting one).
-fn write_backup(
-    path: &Path,
-    original: &[u8],
-    permissions: Option<&fs::Permissions>,
-) -> io::Result<PathBuf> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "config.toml".to_owned());
-    let ts = unix_now();
-    for n in 1..1000 {
-        let candidate = if n == 1 {
-            path.with_file_name(format!("{name}.bak-{ts}"))
-        } else {
-            path.with_file_name(format!("{name}.bak-{ts}-{n}"))
-        };
-        let mut file = match fsutil::create_new(&candidate, &fsutil::Mode::Private) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        };
-        let written = file
-            .write_all(original)
-            .and_then(|()| match permissions {
-                Some(p) => file.set_permissions(p.clone()),
-                None => Ok(()),
-            })
-            .and_then(|()| file.sync_all());
-        if let Err(e) = written {
-            let _ = fs::remove_file(&candidate);
-            return Err(e);
-        }
-        return Ok(candidate);
-    }
-    Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        format!("too many backups named {name}.bak-{ts}-*"),
-    ))
 }

@@ -334,12 +334,89 @@ fn catalog_check() {
 
 #[test]
 fn json_shape() {
-    let v = to_json(&[
-        Check::pass("a", "fine"),
-        Check::fail("b", "broken", "do this"),
-    ]);
+    let v = to_json(
+        &[
+            Check::pass("a", "fine"),
+            Check::fail("b", "broken", "do this"),
+        ],
+        None,
+    );
     assert_eq!(v["ok"], false);
-    assert_eq!(v["checks"][0]["fix"], Value::Null);
-    assert_eq!(v["checks"][1]["fix"], "do this");
-    assert_eq!(v["checks"][1]["name"], "b");
+    assert_eq!(v["error"]["code"], "checks_failed");
+    assert_eq!(
+        v["error"]["message"],
+        "1 of 2 checks failed: b (each failed check has its fix)"
+    );
+    assert_eq!(v["error"]["checks"][0]["fix"], Value::Null);
+    assert_eq!(v["error"]["checks"][1]["fix"], "do this");
+    assert_eq!(v["error"]["checks"][1]["name"], "b");
+    assert!(v.get("data").is_none());
+    let v = to_json(
+        &[Check::pass("a", "fine")],
+        Some("http://x/dashboard".into()),
+    );
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["data"]["checks"][0]["name"], "a");
+    assert_eq!(v["data"]["dashboard"], "http://x/dashboard");
+    assert!(v.get("error").is_none());
+}
+
+/// The version check on a recorded launch (this test process stands in for the proxy).
+#[test]
+fn the_version_check_compares_the_recorded_launch_with_the_config() {
+    let mut home = Home::new();
+    let target = ProxyTarget {
+        origin: "http://127.0.0.1:8404".into(),
+        health_url: "http://127.0.0.1:8404/health".into(),
+        models_url: "http://127.0.0.1:8404/v1/models".into(),
+        is_clawrouter: Some(true),
+    };
+    let path = proxy_version::record_path(&home.config).expect("HOME");
+    let record = |command: &str, pinned: bool| {
+        let launch = proxy_version::Launch {
+            pid: std::process::id(),
+            port: 8404,
+            command: command.to_owned(),
+            version: proxy_version::version_in_command(command),
+            pinned,
+        };
+        proxy_version::write(&path, &launch).expect("record");
+    };
+
+    // Nothing recorded: a ClawRouter of unknown version passes, saying so.
+    let c = check_proxy_version(&home.config, &target, true);
+    assert!(c.ok && c.detail.contains("its version is unknown"), "{c:?}");
+
+    record("npx -y @blockrun/clawrouter@0.12.246", true);
+    let c = check_proxy_version(&home.config, &target, true);
+    assert!(c.ok && c.detail.ends_with("the pinned version"), "{c:?}");
+    // The proxy does not answer: the record is not believed.
+    let c = check_proxy_version(&home.config, &target, false);
+    assert!(
+        c.ok && c.detail.starts_with("the proxy is not running"),
+        "{c:?}"
+    );
+
+    record("npx -y @blockrun/clawrouter@0.12.200", true);
+    let c = check_proxy_version(&home.config, &target, true);
+    assert!(!c.ok, "{c:?}");
+    assert!(c.detail.starts_with("ClawRouter 0.12.200 runs"), "{c:?}");
+    assert!(c.fix.is_some_and(|f| f.starts_with("restart the proxy")));
+
+    // The user's own command, @latest included, is theirs: it passes, marked not pinned.
+    home.config.proxy.command = Some("npx -y @blockrun/clawrouter@latest".into());
+    record("npx -y @blockrun/clawrouter@latest", false);
+    let c = check_proxy_version(&home.config, &target, true);
+    assert!(c.ok, "{c:?}");
+    assert!(c.detail.contains("ClawRouter latest runs"), "{c:?}");
+    assert!(c.detail.contains("not pinned"), "{c:?}");
+
+    // Not ClawRouter: not used.
+    let other = ProxyTarget {
+        is_clawrouter: Some(false),
+        ..target
+    };
+    assert!(check_proxy_version(&home.config, &other, true)
+        .detail
+        .starts_with("not used"));
 }

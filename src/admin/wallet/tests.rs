@@ -174,7 +174,7 @@ fn discovery_precedence() {
         ]),
     )
     .unwrap();
-    assert_eq!(d.source, WalletSource::EnvKey);
+    assert_eq!(d.source, WalletSource::EnvKey("BLOCKRUN_WALLET_KEY"));
     assert!(!d.isolate_home);
     assert_eq!(d.address().unwrap().unwrap(), ADDR_1);
 
@@ -245,6 +245,92 @@ fn discovery_precedence() {
     )
     .unwrap();
     assert_eq!(d.source, WalletSource::ClawRouterOwn);
+}
+
+#[test]
+fn blockrun_sdk_sources_come_in_its_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let sdk_home = tmp.path().join("sdk");
+    std::fs::create_dir_all(home.join(".blockrun")).unwrap();
+    std::fs::create_dir_all(&sdk_home).unwrap();
+    std::fs::write(home.join(".blockrun/.session"), KEY_1).unwrap();
+    std::fs::write(sdk_home.join(".session"), KEY_B).unwrap();
+    let file = tmp.path().join("key.txt");
+    std::fs::write(&file, KEY_1).unwrap();
+    let (h, s, f) = (
+        home.to_str().unwrap(),
+        sdk_home.to_str().unwrap(),
+        file.to_str().unwrap(),
+    );
+    let cfg = config_with(None, false);
+
+    // BLOCKRUN_WALLET_KEY before BASE_CHAIN_WALLET_KEY
+    let d = discover(
+        &cfg,
+        &env_of(&[
+            ("HOME", h),
+            ("BLOCKRUN_WALLET_KEY", KEY_A),
+            ("BASE_CHAIN_WALLET_KEY", KEY_B),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(d.source, WalletSource::EnvKey("BLOCKRUN_WALLET_KEY"));
+    assert_eq!(d.address().unwrap().unwrap(), ADDR_A);
+
+    // BASE_CHAIN_WALLET_KEY before our key file and the session; the proxy gets it as
+    // BLOCKRUN_WALLET_KEY
+    let d = discover(
+        &cfg,
+        &env_of(&[
+            ("HOME", h),
+            ("BASE_CHAIN_WALLET_KEY", KEY_A),
+            ("WALLET_KEY_FILE", f),
+            ("BLOCKRUN_HOME", s),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(d.source, WalletSource::EnvKey("BASE_CHAIN_WALLET_KEY"));
+    assert_eq!(
+        d.source.describe(),
+        "the BASE_CHAIN_WALLET_KEY environment variable"
+    );
+    assert_eq!(d.proxy_env().names(), vec!["BLOCKRUN_WALLET_KEY"]);
+    assert_eq!(d.address().unwrap().unwrap(), ADDR_A);
+
+    // our key file before the session
+    let d = discover(
+        &cfg,
+        &env_of(&[("HOME", h), ("WALLET_KEY_FILE", f), ("BLOCKRUN_HOME", s)]),
+    )
+    .unwrap();
+    assert_eq!(d.source, WalletSource::KeyFile(file.clone()));
+
+    // $BLOCKRUN_HOME/.session instead of ~/.blockrun/.session
+    let d = discover(&cfg, &env_of(&[("HOME", h), ("BLOCKRUN_HOME", s)])).unwrap();
+    assert_eq!(
+        d.source,
+        WalletSource::BlockrunSession(sdk_home.join(".session"))
+    );
+    assert_eq!(d.address().unwrap().unwrap(), addr(KEY_B));
+    assert!(d.isolate_home);
+
+    // BLOCKRUN_HOME with ~ is under HOME; without a session there, ClawRouter's own
+    let d = discover(
+        &cfg,
+        &env_of(&[("HOME", h), ("BLOCKRUN_HOME", "~/elsewhere")]),
+    )
+    .unwrap();
+    assert_eq!(d.source, WalletSource::ClawRouterOwn);
+
+    // a bad BASE_CHAIN_WALLET_KEY is an error naming it, not a fall-through
+    let e = discover(
+        &cfg,
+        &env_of(&[("HOME", h), ("BASE_CHAIN_WALLET_KEY", "0xnope")]),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("BASE_CHAIN_WALLET_KEY"), "{e}");
+    assert!(!e.to_string().contains("nope"), "{e}");
 }
 
 #[test]
@@ -343,7 +429,7 @@ fn report_with_empty_wallet_hints_funding() {
         ("BLOCKRUN_WALLET_KEY", KEY_A),
     ]);
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = report(&cfg, &env, &mut out, &mut err);
+    let code = report(&cfg, &env, false, &mut out, &mut err);
     let (out, err) = (
         String::from_utf8(out).unwrap(),
         String::from_utf8(err).unwrap(),
@@ -363,7 +449,7 @@ fn report_without_key_or_proxy_fails() {
     drop(free);
     let env = env_of(&[("HOME", tmp.path().to_str().unwrap())]);
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = report(&cfg, &env, &mut out, &mut err);
+    let code = report(&cfg, &env, false, &mut out, &mut err);
     assert_eq!(code, ExitCode::from(1));
     let err = String::from_utf8(err).unwrap();
     assert!(err.contains("no wallet address to show"), "{err}");
@@ -410,7 +496,7 @@ fn clawrouter_files(home: &Path, mnemonic: Option<&str>, chain: Option<&str>) ->
 fn run_report(cfg: &Config, pairs: &[(&str, &str)]) -> (ExitCode, String, String) {
     let env = env_of(pairs);
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = report(cfg, &env, &mut out, &mut err);
+    let code = report(cfg, &env, false, &mut out, &mut err);
     let (out, err) = (
         String::from_utf8(out).unwrap(),
         String::from_utf8(err).unwrap(),
