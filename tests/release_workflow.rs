@@ -52,6 +52,19 @@ fn build_step(name: &str) -> String {
     step["run"].as_str().unwrap().to_owned()
 }
 
+/// Runs `cmd` to the end; it must succeed.
+fn succeed(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Fills in a cargo-binstall template (`{ name }` style placeholders).
 fn render(template: &str, values: &[(&str, &str)]) -> String {
     let mut text = template.to_owned();
@@ -106,53 +119,36 @@ fn the_workflow_archives_what_cargo_binstall_fetches() {
         dir.path().join("README.md"),
     )
     .unwrap();
-    let out = Command::new("bash")
-        .args([
-            "-euo",
-            "pipefail",
-            "-c",
-            &build_step("Archive and checksum"),
-        ])
-        .env("VERSION", version)
-        .env("TARGET", target)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-
     let dist = dir.path().join("dist");
+    let mut step = Command::new("bash");
+    step.args([
+        "-euo",
+        "pipefail",
+        "-c",
+        &build_step("Archive and checksum"),
+    ])
+    .env("VERSION", version)
+    .env("TARGET", target)
+    .current_dir(dir.path());
+    succeed(&mut step);
     assert!(dist.join(archive).is_file(), "no dist/{archive}");
     // The checksum file verifies the archive.
-    let check = Command::new("shasum")
-        .args(["-a", "256", "-c", &format!("{archive}.sha256")])
-        .current_dir(&dist)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
+    succeed(
+        Command::new("shasum")
+            .args(["-a", "256", "-c", &format!("{archive}.sha256")])
+            .current_dir(&dist),
     );
     // The binary is where binstall looks, and it runs.
     let unpacked = dir.path().join("unpacked");
     std::fs::create_dir_all(&unpacked).unwrap();
-    let untar = Command::new("tar")
-        .arg("-xzf")
-        .arg(dist.join(archive))
-        .arg("-C")
-        .arg(&unpacked)
-        .status()
-        .unwrap();
-    assert!(untar.success());
-    let out = Command::new(unpacked.join(&bin_dir))
-        .arg("--version")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    succeed(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(dist.join(archive))
+            .arg("-C")
+            .arg(&unpacked),
+    );
+    let out = succeed(Command::new(unpacked.join(&bin_dir)).arg("--version"));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("clawrouter-codex {version}")
