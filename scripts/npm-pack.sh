@@ -14,6 +14,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# `timeout` bounds the build and `npm pack` where there is one (macOS has none by default).
+bounded() { # seconds command...
+  local secs=$1; shift
+  if command -v timeout >/dev/null 2>&1; then timeout "$secs" "$@"; else "$@"; fi
+}
+
 binary="" platform="" out="target/npm" strip=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,7 +42,7 @@ case "$platform" in
 esac
 
 if [ -z "$binary" ]; then
-  timeout 3600 cargo build --release --locked --bin clawrouter-codex >&2
+  bounded 3600 cargo build --release --locked --bin clawrouter-codex >&2
   binary=target/release/clawrouter-codex
 fi
 [ -x "$binary" ] || { echo "npm-pack.sh: $binary is not an executable" >&2; exit 2; }
@@ -82,6 +88,6 @@ fs.writeFileSync(path.join(platDir, "package.json"), JSON.stringify(plat, null, 
 JS
 
 for dir in "$main" "$plat"; do
-  name=$(cd "$dir" && timeout 300 npm pack --pack-destination "$out" --loglevel=error | tail -n 1)
+  name=$(cd "$dir" && bounded 300 npm pack --pack-destination "$out" --loglevel=error | tail -n 1)
   echo "$out/$name"
 done
