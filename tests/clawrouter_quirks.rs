@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::bridge::BridgeGuard;
 use common::client::post_json;
 use common::codex::{run_codex, CodexHome};
-use common::mock_upstream::{content_text, ChatCall, MockUpstream, Reply};
+use common::mock_upstream::{content_text, ChatCall, FreeFallback, MockUpstream, Reply};
 use serde_json::{json, Value};
 
 const MAKEFILE: &str = "CC = cc\nCFLAGS  = -O2 -Wall\n\nall: app\n\napp: main.o util.o\n\t$(CC) $(CFLAGS) -o app main.o util.o\n\nclean:\n\trm -f app *.o\n";
@@ -373,4 +373,114 @@ fn codex_retry_after_a_500_gets_the_answer() {
     assert_eq!(run.final_message.as_deref(), Some("Recovered."));
     assert_eq!(mock.replayed(), 0);
     assert_eq!(mock.chat_calls().len(), 2);
+}
+
+// ---- an unfunded wallet: a free model answers (translate/model_notice.rs) ------------------
+
+const PAID: &str = "anthropic/claude-sonnet-4.6";
+const LINE: &str = "Note: ClawRouter answered with the free model nvidia/gpt-oss-120b instead of \
+     anthropic/claude-sonnet-4.6 — the wallet could not pay. Fund it: `clawrouter-codex wallet`.";
+
+fn ask_for(model: &str, stream: bool) -> Value {
+    json!({"model": model, "stream": stream, "input": "Say hi."})
+}
+
+/// The text Codex shows: the streamed deltas, checked against the final `output`.
+fn shown_text(events: &[Value]) -> String {
+    let deltas: String = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap().to_owned())
+        .collect();
+    let done = events.last().unwrap();
+    assert_eq!(done["type"], "response.completed");
+    assert_eq!(message_text(&done["response"]), deltas);
+    deltas
+}
+
+/// The text of a Response object's message items.
+fn message_text(response: &Value) -> String {
+    response["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["type"] == "message")
+        .map(|item| item["content"][0]["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_silent_free_model_fallback_is_announced_in_one_line() {
+    let mock = MockUpstream::builder()
+        .wallet_cannot_pay(FreeFallback::Silent)
+        .start(|_| Reply::text("Hi!\n\n  indented"));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let url = bridge.url("/v1/responses");
+    let streamed = post_json(&url, &ask_for(PAID, true));
+    assert_eq!(streamed.status, 200, "{}", streamed.body);
+    assert_eq!(
+        shown_text(&streamed.events()),
+        format!("{LINE}\n\nHi!\n\n  indented")
+    );
+    let whole = post_json(&url, &ask_for(PAID, false));
+    assert_eq!(whole.status, 200, "{}", whole.body);
+    assert_eq!(
+        message_text(&whole.json()),
+        format!("{LINE}\n\nHi!\n\n  indented")
+    );
+    // A profile is as paid as a model.
+    let auto = post_json(&url, &ask_for("blockrun/auto", true));
+    assert!(shown_text(&auto.events()).starts_with(
+        "Note: ClawRouter answered with the free model nvidia/gpt-oss-120b instead of \
+         blockrun/auto"
+    ));
+    // The model list is asked for once, not per request.
+    let lists = mock
+        .requests()
+        .iter()
+        .filter(|r| r.route() == "/v1/models")
+        .count();
+    assert_eq!(lists, 1);
+    mock.assert_no_rejections();
+}
+
+#[test]
+fn clawrouters_balance_notice_is_kept_and_not_doubled() {
+    let mock = MockUpstream::builder()
+        .wallet_cannot_pay(FreeFallback::PreCheck)
+        .start(|_| Reply::text("Hi!"));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let url = bridge.url("/v1/responses");
+    for stream in [true, false] {
+        let answer = post_json(&url, &ask_for(PAID, stream));
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let text = if stream {
+            shown_text(&answer.events())
+        } else {
+            message_text(&answer.json())
+        };
+        assert!(
+            text.starts_with("> **⚠️ Insufficient balance** ($0.00) — using free model instead of anthropic/claude-sonnet-4.6."),
+            "{text}"
+        );
+        assert!(text.ends_with(".\n\nHi!"), "{text}");
+        assert!(!text.contains("Note:"), "one notice, not two: {text}");
+    }
+}
+
+#[test]
+fn asking_for_a_free_model_or_paying_brings_no_line() {
+    let unfunded = MockUpstream::builder()
+        .wallet_cannot_pay(FreeFallback::Silent)
+        .start(|_| Reply::text("Hi!"));
+    let bridge = BridgeGuard::start(&unfunded.base_url());
+    let answer = post_json(
+        &bridge.url("/v1/responses"),
+        &ask_for("free/gpt-oss-120b", true),
+    );
+    assert_eq!(shown_text(&answer.events()), "Hi!");
+    let funded = MockUpstream::start(|_| Reply::text("Hi!"));
+    let bridge = BridgeGuard::start(&funded.base_url());
+    let answer = post_json(&bridge.url("/v1/responses"), &ask_for(PAID, true));
+    assert_eq!(shown_text(&answer.events()), "Hi!");
 }

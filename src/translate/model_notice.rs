@@ -18,6 +18,7 @@
 //!   kept instead (never two).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -98,7 +99,7 @@ pub fn has_clawrouter_notice(text: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelNotice {
     requested: String,
-    free: FreeModels,
+    free: Arc<FreeModels>,
     clawrouter: bool,
 }
 
@@ -106,7 +107,7 @@ impl ModelNotice {
     /// For a request that named `requested`; `None` when that model is itself free (then no
     /// line is ever due). `clawrouter`: the upstream is ClawRouter (the line names it and how
     /// to fund its wallet).
-    pub fn new(requested: &str, free: FreeModels, clawrouter: bool) -> Option<Self> {
+    pub fn new(requested: &str, free: Arc<FreeModels>, clawrouter: bool) -> Option<Self> {
         (!free.is_free(requested)).then(|| ModelNotice {
             requested: requested.to_owned(),
             free,
@@ -139,7 +140,7 @@ impl ModelNotice {
 mod tests {
     use super::*;
 
-    fn clawrouter_list() -> FreeModels {
+    fn clawrouter_list() -> Arc<FreeModels> {
         FreeModels::from_model_list(
             br#"{"object":"list","data":[
                 {"id":"auto","owned_by":"blockrun"},
@@ -147,6 +148,7 @@ mod tests {
                 {"id":"anthropic/claude-sonnet-4.6","owned_by":"anthropic"},
                 {"id":"free/gpt-oss-120b","owned_by":"free"}]}"#,
         )
+        .map(Arc::new)
         .unwrap()
     }
 

@@ -1043,11 +1043,12 @@ const FREE_UPSTREAM: &str = "nvidia/gpt-oss-120b";
 const LINE: &str = "Note: ClawRouter answered with the free model nvidia/gpt-oss-120b instead of \
      anthropic/claude-sonnet-4.6 — the wallet could not pay. Fund it: `clawrouter-codex wallet`.";
 
-fn free_models() -> crate::translate::model_notice::FreeModels {
+fn free_models() -> Arc<crate::translate::model_notice::FreeModels> {
     crate::translate::model_notice::FreeModels::from_model_list(
         br#"{"data":[{"id":"auto","owned_by":"blockrun"},
                      {"id":"free/gpt-oss-120b","owned_by":"free"}]}"#,
     )
+    .map(Arc::new)
     .expect("list")
 }
 
