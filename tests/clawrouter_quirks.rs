@@ -381,12 +381,25 @@ const PAID: &str = "anthropic/claude-sonnet-4.6";
 const LINE: &str = "Note: ClawRouter answered with the free model nvidia/gpt-oss-120b instead of \
      anthropic/claude-sonnet-4.6 — the wallet could not pay. Fund it: `clawrouter-codex wallet`.";
 
-fn ask_for(model: &str, stream: bool) -> Value {
-    json!({"model": model, "stream": stream, "input": "Say hi."})
+/// A bridge on a mock ClawRouter whose wallet cannot pay (`fallback`), answering `Hi!`.
+fn unfunded(fallback: FreeFallback) -> (MockUpstream, BridgeGuard) {
+    let mock = MockUpstream::builder()
+        .wallet_cannot_pay(fallback)
+        .start(|_| Reply::text("Hi!\n\n  indented"));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    (mock, bridge)
 }
 
-/// The text Codex shows: the streamed deltas, checked against the final `output`.
-fn shown_text(events: &[Value]) -> String {
+/// The text Codex shows for an answer to `model`, streamed (the deltas, checked against the
+/// final `output`) or not (the Response object's message items).
+fn text_shown(bridge: &BridgeGuard, model: &str, stream: bool) -> String {
+    let body = json!({"model": model, "stream": stream, "input": "Say hi."});
+    let answer = post_json(&bridge.url("/v1/responses"), &body);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    if !stream {
+        return message_text(&answer.json());
+    }
+    let events = answer.events();
     let deltas: String = events
         .iter()
         .filter(|e| e["type"] == "response.output_text.delta")
@@ -411,26 +424,17 @@ fn message_text(response: &Value) -> String {
 
 #[test]
 fn a_silent_free_model_fallback_is_announced_in_one_line() {
-    let mock = MockUpstream::builder()
-        .wallet_cannot_pay(FreeFallback::Silent)
-        .start(|_| Reply::text("Hi!\n\n  indented"));
-    let bridge = BridgeGuard::start(&mock.base_url());
-    let url = bridge.url("/v1/responses");
-    let streamed = post_json(&url, &ask_for(PAID, true));
-    assert_eq!(streamed.status, 200, "{}", streamed.body);
-    assert_eq!(
-        shown_text(&streamed.events()),
-        format!("{LINE}\n\nHi!\n\n  indented")
-    );
-    let whole = post_json(&url, &ask_for(PAID, false));
-    assert_eq!(whole.status, 200, "{}", whole.body);
-    assert_eq!(
-        message_text(&whole.json()),
-        format!("{LINE}\n\nHi!\n\n  indented")
-    );
+    let (mock, bridge) = unfunded(FreeFallback::Silent);
+    for stream in [true, false] {
+        let text = text_shown(&bridge, PAID, stream);
+        assert_eq!(
+            text,
+            format!("{LINE}\n\nHi!\n\n  indented"),
+            "stream: {stream}"
+        );
+    }
     // A profile is as paid as a model.
-    let auto = post_json(&url, &ask_for("blockrun/auto", true));
-    assert!(shown_text(&auto.events()).starts_with(
+    assert!(text_shown(&bridge, "blockrun/auto", true).starts_with(
         "Note: ClawRouter answered with the free model nvidia/gpt-oss-120b instead of \
          blockrun/auto"
     ));
@@ -446,41 +450,29 @@ fn a_silent_free_model_fallback_is_announced_in_one_line() {
 
 #[test]
 fn clawrouters_balance_notice_is_kept_and_not_doubled() {
-    let mock = MockUpstream::builder()
-        .wallet_cannot_pay(FreeFallback::PreCheck)
-        .start(|_| Reply::text("Hi!"));
-    let bridge = BridgeGuard::start(&mock.base_url());
-    let url = bridge.url("/v1/responses");
+    let (_mock, bridge) = unfunded(FreeFallback::PreCheck);
     for stream in [true, false] {
-        let answer = post_json(&url, &ask_for(PAID, stream));
-        assert_eq!(answer.status, 200, "{}", answer.body);
-        let text = if stream {
-            shown_text(&answer.events())
-        } else {
-            message_text(&answer.json())
-        };
+        let text = text_shown(&bridge, PAID, stream);
         assert!(
-            text.starts_with("> **⚠️ Insufficient balance** ($0.00) — using free model instead of anthropic/claude-sonnet-4.6."),
+            text.starts_with(
+                "> **⚠️ Insufficient balance** ($0.00) — using free model instead of \
+                 anthropic/claude-sonnet-4.6."
+            ),
             "{text}"
         );
-        assert!(text.ends_with(".\n\nHi!"), "{text}");
+        assert!(text.ends_with(".\n\nHi!\n\n  indented"), "{text}");
         assert!(!text.contains("Note:"), "one notice, not two: {text}");
     }
 }
 
 #[test]
 fn asking_for_a_free_model_or_paying_brings_no_line() {
-    let unfunded = MockUpstream::builder()
-        .wallet_cannot_pay(FreeFallback::Silent)
-        .start(|_| Reply::text("Hi!"));
-    let bridge = BridgeGuard::start(&unfunded.base_url());
-    let answer = post_json(
-        &bridge.url("/v1/responses"),
-        &ask_for("free/gpt-oss-120b", true),
+    let (_mock, bridge) = unfunded(FreeFallback::Silent);
+    assert_eq!(
+        text_shown(&bridge, "free/gpt-oss-120b", true),
+        "Hi!\n\n  indented"
     );
-    assert_eq!(shown_text(&answer.events()), "Hi!");
     let funded = MockUpstream::start(|_| Reply::text("Hi!"));
     let bridge = BridgeGuard::start(&funded.base_url());
-    let answer = post_json(&bridge.url("/v1/responses"), &ask_for(PAID, true));
-    assert_eq!(shown_text(&answer.events()), "Hi!");
+    assert_eq!(text_shown(&bridge, PAID, true), "Hi!");
 }
