@@ -187,13 +187,13 @@ async fn answer<'b>(
         start_sse(session, std::mem::take(&mut out)).await?;
         ctx.measures.first_byte = Some(ctx.started.elapsed());
     }
+    // Once per turn: not when an answer since the user last spoke carried the line.
     let member = target.member;
-    if let Some(notice) = member
-        .profile
-        .model_notice(&member.client, &requested)
-        .await
-    {
-        translator.watch_model(notice);
+    if !plan.free_model_line_shown {
+        let notice = member.profile.model_notice(&member.client, &requested);
+        if let Some(notice) = notice.await {
+            translator.watch_model(notice);
+        }
     }
     let mut pump = Pump {
         session,

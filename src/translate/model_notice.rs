@@ -16,11 +16,31 @@
 //!   when the answer comes from a free one ([`ModelNotice::line_for`]).
 //! - [`has_clawrouter_notice`]: the text already starts with ClawRouter's own notice, which is
 //!   kept instead (never two).
+//! - [`without_line`]: Codex sends the line back in its history; the request translator cuts it
+//!   (the model reads its own text) and shows it once per turn (not again while an answer
+//!   since the user's last message carries it).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::Value;
+
+/// How the line starts when the upstream is ClawRouter.
+const CLAWROUTER_LINE: &str = "Note: ClawRouter answered with the free model ";
+/// How the line starts for another upstream.
+const UPSTREAM_LINE: &str = "Note: the upstream answered with the free model ";
+/// What every line starts with (no character JSON escapes).
+pub const LINE_HINT: &str = "Note: ";
+
+/// `text` without the line [`ModelNotice::line_for`] put at its start (and the blank line after
+/// it); `None` when `text` does not start with one. Codex sends the line back in the history:
+/// the model is given its own text.
+pub fn without_line(text: &str) -> Option<&str> {
+    let rest = text
+        .strip_prefix(CLAWROUTER_LINE)
+        .or_else(|| text.strip_prefix(UPSTREAM_LINE))?;
+    Some(rest.split_once("\n\n").map_or("", |(_, after)| after))
+}
 
 /// The prefix of every notice ClawRouter puts at the start of an answer's text (wallet empty,
 /// insufficient balance, budget low).
@@ -124,14 +144,11 @@ impl ModelNotice {
         let requested = &self.requested;
         Some(if self.clawrouter {
             format!(
-                "Note: ClawRouter answered with the free model {answered} instead of \
-                 {requested} — the wallet could not pay. Fund it: `clawrouter-codex wallet`.\n\n"
+                "{CLAWROUTER_LINE}{answered} instead of {requested} — the wallet could not \
+                 pay. Fund it: `clawrouter-codex wallet`.\n\n"
             )
         } else {
-            format!(
-                "Note: the upstream answered with the free model {answered} instead of \
-                 {requested}.\n\n"
-            )
+            format!("{UPSTREAM_LINE}{answered} instead of {requested}.\n\n")
         })
     }
 }
@@ -210,6 +227,21 @@ mod tests {
             ModelNotice::new("nvidia/gpt-oss-120b", clawrouter_list(), true),
             None
         );
+    }
+
+    #[test]
+    fn the_line_is_recognised_and_only_the_line_is_cut() {
+        let notice = ModelNotice::new("auto", clawrouter_list(), true).unwrap();
+        let line = notice.line_for("free/gpt-oss-120b").unwrap();
+        let text = format!("{line}  Hi!\n\n\tthere");
+        assert_eq!(without_line(&text), Some("  Hi!\n\n\tthere"));
+        assert_eq!(without_line(line.trim_end()), Some(""));
+        let other = ModelNotice::new("auto", clawrouter_list(), false).unwrap();
+        let text = format!("{}Hi!", other.line_for("free/gpt-oss-120b").unwrap());
+        assert_eq!(without_line(&text), Some("Hi!"));
+        assert_eq!(without_line("Note: something else.\n\nHi!"), None);
+        assert_eq!(without_line("Hi!"), None);
+        assert!(line.starts_with(LINE_HINT));
     }
 
     #[test]
