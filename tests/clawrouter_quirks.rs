@@ -425,6 +425,7 @@ fn message_text(response: &Value) -> String {
 #[test]
 fn a_silent_free_model_fallback_is_announced_in_one_line() {
     let (mock, bridge) = unfunded(FreeFallback::Silent);
+    // Streaming first, as Codex always does: that request tells the bridge it talks to ClawRouter.
     for stream in [true, false] {
         let text = text_shown(&bridge, PAID, stream);
         assert_eq!(

@@ -97,16 +97,15 @@ impl UpstreamProfile {
     }
 
     /// What a response to a request for `requested` watches for: an answer from one of
-    /// ClawRouter's free models. `None` when the upstream is not ClawRouter (asked once, as
-    /// for the other settings), or `requested` is free itself.
+    /// ClawRouter's free models. `None` when the upstream is not known to be ClawRouter (this
+    /// asks nothing more: every streaming request, and so every Codex turn, has had it asked
+    /// already), or `requested` is free itself.
     pub async fn model_notice(
         &self,
         client: &UpstreamClient,
         requested: &str,
     ) -> Option<ModelNotice> {
-        if FreeModels::default().is_free(requested)
-            || self.is_clawrouter(client).await != Some(true)
-        {
+        if self.known_clawrouter() != Some(true) || FreeModels::default().is_free(requested) {
             return None;
         }
         ModelNotice::new(requested, self.free_models.get(client).await, true)
