@@ -108,7 +108,7 @@ impl UpstreamProfile {
         if self.known_clawrouter() != Some(true) || FreeModels::default().is_free(requested) {
             return None;
         }
-        ModelNotice::new(requested, self.free_models.get(client).await, true)
+        ModelNotice::new(requested, self.free_models.get(client).await)
     }
 
     /// Whether the upstream is ClawRouter, asking it once; `None` while it does not answer.

@@ -25,20 +25,16 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-/// How the line starts when the upstream is ClawRouter.
-const CLAWROUTER_LINE: &str = "Note: ClawRouter answered with the free model ";
-/// How the line starts for another upstream.
-const UPSTREAM_LINE: &str = "Note: the upstream answered with the free model ";
-/// What every line starts with (no character JSON escapes).
+/// How the line starts.
+const LINE_START: &str = "Note: ClawRouter answered with the free model ";
+/// The start of [`LINE_START`] (no character JSON escapes), for a cheap first check.
 pub const LINE_HINT: &str = "Note: ";
 
 /// `text` without the line [`ModelNotice::line_for`] put at its start (and the blank line after
 /// it); `None` when `text` does not start with one. Codex sends the line back in the history:
 /// the model is given its own text.
 pub fn without_line(text: &str) -> Option<&str> {
-    let rest = text
-        .strip_prefix(CLAWROUTER_LINE)
-        .or_else(|| text.strip_prefix(UPSTREAM_LINE))?;
+    let rest = text.strip_prefix(LINE_START)?;
     Some(rest.split_once("\n\n").map_or("", |(_, after)| after))
 }
 
@@ -120,18 +116,16 @@ pub fn has_clawrouter_notice(text: &str) -> bool {
 pub struct ModelNotice {
     requested: String,
     free: Arc<FreeModels>,
-    clawrouter: bool,
 }
 
 impl ModelNotice {
     /// For a request that named `requested`; `None` when that model is itself free (then no
-    /// line is ever due). `clawrouter`: the upstream is ClawRouter (the line names it and how
-    /// to fund its wallet).
-    pub fn new(requested: &str, free: Arc<FreeModels>, clawrouter: bool) -> Option<Self> {
+    /// line is ever due). The upstream is ClawRouter: the line names it and how to fund its
+    /// wallet.
+    pub fn new(requested: &str, free: Arc<FreeModels>) -> Option<Self> {
         (!free.is_free(requested)).then(|| ModelNotice {
             requested: requested.to_owned(),
             free,
-            clawrouter,
         })
     }
 
@@ -142,14 +136,10 @@ impl ModelNotice {
             return None;
         }
         let requested = &self.requested;
-        Some(if self.clawrouter {
-            format!(
-                "{CLAWROUTER_LINE}{answered} instead of {requested} — the wallet could not \
-                 pay. Fund it: `clawrouter-codex wallet`.\n\n"
-            )
-        } else {
-            format!("{UPSTREAM_LINE}{answered} instead of {requested}.\n\n")
-        })
+        Some(format!(
+            "{LINE_START}{answered} instead of {requested} — the wallet could not pay. Fund it: \
+             `clawrouter-codex wallet`.\n\n"
+        ))
     }
 }
 
@@ -203,8 +193,7 @@ mod tests {
 
     #[test]
     fn the_line_names_both_models_once_a_free_one_answered_a_paid_request() {
-        let notice =
-            ModelNotice::new("anthropic/claude-sonnet-4.6", clawrouter_list(), true).unwrap();
+        let notice = ModelNotice::new("anthropic/claude-sonnet-4.6", clawrouter_list()).unwrap();
         let line = notice.line_for("nvidia/gpt-oss-120b").unwrap();
         assert_eq!(
             line,
@@ -219,26 +208,23 @@ mod tests {
     #[test]
     fn no_line_when_a_free_model_was_asked_for() {
         assert_eq!(
-            ModelNotice::new("free/gpt-oss-120b", clawrouter_list(), true),
+            ModelNotice::new("free/gpt-oss-120b", clawrouter_list()),
             None
         );
-        assert_eq!(ModelNotice::new("free", clawrouter_list(), true), None);
+        assert_eq!(ModelNotice::new("free", clawrouter_list()), None);
         assert_eq!(
-            ModelNotice::new("nvidia/gpt-oss-120b", clawrouter_list(), true),
+            ModelNotice::new("nvidia/gpt-oss-120b", clawrouter_list()),
             None
         );
     }
 
     #[test]
     fn the_line_is_recognised_and_only_the_line_is_cut() {
-        let notice = ModelNotice::new("auto", clawrouter_list(), true).unwrap();
+        let notice = ModelNotice::new("auto", clawrouter_list()).unwrap();
         let line = notice.line_for("free/gpt-oss-120b").unwrap();
         let text = format!("{line}  Hi!\n\n\tthere");
         assert_eq!(without_line(&text), Some("  Hi!\n\n\tthere"));
         assert_eq!(without_line(line.trim_end()), Some(""));
-        let other = ModelNotice::new("auto", clawrouter_list(), false).unwrap();
-        let text = format!("{}Hi!", other.line_for("free/gpt-oss-120b").unwrap());
-        assert_eq!(without_line(&text), Some("Hi!"));
         assert_eq!(without_line("Note: something else.\n\nHi!"), None);
         assert_eq!(without_line("Hi!"), None);
         assert!(line.starts_with(LINE_HINT));

@@ -1055,7 +1055,7 @@ fn free_models() -> Arc<crate::translate::model_notice::FreeModels> {
 /// A translator for a request that named `requested`, watching the answer's model.
 fn watching(requested: &str) -> StreamTranslator {
     let mut t = translator();
-    if let Some(notice) = ModelNotice::new(requested, free_models(), true) {
+    if let Some(notice) = ModelNotice::new(requested, free_models()) {
         t.watch_model(notice);
     }
     t
