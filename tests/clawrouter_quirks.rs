@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::bridge::BridgeGuard;
 use common::client::post_json;
 use common::codex::{run_codex, CodexHome};
-use common::mock_upstream::{content_text, ChatCall, MockUpstream, Reply};
+use common::mock_upstream::{content_text, ChatCall, FreeFallback, MockUpstream, Reply};
 use serde_json::{json, Value};
 
 const MAKEFILE: &str = "CC = cc\nCFLAGS  = -O2 -Wall\n\nall: app\n\napp: main.o util.o\n\t$(CC) $(CFLAGS) -o app main.o util.o\n\nclean:\n\trm -f app *.o\n";
@@ -373,4 +373,107 @@ fn codex_retry_after_a_500_gets_the_answer() {
     assert_eq!(run.final_message.as_deref(), Some("Recovered."));
     assert_eq!(mock.replayed(), 0);
     assert_eq!(mock.chat_calls().len(), 2);
+}
+
+// ---- an unfunded wallet: a free model answers (translate/model_notice.rs) ------------------
+
+const PAID: &str = "anthropic/claude-sonnet-4.6";
+const LINE: &str = "Note: ClawRouter answered with the free model nvidia/gpt-oss-120b instead of \
+     anthropic/claude-sonnet-4.6 — the wallet could not pay. Fund it: `clawrouter-codex wallet`.";
+
+/// A bridge on a mock ClawRouter whose wallet cannot pay (`fallback`), answering `Hi!`.
+fn unfunded(fallback: FreeFallback) -> (MockUpstream, BridgeGuard) {
+    let mock = MockUpstream::builder()
+        .wallet_cannot_pay(fallback)
+        .start(|_| Reply::text("Hi!\n\n  indented"));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    (mock, bridge)
+}
+
+/// The text Codex shows for an answer to `model`, streamed (the deltas, checked against the
+/// final `output`) or not (the Response object's message items).
+fn text_shown(bridge: &BridgeGuard, model: &str, stream: bool) -> String {
+    let body = json!({"model": model, "stream": stream, "input": "Say hi."});
+    let answer = post_json(&bridge.url("/v1/responses"), &body);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    if !stream {
+        return message_text(&answer.json());
+    }
+    let events = answer.events();
+    let deltas: String = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap().to_owned())
+        .collect();
+    let done = events.last().unwrap();
+    assert_eq!(done["type"], "response.completed");
+    assert_eq!(message_text(&done["response"]), deltas);
+    deltas
+}
+
+/// The text of a Response object's message items.
+fn message_text(response: &Value) -> String {
+    response["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["type"] == "message")
+        .map(|item| item["content"][0]["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_silent_free_model_fallback_is_announced_in_one_line() {
+    let (mock, bridge) = unfunded(FreeFallback::Silent);
+    // Streaming first, as Codex always does: that request tells the bridge it talks to ClawRouter.
+    for stream in [true, false] {
+        let text = text_shown(&bridge, PAID, stream);
+        assert_eq!(
+            text,
+            format!("{LINE}\n\nHi!\n\n  indented"),
+            "stream: {stream}"
+        );
+    }
+    // A profile is as paid as a model.
+    assert!(text_shown(&bridge, "blockrun/auto", true).starts_with(
+        "Note: ClawRouter answered with the free model nvidia/gpt-oss-120b instead of \
+         blockrun/auto"
+    ));
+    // The model list is asked for once, not per request.
+    let lists = mock
+        .requests()
+        .iter()
+        .filter(|r| r.route() == "/v1/models")
+        .count();
+    assert_eq!(lists, 1);
+    mock.assert_no_rejections();
+}
+
+#[test]
+fn clawrouters_balance_notice_is_kept_and_not_doubled() {
+    let (_mock, bridge) = unfunded(FreeFallback::PreCheck);
+    for stream in [true, false] {
+        let text = text_shown(&bridge, PAID, stream);
+        assert!(
+            text.starts_with(
+                "> **⚠️ Insufficient balance** ($0.00) — using free model instead of \
+                 anthropic/claude-sonnet-4.6."
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with(".\n\nHi!\n\n  indented"), "{text}");
+        assert!(!text.contains("Note:"), "one notice, not two: {text}");
+    }
+}
+
+#[test]
+fn asking_for_a_free_model_or_paying_brings_no_line() {
+    let (_mock, bridge) = unfunded(FreeFallback::Silent);
+    assert_eq!(
+        text_shown(&bridge, "free/gpt-oss-120b", true),
+        "Hi!\n\n  indented"
+    );
+    let funded = MockUpstream::start(|_| Reply::text("Hi!"));
+    let bridge = BridgeGuard::start(&funded.base_url());
+    assert_eq!(text_shown(&bridge, PAID, true), "Hi!");
 }

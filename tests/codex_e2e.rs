@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::bridge::BridgeGuard;
 use common::codex::{run_codex, CodexHome, CodexOptions, CodexRun};
-use common::mock_upstream::{ChatCall, MockUpstream, Reply};
+use common::mock_upstream::{ChatCall, FreeFallback, MockUpstream, Reply};
 use serde_json::{json, Value};
 
 const TURN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -519,4 +519,37 @@ fn websearch_on_makes_the_model_search_and_codex_shows_the_search() {
         .count();
     assert_eq!(searched, 1, "one paid search");
     mock.assert_no_rejections();
+}
+
+#[test]
+fn codex_shows_the_line_when_a_free_model_answers_for_an_unfunded_wallet() {
+    let mock = MockUpstream::builder()
+        .wallet_cannot_pay(FreeFallback::Silent)
+        .start(two_step(
+            Reply::tool_calls(vec![(
+                "exec_command",
+                json!({"cmd": "echo made-by-a-free-model > free.txt"}),
+            )]),
+            "Created free.txt.",
+        ));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let home = CodexHome::new(&bridge.base_url());
+    let work = tempfile::tempdir().unwrap();
+    let run = run_codex(&home, work.path(), "Create free.txt", TURN_TIMEOUT);
+    run.assert_success();
+    let line = "Note: ClawRouter answered with the free model nvidia/gpt-oss-120b instead of \
+                blockrun/auto — the wallet could not pay. Fund it: `clawrouter-codex wallet`.";
+    let messages = run.agent_messages();
+    eprintln!("Codex showed: {messages:#?}");
+    // The tool call still ran (the line came as a message before it) …
+    let made = std::fs::read_to_string(work.path().join("free.txt")).expect("the tool ran");
+    assert_eq!(made.trim(), "made-by-a-free-model");
+    // … the line was shown once in the turn, before the first answer …
+    assert_eq!(messages, [line, "Created free.txt."]);
+    assert_eq!(run.final_message.as_deref(), Some("Created free.txt."));
+    mock.assert_no_rejections();
+    // … and the model never read it back.
+    let calls = mock.chat_calls();
+    assert_eq!(calls.len(), 2);
+    assert!(!calls[1].body.to_string().contains("Note: ClawRouter"));
 }

@@ -15,6 +15,7 @@
 //! the answers the bridge makes itself; [`ctx`] is the per-request state.
 
 pub mod ctx;
+pub mod free_models;
 pub mod hygiene;
 pub mod passthrough;
 pub mod replay_guard;

@@ -172,6 +172,7 @@ async fn answer<'b>(
     meta: ResponseMeta,
 ) -> pingora::Result<()> {
     let streaming = plan.client_stream;
+    let requested = meta.model.clone();
     let key = Some(bridge.reasoning_key.clone());
     let upstream_url = target.member.client.upstream().url.clone();
     let mut translator = if streaming {
@@ -185,6 +186,14 @@ async fn answer<'b>(
         translator.start(&mut out);
         start_sse(session, std::mem::take(&mut out)).await?;
         ctx.measures.first_byte = Some(ctx.started.elapsed());
+    }
+    // Once per turn: not when an answer since the user last spoke carried the line.
+    let member = target.member;
+    if !plan.free_model_line_shown {
+        let notice = member.profile.model_notice(&member.client, &requested);
+        if let Some(notice) = notice.await {
+            translator.watch_model(notice);
+        }
     }
     let mut pump = Pump {
         session,

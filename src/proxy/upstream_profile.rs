@@ -15,12 +15,17 @@
 //!   over 180 KB (see `translate::request::clawrouter`). `auto` protects contents in Chat bodies
 //!   over [`PROTECT_WHITESPACE_ABOVE`] bytes sent to ClawRouter; `always` protects every body,
 //!   `never` none.
+//! - **Free models.** ClawRouter answers from a free model when its wallet cannot pay; its free
+//!   models ([`super::free_models`]) tell a response when to say so
+//!   ([`UpstreamProfile::model_notice`]).
 
 use std::sync::Mutex;
 
 use serde_json::Value;
 
+use super::free_models::FreeModelList;
 use crate::config::AutoSwitch;
+use crate::translate::model_notice::{FreeModels, ModelNotice};
 use crate::upstream_client::UpstreamClient;
 
 /// Chat bodies above this size sent to ClawRouter have their whitespace protected: ClawRouter
@@ -38,6 +43,8 @@ pub struct UpstreamProfile {
     whitespace: AutoSwitch,
     /// `Some(true)` once the upstream answered like ClawRouter, `Some(false)` like anything else.
     is_clawrouter: Mutex<Option<bool>>,
+    /// ClawRouter's free models.
+    free_models: FreeModelList,
 }
 
 impl UpstreamProfile {
@@ -49,6 +56,7 @@ impl UpstreamProfile {
             stream,
             whitespace,
             is_clawrouter: Mutex::new(None),
+            free_models: FreeModelList::default(),
         }
     }
 
@@ -86,6 +94,21 @@ impl UpstreamProfile {
     /// ClawRouter.
     pub fn known_clawrouter(&self) -> Option<bool> {
         self.is_clawrouter.lock().ok().and_then(|known| *known)
+    }
+
+    /// What a response to a request for `requested` watches for: an answer from one of
+    /// ClawRouter's free models. `None` when the upstream is not known to be ClawRouter (this
+    /// asks nothing more: every streaming request, and so every Codex turn, has had it asked
+    /// already), or `requested` is free itself.
+    pub async fn model_notice(
+        &self,
+        client: &UpstreamClient,
+        requested: &str,
+    ) -> Option<ModelNotice> {
+        if self.known_clawrouter() != Some(true) || FreeModels::default().is_free(requested) {
+            return None;
+        }
+        ModelNotice::new(requested, self.free_models.get(client).await)
     }
 
     /// Whether the upstream is ClawRouter, asking it once; `None` while it does not answer.

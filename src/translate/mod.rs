@@ -14,6 +14,7 @@
 //! - [`sse`]: an incremental parser for the upstream's `text/event-stream` body.
 //! - [`stream`]: the one translation core for both upstream modes: chunks (or a whole
 //!   `chat.completion`) in, Responses events out, as the bytes arrive.
+//! - [`model_notice`]: the line saying a free model answered instead of the chosen one.
 //! - [`ids`]: unique ids for responses and items.
 //! - [`reasoning`]: reasoning text sealed into `encrypted_content` and opened again next turn.
 //! - [`upstream_error`]: an upstream failure → what Codex must be told.
@@ -23,6 +24,7 @@ pub mod chat_in;
 pub mod events;
 pub mod ids;
 pub mod leaked;
+pub mod model_notice;
 pub mod reasoning;
 pub mod request;
 pub mod response;

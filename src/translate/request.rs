@@ -186,6 +186,9 @@ pub struct ChatPlan {
     pub client_stream: bool,
     /// The requested model, as sent.
     pub model: String,
+    /// The bridge's line saying a free model answered (`super::model_notice`) was already
+    /// shown in this turn: not again. The line is never sent upstream.
+    pub free_model_line_shown: bool,
     /// Request fields the Response object echoes back.
     pub echo: ResponseEcho,
     /// Content parts of an unknown type that were not sent (logged; counted in the metrics).
@@ -575,7 +578,8 @@ fn translate(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, RequestErro
         Some(history::Input::Text(text)) => text.0.trim().is_empty(),
         Some(history::Input::Items(items)) => items.is_empty(),
     };
-    let mut messages = history::messages(instructions, req.input, opts)?;
+    let history = history::messages(instructions, req.input, opts)?;
+    let mut messages = history.messages;
     clawrouter::nudge(&mut messages, opts.retry_nudge);
 
     let reasoning_effort = match req.reasoning {
@@ -635,6 +639,7 @@ fn translate(body: &[u8], opts: &RequestOptions) -> Result<ChatPlan, RequestErro
         tools: tool_map,
         client_stream: req.stream.unwrap_or(false),
         model: req.model.0.into_owned(),
+        free_model_line_shown: history.free_model_line,
         skipped_parts: 0,
         echo: ResponseEcho {
             instructions: req.instructions.map(ToOwned::to_owned),

@@ -50,6 +50,11 @@
 //!   to a streaming request): it is buffered and translated at EOF like
 //!   [`StreamTranslator::feed_completion`].
 //!
+//! Model notice ([`StreamTranslator::watch_model`]): when the answer's `model` (a chunk's or
+//! the completion's) is free and the requested one is not, the message starts with the line of
+//! [`super::model_notice`] (a message of its own when the answer has no text) — unless its text
+//! starts with ClawRouter's own notice. Once per response; the model is sent back its own text.
+//!
 //! Web search (the bridge's `web_search` function offered, see [`super::web_search`]): every
 //! tool call of a model call is held until that call ends. Calls to `web_search` then make the
 //! response wait ([`StreamTranslator::pending_searches`]) while the proxy runs them
@@ -73,11 +78,13 @@ use super::events::{
     ResponseMeta, Usage,
 };
 use super::leaked::LeakHold;
+use super::model_notice::{has_clawrouter_notice, ModelNotice};
 use super::reasoning::ReasoningKey;
 use super::request::ResponseEcho;
 use super::response::{
     completion_to_output, custom_input, finish_status, normalize_argument_string, snippet,
-    write_calls, write_items_sealed, write_terminal, CompletionError, Finish, ToolCallOut,
+    write_calls, write_items_sealed, write_terminal, ChatOutput, CompletionError, Finish,
+    ToolCallOut,
 };
 use super::sse::{SseFrame, SseParser};
 use super::tools::{ToolKind, ToolMap};
@@ -126,6 +133,18 @@ pub struct SearchFollowUp {
     pub messages: Vec<Value>,
 }
 
+/// Where a response stands with the line saying a free model answered (see
+/// [`super::model_notice`]).
+#[derive(Debug)]
+enum Notice {
+    /// Not watched, or decided: no line (more).
+    Off,
+    /// The answering model is not known yet.
+    Watching(ModelNotice),
+    /// A free model answered: this line goes before the first text.
+    Due(String),
+}
+
 /// Translates one upstream answer into one Responses event stream. See the module docs.
 #[derive(Debug)]
 pub struct StreamTranslator {
@@ -168,6 +187,8 @@ pub struct StreamTranslator {
     failure: Option<ClientFailure>,
     /// Totals over the whole response (see [`Self::counters`]).
     counters: Counters,
+    /// The line saying a free model answered, once per response.
+    notice: Notice,
 }
 
 /// What a response counted (for the access log line and the metrics).
@@ -221,6 +242,7 @@ impl StreamTranslator {
             search_round: None,
             failure: None,
             counters: Counters::default(),
+            notice: Notice::Off,
         }
         .with_web_search()
     }
@@ -247,6 +269,66 @@ impl StreamTranslator {
     /// The upstream failure that ended the response, if one did.
     pub fn failure(&self) -> Option<&ClientFailure> {
         self.failure.as_ref()
+    }
+
+    /// Watches the answer's model: when it is free and not the requested one, the message
+    /// starts with the line of [`ModelNotice::line_for`] — unless the text already starts with
+    /// ClawRouter's own notice (never two). Call before the first upstream bytes.
+    pub fn watch_model(&mut self, notice: ModelNotice) {
+        self.notice = Notice::Watching(notice);
+    }
+
+    /// The upstream named the model that answers.
+    fn answered_by(&mut self, model: &str) {
+        if let Notice::Watching(watch) = &self.notice {
+            self.notice = match watch.line_for(model) {
+                Some(line) => Notice::Due(line),
+                None => Notice::Off,
+            };
+        }
+    }
+
+    /// The due line, if any, for a message whose text starts with `text` (nothing when that
+    /// text carries ClawRouter's own notice). The line is given once.
+    fn take_notice(&mut self, text: &str) -> Option<String> {
+        match std::mem::replace(&mut self.notice, Notice::Off) {
+            Notice::Due(line) if !has_clawrouter_notice(text) => Some(line),
+            Notice::Due(_) | Notice::Off => None,
+            watching @ Notice::Watching(_) => {
+                self.notice = watching;
+                None
+            }
+        }
+    }
+
+    /// An answer without text (calls only, or nothing): the due line as a message of its own,
+    /// left open for the caller to finish.
+    fn notice_alone(&mut self, out: &mut Vec<u8>) {
+        if self.message.is_some() {
+            return;
+        }
+        if let Some(line) = self.take_notice("") {
+            self.close_reasoning(ItemStatus::Completed, out);
+            let mut message = self.writer.start_message(out);
+            self.writer.text_delta(&mut message, line.trim_end(), out);
+            self.message = Some(message);
+        }
+    }
+
+    /// A whole answer's text with the due line before it (see [`Self::watch_model`]).
+    fn with_notice(&mut self, output: &mut ChatOutput) {
+        if let Some(model) = output.model.as_deref() {
+            self.answered_by(model);
+        }
+        let text = output.text.as_deref().unwrap_or("");
+        let Some(line) = self.take_notice(text) else {
+            return;
+        };
+        output.text = Some(if text.trim().is_empty() {
+            line.trim_end().to_owned()
+        } else {
+            line + text
+        });
     }
 
     fn with_web_search(mut self) -> Self {
@@ -326,15 +408,19 @@ impl StreamTranslator {
             Ok(mut output) if self.hold_calls => {
                 let key = self.key.clone();
                 self.held = std::mem::take(&mut output.tool_calls);
+                // The model is sent its own text back, without the bridge's line.
+                let round_text = output.text.clone().unwrap_or_default();
+                self.with_notice(&mut output);
                 write_items_sealed(&mut self.writer, &output, &self.tools, key.as_deref(), out);
-                self.round_text = output.text.unwrap_or_default();
+                self.round_text = round_text;
                 self.round_reasoning = output.reasoning.unwrap_or_default();
                 self.usage = output.usage;
                 self.finish = Some(output.finish);
                 self.end_model_call(completed_at, out);
             }
-            Ok(output) => {
+            Ok(mut output) => {
                 let key = self.key.clone();
+                self.with_notice(&mut output);
                 self.usage = output.usage;
                 let usage = Usage::sum(self.earlier_usage, output.usage);
                 write_items_sealed(&mut self.writer, &output, &self.tools, key.as_deref(), out);
@@ -611,6 +697,9 @@ impl StreamTranslator {
             return;
         }
         self.valid_frames += 1;
+        if let (Notice::Watching(_), Some(model)) = (&self.notice, chunk.model()) {
+            self.answered_by(&model);
+        }
         if let Some(usage) = chunk.usage() {
             self.usage = Some(usage);
         }
@@ -718,10 +807,12 @@ impl StreamTranslator {
         }
         self.close_reasoning(ItemStatus::Completed, out);
         let mut message = self.writer.start_message(out);
-        if self.lead_blank.is_empty() {
+        let notice = self.take_notice(text);
+        if self.lead_blank.is_empty() && notice.is_none() {
             self.writer.text_delta(&mut message, text, out);
         } else {
-            let mut joined = std::mem::take(&mut self.lead_blank);
+            let mut joined = notice.unwrap_or_default();
+            joined.push_str(&std::mem::take(&mut self.lead_blank));
             joined.push_str(text);
             self.writer.text_delta(&mut message, &joined, out);
         }
@@ -737,6 +828,7 @@ impl StreamTranslator {
             self.structured_calls = true;
             self.emit_text(&release, out);
             self.lead_blank.clear();
+            self.notice_alone(out);
             if let Some(message) = self.message.take() {
                 self.writer
                     .finish_message(message, ItemStatus::Completed, out);
@@ -858,6 +950,7 @@ impl StreamTranslator {
         self.close_reasoning(reasoning_status, out);
         self.emit_text(&visible, out);
         self.lead_blank.clear();
+        self.notice_alone(out);
         if let Some(message) = self.message.take() {
             self.writer.finish_message(message, status, out);
         }

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use super::chat::{Content, FunctionCall, ImageUrl, Message, Part, ToolCall};
 use super::text::{JStr, Obj, OutText, Str, TextJoin};
 use super::{check_depth, parse, RequestError, RequestOptions, SystemRole};
+use crate::translate::model_notice::{without_line, LINE_HINT};
 use crate::translate::reasoning::ReasoningKey;
 use crate::translate::tools::{chat_tool_name, CUSTOM_INPUT_PARAM};
 use crate::translate::web_search::{self, SearchRecord};
@@ -208,12 +209,21 @@ pub(super) fn instructions<'a>(raw: &'a RawValue) -> Result<Option<TextJoin<'a>>
     Ok((!text.is_empty()).then_some(text))
 }
 
+/// The Chat `messages` of a request, and what the history says beyond them.
+pub(super) struct History<'a> {
+    /// The messages.
+    pub(super) messages: Vec<Message<'a>>,
+    /// The bridge's free-model line was shown in this turn (in an assistant message after the
+    /// last user message); it is cut from every assistant message sent upstream.
+    pub(super) free_model_line: bool,
+}
+
 /// The Chat `messages` for the request.
 pub(super) fn messages<'a>(
     instructions: Option<TextJoin<'a>>,
     input: Option<Input<'a>>,
     opts: &RequestOptions,
-) -> Result<Vec<Message<'a>>, RequestError> {
+) -> Result<History<'a>, RequestError> {
     let mut b = Builder {
         mode: opts.system_role,
         key: opts.reasoning_key.as_deref(),
@@ -223,6 +233,7 @@ pub(super) fn messages<'a>(
         pending_reasoning: Vec::new(),
         outputs: HashMap::new(),
         seen_calls: HashSet::new(),
+        free_model_line: false,
     };
     if let Some(text) = instructions {
         b.system(text);
@@ -275,7 +286,10 @@ pub(super) fn messages<'a>(
             },
         );
     }
-    Ok(messages)
+    Ok(History {
+        messages,
+        free_model_line: b.free_model_line,
+    })
 }
 
 struct Builder<'a, 'k> {
@@ -292,6 +306,9 @@ struct Builder<'a, 'k> {
     /// Tool outputs by `call_id`, taken out as their calls are written.
     outputs: HashMap<Cow<'a, str>, ToolOutput<'a>>,
     seen_calls: HashSet<Cow<'a, str>>,
+    /// An assistant message since the last user message started with the bridge's free-model
+    /// line (cut from what goes upstream).
+    free_model_line: bool,
 }
 
 struct Group<'a> {
@@ -316,6 +333,7 @@ impl<'a> Builder<'a, '_> {
                 content,
             } => {
                 self.end_turn();
+                self.free_model_line = false;
                 self.messages.push(Message::User {
                     content: user_content(content),
                 });
@@ -325,8 +343,12 @@ impl<'a> Builder<'a, '_> {
                 content,
             } => {
                 self.flush();
+                let mut text = text_only(content);
+                if text.strip_start(LINE_HINT, without_line) {
+                    self.free_model_line = true;
+                }
                 self.group = Some(Group {
-                    text: Some(text_only(content)),
+                    text: Some(text),
                     calls: Vec::new(),
                     reasoning: std::mem::take(&mut self.pending_reasoning),
                 });

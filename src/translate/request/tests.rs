@@ -1494,3 +1494,48 @@ fn string_values_decode_surrogate_pairs_and_replace_lone_surrogates() {
     assert_eq!(value(r#""\udd80\ud83e""#), "\u{fffd}\u{fffd}");
     assert_eq!(value(r#""\\ud83e is text""#), "\\ud83e is text");
 }
+
+// ---- the bridge's free-model line in the history (translate/model_notice.rs) ---------------
+
+const LINE: &str = "Note: ClawRouter answered with the free model nvidia/gpt-oss-120b instead of \
+     blockrun/auto — the wallet could not pay. Fund it: `clawrouter-codex wallet`.";
+
+#[test]
+fn the_free_model_line_is_never_sent_upstream_and_shown_once_per_turn() {
+    // Mid-turn: the line came with a call (a message of its own) and before a text.
+    let mid_turn = json!({"model": "blockrun/auto", "input": [
+        user("Make it."),
+        assistant(LINE),
+        call("c1", "exec_command"),
+        output("c1", "ok"),
+        assistant(&format!("{LINE}\n\n  Made it.\n\tDone. ")),
+    ]});
+    let (chat, translated) = plan(&mid_turn);
+    assert!(translated.free_model_line_shown);
+    assert_eq!(
+        chat["messages"],
+        json!([
+            {"role": "user", "content": "Make it."},
+            {"role": "assistant", "content": null,
+             "tool_calls": [chat_call("c1", "exec_command")]},
+            tool_msg("c1", "ok"),
+            {"role": "assistant", "content": "  Made it.\n\tDone. "},
+        ])
+    );
+    // The user spoke since: the next answer may say it again.
+    let next_turn = json!({"model": "blockrun/auto", "input": [
+        user("Make it."), assistant(&format!("{LINE}\n\nMade it.")), user("Again."),
+    ]});
+    let (chat, translated) = plan(&next_turn);
+    assert!(!translated.free_model_line_shown);
+    assert_eq!(chat["messages"][1]["content"], "Made it.");
+    // Other texts are left alone, byte for byte.
+    let (chat, translated) = plan(&json!({"model": "m", "input": [
+        user("Hi"), assistant("Note: this is the model's own note.\n\nHi"),
+    ]}));
+    assert!(!translated.free_model_line_shown);
+    assert_eq!(
+        chat["messages"][1]["content"],
+        "Note: this is the model's own note.\n\nHi"
+    );
+}

@@ -220,6 +220,27 @@ impl<'a> TextJoin<'a> {
         })
     }
 
+    /// Cuts the start of the text that `strip` recognises (`strip` gets the first piece's text
+    /// and returns what remains of it); true when it did. Only a first piece whose escaped text
+    /// starts with `hint` (which has no character JSON escapes) is looked at, so other texts
+    /// are never unescaped.
+    pub(super) fn strip_start(&mut self, hint: &str, strip: impl Fn(&str) -> Option<&str>) -> bool {
+        let rest = match self.pieces.first() {
+            Some(Piece::Json(s)) if s.escaped().starts_with(hint) => {
+                strip(&s.value()).map(str::to_owned)
+            }
+            Some(Piece::Plain(s)) if s.starts_with(hint) => strip(s).map(str::to_owned),
+            _ => None,
+        };
+        match rest {
+            Some(rest) => {
+                self.pieces[0] = Piece::Plain(Cow::Owned(rest));
+                true
+            }
+            None => false,
+        }
+    }
+
     pub(super) fn append(&mut self, other: TextJoin<'a>) {
         self.pieces.extend(other.pieces);
     }

@@ -1035,3 +1035,210 @@ fn blanks_read_alone_still_belong_to_the_first_line() {
         );
     }
 }
+
+// ---- the line saying a free model answered (translate/model_notice.rs) --------------------
+
+const PAID: &str = "anthropic/claude-sonnet-4.6";
+const FREE_UPSTREAM: &str = "nvidia/gpt-oss-120b";
+const LINE: &str = "Note: ClawRouter answered with the free model nvidia/gpt-oss-120b instead of \
+     anthropic/claude-sonnet-4.6 — the wallet could not pay. Fund it: `clawrouter-codex wallet`.";
+
+fn free_models() -> Arc<crate::translate::model_notice::FreeModels> {
+    crate::translate::model_notice::FreeModels::from_model_list(
+        br#"{"data":[{"id":"auto","owned_by":"blockrun"},
+                     {"id":"free/gpt-oss-120b","owned_by":"free"}]}"#,
+    )
+    .map(Arc::new)
+    .expect("list")
+}
+
+/// A translator for a request that named `requested`, watching the answer's model.
+fn watching(requested: &str) -> StreamTranslator {
+    let mut t = translator();
+    if let Some(notice) = ModelNotice::new(requested, free_models()) {
+        t.watch_model(notice);
+    }
+    t
+}
+
+/// `bytes` (made by the helpers above) as answered by `model`.
+fn answered_by(bytes: &[u8], model: &str) -> Vec<u8> {
+    String::from_utf8_lossy(bytes)
+        .replace("deepseek/deepseek-v4-pro", model)
+        .into_bytes()
+}
+
+/// Feeds a stream or a whole body to a translator for `requested`; returns the checked events.
+fn watched(requested: &str, body: &[u8], whole: bool) -> Vec<(String, Value)> {
+    let mut t = watching(requested);
+    let mut out = Vec::new();
+    t.start(&mut out);
+    if whole {
+        t.feed_completion(body, DONE_AT, &mut out);
+    } else {
+        t.feed(body, DONE_AT, &mut out);
+        t.upstream_ended(DONE_AT, &mut out);
+    }
+    assert!(t.is_finished());
+    checked(&out)
+}
+
+/// The text of the message items of the final Response object, which must equal the deltas'.
+fn final_text(events: &[(String, Value)]) -> String {
+    let deltas: String = events
+        .iter()
+        .filter(|(n, _)| n == "response.output_text.delta")
+        .map(|(_, d)| d["delta"].as_str().expect("delta").to_owned())
+        .collect();
+    let output: String = terminal(events).1["response"]["output"]
+        .as_array()
+        .expect("output")
+        .iter()
+        .filter(|item| item["type"] == "message")
+        .map(|item| {
+            item["content"][0]["text"]
+                .as_str()
+                .expect("text")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        deltas, output,
+        "the final output carries what the deltas carried"
+    );
+    output
+}
+
+#[test]
+fn a_free_models_answer_starts_with_the_line_once_streamed_or_whole() {
+    let whole = answered_by(
+        &completion_body(
+            json!({"role": "assistant", "content": "  Hi!\n\tdone "}),
+            "stop",
+        ),
+        FREE_UPSTREAM,
+    );
+    let clawrouter = answered_by(
+        &clawrouter_stream("  Hi!\n\tdone ", json!([]), "stop"),
+        FREE_UPSTREAM,
+    );
+    let pieces = [
+        json!({"content": "  Hi"}),
+        json!({"content": "!\n\t"}),
+        json!({"content": "done "}),
+    ];
+    let incremental = answered_by(&openai_stream(&pieces, "stop"), FREE_UPSTREAM);
+    for (body, whole) in [(&whole, true), (&clawrouter, false), (&incremental, false)] {
+        let events = watched(PAID, body, whole);
+        assert_eq!(final_text(&events), format!("{LINE}\n\n  Hi!\n\tdone "));
+        assert_eq!(terminal(&events).0, "response.completed");
+        assert_eq!(terminal(&events).1["response"]["model"], "auto");
+    }
+}
+
+#[test]
+fn clawrouters_own_notice_is_kept_and_not_doubled() {
+    let notice = "> **⚠️ Insufficient balance** ($0.00) — using free model instead of \
+                  anthropic/claude-sonnet-4.6. Send USDC to `0xabc`.\n\n";
+    let whole = answered_by(
+        &completion_body(
+            json!({"role": "assistant", "content": format!("{notice}Hi!")}),
+            "stop",
+        ),
+        "free/gpt-oss-120b",
+    );
+    let stream = answered_by(
+        &openai_stream(
+            &[json!({"content": notice}), json!({"content": "Hi!"})],
+            "stop",
+        ),
+        "free/gpt-oss-120b",
+    );
+    for (body, whole) in [(&whole, true), (&stream, false)] {
+        let events = watched(PAID, body, whole);
+        assert_eq!(final_text(&events), format!("{notice}Hi!"));
+    }
+}
+
+#[test]
+fn no_line_for_a_free_request_the_requested_model_or_a_paid_model() {
+    let free_answer = answered_by(&clawrouter_stream("Hi!", json!([]), "stop"), FREE_UPSTREAM);
+    let paid_answer = clawrouter_stream("Hi!", json!([]), "stop");
+    for (requested, body) in [
+        ("free/gpt-oss-120b", &free_answer),
+        ("free", &free_answer),
+        (FREE_UPSTREAM, &free_answer),
+        (PAID, &paid_answer),
+        ("auto", &paid_answer),
+    ] {
+        assert_eq!(
+            final_text(&watched(requested, body, false)),
+            "Hi!",
+            "{requested}"
+        );
+    }
+    // An upstream that names the requested (paid) model: nothing to say.
+    let same = answered_by(&clawrouter_stream("Hi!", json!([]), "stop"), PAID);
+    assert_eq!(final_text(&watched(PAID, &same, false)), "Hi!");
+}
+
+#[test]
+fn a_free_models_tool_calls_follow_the_line_and_keep_their_reasoning() {
+    let calls = json!([{"id": "call_a", "type": "function",
+                        "function": {"name": "exec_command", "arguments": "{\"cmd\":\"ls\"}"}}]);
+    let whole = answered_by(
+        &completion_body(
+            json!({"role": "assistant", "content": null, "reasoning_content": "List first.",
+                   "tool_calls": calls}),
+            "tool_calls",
+        ),
+        FREE_UPSTREAM,
+    );
+    let stream = answered_by(
+        &openai_stream(
+            &[
+                json!({"reasoning_content": "List first."}),
+                json!({"tool_calls": [{
+                "index": 0, "id": "call_a", "type": "function",
+                "function": {"name": "exec_command", "arguments": "{\"cmd\":\"ls\"}"}}]}),
+            ],
+            "tool_calls",
+        ),
+        FREE_UPSTREAM,
+    );
+    for (body, whole) in [(&whole, true), (&stream, false)] {
+        let events = watched(PAID, body, whole);
+        let items = done_items(&events);
+        let kinds: Vec<&str> = items.iter().map(|i| i["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            ["reasoning", "message", "function_call"],
+            "whole: {whole}"
+        );
+        assert_eq!(items[0]["summary"][0]["text"], "List first.");
+        let sealed = items[0]["encrypted_content"].as_str().expect("sealed");
+        assert_eq!(key().open(sealed).as_deref(), Some("List first."));
+        assert_eq!(items[1]["content"][0]["text"], LINE);
+        assert_eq!(items[2]["call_id"], "call_a");
+        assert_eq!(items[2]["arguments"], "{\"cmd\":\"ls\"}");
+        assert_eq!(final_text(&events), LINE);
+    }
+}
+
+#[test]
+fn a_free_models_leaked_call_is_still_recovered_after_the_line() {
+    let text = "Let me check.\n<tool_call>{\"name\":\"exec_command\",\"arguments\":{\"cmd\":\"ls\"}}</tool_call>";
+    let whole = answered_by(
+        &completion_body(json!({"role": "assistant", "content": text}), "stop"),
+        FREE_UPSTREAM,
+    );
+    let stream = answered_by(&clawrouter_stream(text, json!([]), "stop"), FREE_UPSTREAM);
+    for (body, whole) in [(&whole, true), (&stream, false)] {
+        let events = watched(PAID, body, whole);
+        let items = done_items(&events);
+        assert_eq!(items.len(), 2, "whole: {whole}");
+        assert_eq!(items[1]["type"], "function_call");
+        assert_eq!(items[1]["arguments"], "{\"cmd\":\"ls\"}");
+        assert!(final_text(&events).starts_with(&format!("{LINE}\n\nLet me check.")));
+    }
+}

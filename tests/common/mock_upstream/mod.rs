@@ -46,7 +46,7 @@ mod reply;
 pub mod stats;
 pub mod validate;
 
-pub use reply::{Reply, StreamStyle};
+pub use reply::{FreeFallback, Reply, StreamStyle};
 pub use stats::Usage;
 pub use validate::Rejection;
 
@@ -190,6 +190,7 @@ struct Shared {
     compress: bool,
     keep_alive_timeout: Option<Duration>,
     close_reused: bool,
+    free_fallback: Option<FreeFallback>,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -244,9 +245,17 @@ pub struct Builder {
     replay_window: Option<Duration>,
     keep_alive_timeout: Option<Duration>,
     close_reused: bool,
+    free_fallback: Option<FreeFallback>,
 }
 
 impl Builder {
+    /// The wallet cannot pay: every completion for a model that is not free comes from the
+    /// free model `nvidia/gpt-oss-120b`, the way `fallback` says (see [`FreeFallback`]).
+    pub fn wallet_cannot_pay(mut self, fallback: FreeFallback) -> Self {
+        self.free_fallback = Some(fallback);
+        self
+    }
+
     /// Close a kept-alive connection that stays idle this long, like Node's
     /// `server.keepAliveTimeout` (ClawRouter: 5 s).
     pub fn keep_alive_timeout(mut self, idle: Duration) -> Self {
@@ -346,6 +355,7 @@ impl Builder {
             compress: self.compress,
             keep_alive_timeout: self.keep_alive_timeout,
             close_reused: self.close_reused,
+            free_fallback: self.free_fallback,
             state: Mutex::new(State {
                 replay: self.replay_window.map(clawrouter::Replay::new),
                 ..State::default()
@@ -385,6 +395,7 @@ impl MockUpstream {
             replay_window: None,
             keep_alive_timeout: None,
             close_reused: false,
+            free_fallback: None,
         }
     }
 
@@ -823,7 +834,10 @@ fn handle_chat(
     };
     shared.changed.notify_all();
     let reply = match catch_unwind(AssertUnwindSafe(|| (shared.script)(&call))) {
-        Ok(r) => r,
+        Ok(r) => match shared.free_fallback {
+            Some(fallback) => fallback.apply(r, &call),
+            None => r,
+        },
         Err(p) => {
             let msg = p
                 .downcast_ref::<String>()

@@ -49,6 +49,43 @@ pub(crate) enum Kind {
     Raw(Vec<u8>),
 }
 
+/// How ClawRouter answers a request for a paid model (or profile) when its wallet cannot pay
+/// (v0.12.246, `src/proxy.ts`): from a free model, whose upstream name (`nvidia/…`, ClawRouter
+/// asks BlockRun for `free/X` as `nvidia/X`) is the answer's `model`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreeFallback {
+    /// A payment was refused: the fallback chain ends in the free model, and nothing is said.
+    Silent,
+    /// The balance pre-check found the wallet short: the answer starts with
+    /// `> **⚠️ Insufficient balance** ($0.00) — using free model instead of {requested}. Send
+    /// USDC to `{wallet}`.` and a blank line.
+    PreCheck,
+}
+
+/// The free model's name in ClawRouter's answers.
+pub const FREE_UPSTREAM_MODEL: &str = "nvidia/gpt-oss-120b";
+
+impl FreeFallback {
+    /// `reply` as it comes when the wallet cannot pay for `call`'s model (free models and
+    /// answers that are not completions are left alone).
+    pub(crate) fn apply(self, reply: Reply, call: &super::ChatCall) -> Reply {
+        let requested = requested_model(&call.body);
+        let free = requested == "free" || requested.starts_with("free/");
+        if free || !matches!(reply.kind, Kind::Completion(_)) {
+            return reply;
+        }
+        let reply = reply.model(FREE_UPSTREAM_MODEL);
+        match self {
+            FreeFallback::Silent => reply,
+            FreeFallback::PreCheck => reply.notice(&format!(
+                "> **⚠️ Insufficient balance** ($0.00) — using free model instead of \
+                 {requested}. Send USDC to `{}`.\n\n",
+                super::WALLET
+            )),
+        }
+    }
+}
+
 /// How a streamed completion is chunked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamStyle {
