@@ -75,11 +75,15 @@ fn content_parts_of_an_unknown_type_are_counted() {
     );
     assert_eq!(answer.status, 200);
     assert_eq!(mock.chat_calls()[0].messages()[0]["content"], "look");
-    let metrics = get(&bridge.url("/metrics"), &[]).body;
-    assert!(
-        metrics.contains("clawrouter_codex_unknown_content_parts_total 1"),
-        "{metrics}"
-    );
+    // The request is counted when it is logged, just after its answer went out.
+    let counted = "clawrouter_codex_unknown_content_parts_total 1";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut metrics = get(&bridge.url("/metrics"), &[]).body;
+    while !metrics.contains(counted) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        metrics = get(&bridge.url("/metrics"), &[]).body;
+    }
+    assert!(metrics.contains(counted), "{metrics}");
 }
 
 #[test]
