@@ -5,7 +5,9 @@
 //! - [`x402`]: the `PAYMENT-REQUIRED` / `PAYMENT-SIGNATURE` headers.
 //! - [`policy`]: which offers are accepted and the per-request cap.
 //! - [`evm`]: the EIP-3009 authorization, its EIP-712 digest and signature.
+//! - [`ledger`]: every payment in SQLite; the daily and per-thread caps, enforced atomically.
 
 pub mod evm;
+pub mod ledger;
 pub mod policy;
 pub mod x402;
