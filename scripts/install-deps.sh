@@ -9,7 +9,10 @@
 #     into .tools/browser;
 #   - with --solana, the pinned npm packages tests/support/solana-derive.mjs derives Solana
 #     addresses with (an implementation independent of ours, for tests/admin_wallet_solana.rs),
-#     into .tools/solana.
+#     into .tools/solana;
+#   - with --viem, the pinned viem (an EIP-712 implementation independent of ours) that
+#     tests/support/eip3009-viem.mjs signs and verifies USDC transfer authorizations with, for
+#     tests/payments_signature.rs, into .tools/viem.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +20,7 @@ CODEX_VERSION="0.171.0"
 CODEX_PREVIOUS_VERSION="0.169.0"
 BROWSER_PACKAGES="playwright-core@1.65.2 pngjs@7.0.0 jsqr@1.4.0"
 SOLANA_PACKAGES="bip39@3.1.2 ed25519-hd-key@2.0.0 tweetnacl@1.0.3 bs58@6.0.0"
+VIEM_PACKAGES="viem@2.58.8"
 
 if ! command -v cmake >/dev/null 2>&1; then
   echo "==> installing cmake (needed by Pingora's build)"
@@ -68,6 +72,10 @@ for arg in "$@"; do
     --solana)
       # shellcheck disable=SC2086
       install_npm .tools/solana $SOLANA_PACKAGES
+      ;;
+    --viem)
+      # shellcheck disable=SC2086
+      install_npm .tools/viem $VIEM_PACKAGES
       ;;
   esac
 done
