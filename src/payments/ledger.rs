@@ -239,26 +239,14 @@ impl Ledger {
                 params![start, start + DAY_SECS],
             )
             .map_err(|e| fail(e, "summing today's payments"))?;
-            if spent.0.saturating_add(payment.amount.0) > cap.0 {
-                return Err(Refusal::OverDayCap {
-                    asked: payment.amount,
-                    spent,
-                    cap,
-                }
-                .into());
-            }
+            let asked = payment.amount;
+            fits(spent, asked, cap).ok_or(Refusal::OverDayCap { asked, spent, cap })?;
         }
         if let (Some(cap), Some(thread)) = (caps.per_thread, &payment.thread_id) {
             let spent = sum(&tx, "thread_id = ?1", params![thread])
                 .map_err(|e| fail(e, "summing the thread's payments"))?;
-            if spent.0.saturating_add(payment.amount.0) > cap.0 {
-                return Err(Refusal::OverThreadCap {
-                    asked: payment.amount,
-                    spent,
-                    cap,
-                }
-                .into());
-            }
+            let asked = payment.amount;
+            fits(spent, asked, cap).ok_or(Refusal::OverThreadCap { asked, spent, cap })?;
         }
         tx.execute(
             "INSERT INTO payments (ts, model, amount, nonce, chain, payee, request_id, thread_id, outcome)
@@ -378,6 +366,11 @@ fn sum(conn: &Connection, filter: &str, args: impl rusqlite::Params) -> rusqlite
         |r| r.get(0),
     )?;
     Ok(from_i64(total))
+}
+
+/// `Some` when `asked` on top of `spent` stays within `cap`.
+fn fits(spent: Usdc, asked: Usdc, cap: Usdc) -> Option<()> {
+    (spent.0.saturating_add(asked.0) <= cap.0).then_some(())
 }
 
 /// Base units to an SQLite integer (amounts are capped far below `i64::MAX`; saturates).
