@@ -75,7 +75,8 @@ pub struct Caps {
     pub per_request: Usdc,
     /// `direct.max_per_day_usd`: the most all payments of one UTC day may add up to.
     pub per_day: Option<Usdc>,
-    /// `direct.max_per_thread_usd`: the most the payments of one Codex thread may add up to.
+    /// `direct.max_per_thread_usd`: the most the payments of one Codex thread may add up to
+    /// (a request without a thread id is held to the other caps only).
     pub per_thread: Option<Usdc>,
 }
 
