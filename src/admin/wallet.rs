@@ -22,7 +22,8 @@
 //!   skipped: falling through would silently pay from a different wallet.
 //! - [`SecretKey`] holds a validated secp256k1 key. It has no `Display`, no `Serialize`, and
 //!   its `Debug` prints `SecretKey(<redacted>)`; the key bytes leave it only through
-//!   [`WalletDiscovery::proxy_env`], the environment of the proxy child.
+//!   [`WalletDiscovery::proxy_env`], the environment of the proxy child (direct mode signs
+//!   payment digests with it in place: [`crate::payments::evm`]).
 //! - [`address_from_key`]: public key → Keccak-256 → last 20 bytes → EIP-55 checksum.
 //!
 //! Errors name the variable or file and what is wrong with it, never the value or content.
@@ -101,6 +102,15 @@ impl SecretKey {
         let key = k256::SecretKey::from_slice(&bytes).map_err(|_| KeyProblem::OutOfRange);
         bytes.iter_mut().for_each(|b| *b = 0);
         key.map(SecretKey)
+    }
+
+    /// Signs a 32-byte digest (RFC 6979, low S) and returns `r ‖ s` and the recovery id, for
+    /// the direct mode's payment signatures ([`crate::payments::evm`]). The key stays inside.
+    pub(crate) fn sign_prehash_recoverable(
+        &self,
+        digest: &[u8; 32],
+    ) -> Result<(k256::ecdsa::Signature, k256::ecdsa::RecoveryId), k256::ecdsa::Error> {
+        k256::ecdsa::SigningKey::from(&self.0).sign_prehash_recoverable(digest)
     }
 
     /// `0x` + 64 lowercase hex digits, for the proxy's environment only.
@@ -516,7 +526,8 @@ pub fn address_from_key(key: &SecretKey) -> Result<String, WalletError> {
     Ok(to_checksum_address(tail))
 }
 
-fn keccak256(data: &[u8]) -> [u8; 32] {
+/// Keccak-256 (Ethereum's hash) of `data`.
+pub(crate) fn keccak256(data: &[u8]) -> [u8; 32] {
     let mut hasher = Keccak::v256();
     hasher.update(data);
     let mut out = [0u8; 32];

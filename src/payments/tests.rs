@@ -1,0 +1,190 @@
+use super::*;
+use crate::payments::evm::tests::KEY;
+use crate::payments::x402::tests::{base_offer, encode, header};
+use base64::Engine;
+use policy::Caps;
+use serde_json::{json, Value};
+
+const NOW: u64 = 1_796_644_800;
+
+fn payer(per_request: u64, per_day: Option<u64>) -> (tempfile::TempDir, Payer) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("payments.sqlite")).unwrap();
+    let policy = Policy {
+        caps: Caps {
+            per_request: Usdc(per_request),
+            per_day: per_day.map(Usdc),
+            per_thread: None,
+        },
+        pay_to: None,
+    };
+    let payer = Payer::new(SecretKey::parse(KEY).unwrap(), policy, ledger).unwrap();
+    (dir, payer)
+}
+
+fn context(request: &str) -> PaymentContext<'_> {
+    PaymentContext {
+        model: "openai/gpt-5",
+        request_id: Some(request),
+        thread_id: Some("thread-1"),
+    }
+}
+
+fn decode(value: &str) -> Value {
+    serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn pays_an_acceptable_offer() {
+    let (_dir, payer) = payer(250_000, Some(1_000_000));
+    let offer = header(vec![base_offer("1000")]);
+    let attempt = payer.pay(Some(&offer), &context("r1"), NOW).unwrap();
+    let v = decode(attempt.header_value());
+    let auth = &v["payload"]["authorization"];
+    assert_eq!(auth["from"], "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+    assert_eq!(auth["value"], "1000");
+    assert_eq!(auth["validAfter"], (NOW - 600).to_string());
+    assert_eq!(auth["validBefore"], (NOW + 300).to_string());
+    assert_eq!(auth["nonce"], attempt.nonce());
+    assert_eq!(v["accepted"], base_offer("1000"));
+    assert_eq!(attempt.amount(), Usdc(1000));
+    let outcome = payer.with_ledger(|l| l.outcome(attempt.id())).unwrap();
+    assert_eq!(outcome.as_deref(), Some("signed"));
+    payer.settle(&attempt, PaidAnswer::Answered).unwrap();
+    let outcome = payer.with_ledger(|l| l.outcome(attempt.id())).unwrap();
+    assert_eq!(outcome.as_deref(), Some("answered"));
+}
+
+#[test]
+fn a_retry_resends_the_same_header() {
+    let (_dir, payer) = payer(250_000, None);
+    let attempt = payer
+        .pay(Some(&header(vec![base_offer("1000")])), &context("r1"), NOW)
+        .unwrap();
+    let first = attempt.header_value().to_owned();
+    payer.settle(&attempt, PaidAnswer::NoAnswer).unwrap();
+    assert_eq!(attempt.header_value(), first, "same header, same nonce");
+    let outcome = payer.with_ledger(|l| l.outcome(attempt.id())).unwrap();
+    assert_eq!(outcome.as_deref(), Some("unknown"));
+    assert_eq!(
+        payer.with_ledger(|l| l.spent_today(NOW as i64)).unwrap(),
+        Usdc(1000)
+    );
+}
+
+#[test]
+fn a_402_after_paying_stops_and_signs_nothing_new() {
+    let (_dir, payer) = payer(250_000, None);
+    let offer = header(vec![base_offer("1000")]);
+    let attempt = payer.pay(Some(&offer), &context("r1"), NOW).unwrap();
+    let again = encode(&json!({
+        "x402Version": 2, "error": "insufficient_funds", "accepts": [base_offer("1000")]
+    }));
+    let err = payer
+        .settle(&attempt, PaidAnswer::PaymentRequired(Some(&again)))
+        .unwrap_err();
+    assert!(matches!(err, PayError::PaymentRefused { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("BlockRun refused the payment of $0.001"),
+        "{text}"
+    );
+    assert!(text.contains("insufficient_funds"), "{text}");
+    let outcome = payer.with_ledger(|l| l.outcome(attempt.id())).unwrap();
+    assert_eq!(outcome.as_deref(), Some("refused"));
+    // Asking to pay the same request again is refused before anything is signed.
+    let err = payer.pay(Some(&again), &context("r1"), NOW).unwrap_err();
+    assert!(
+        matches!(err, PayError::Ledger(LedgerError::AlreadyPaid(_))),
+        "{err}"
+    );
+    let next = payer.with_ledger(|l| l.outcome(attempt.id() + 1)).unwrap();
+    assert_eq!(next, None, "no new payment row");
+}
+
+#[test]
+fn refusals_sign_and_record_nothing() {
+    let (_dir, payer) = payer(250_000, Some(300_000));
+    let over = payer.pay(
+        Some(&header(vec![base_offer("420000")])),
+        &context("a"),
+        NOW,
+    );
+    assert_eq!(
+        over.unwrap_err().to_string(),
+        "BlockRun asked for $0.42, over direct.max_per_request_usd = $0.25; raise the cap or pick a cheaper model"
+    );
+    let missing = payer.pay(None, &context("b"), NOW).unwrap_err();
+    assert!(
+        matches!(missing, PayError::Request(X402Error::Missing)),
+        "{missing}"
+    );
+    let v1 = encode(&json!({"x402Version": 1, "accepts": [{"maxAmountRequired": "1"}]}));
+    let v1 = payer.pay(Some(&v1), &context("c"), NOW).unwrap_err();
+    assert!(matches!(v1, PayError::Request(X402Error::Version1)), "{v1}");
+    payer
+        .pay(
+            Some(&header(vec![base_offer("200000")])),
+            &context("d"),
+            NOW,
+        )
+        .unwrap();
+    let day = payer
+        .pay(
+            Some(&header(vec![base_offer("200000")])),
+            &context("e"),
+            NOW,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(day, PayError::Refused(Refusal::OverDayCap { .. })),
+        "{day}"
+    );
+    assert_eq!(
+        payer.with_ledger(|l| l.spent_today(NOW as i64)).unwrap(),
+        Usdc(200_000)
+    );
+}
+
+#[test]
+fn the_key_never_appears() {
+    let (_dir, payer) = payer(10, Some(10));
+    let hex_key = KEY.trim_start_matches("0x");
+    let mut texts = vec![format!("{payer:?}")];
+    let attempt = payer
+        .pay(Some(&header(vec![base_offer("10")])), &context("a"), NOW)
+        .unwrap();
+    texts.push(format!("{attempt:?}"));
+    texts.push(
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(attempt.header_value())
+                .unwrap(),
+        )
+        .unwrap(),
+    );
+    for offer in ["5000", "10"] {
+        let err = payer
+            .pay(Some(&header(vec![base_offer(offer)])), &context("b"), NOW)
+            .unwrap_err();
+        texts.push(err.to_string());
+        texts.push(format!("{err:?}"));
+    }
+    texts.push(
+        payer
+            .settle(&attempt, PaidAnswer::PaymentRequired(None))
+            .unwrap_err()
+            .to_string(),
+    );
+    for text in texts {
+        let lower = text.to_ascii_lowercase();
+        assert!(!lower.contains(hex_key), "key leaked: {text}");
+        assert!(!lower.contains(&hex_key[..16]), "key leaked: {text}");
+    }
+    assert!(format!("{payer:?}").contains("<redacted>"));
+}
