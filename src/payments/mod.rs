@@ -5,6 +5,7 @@
 //! - [`x402`]: the `PAYMENT-REQUIRED` / `PAYMENT-SIGNATURE` headers.
 //! - [`policy`]: which offers are accepted and the per-request cap.
 //! - [`evm`]: the EIP-3009 authorization, its EIP-712 digest and signature.
+//! - [`svm`]: the Solana USDC transfer transaction (not used by [`Payer`] yet: it signs on Base).
 //! - [`ledger`]: every payment in SQLite; the daily and per-thread caps, enforced atomically.
 //!
 //! [`Payer`] ties them together: a 402's header and the request's model and ids become a
@@ -16,6 +17,7 @@
 pub mod evm;
 pub mod ledger;
 pub mod policy;
+pub mod svm;
 pub mod x402;
 
 use std::sync::Mutex;
@@ -23,7 +25,7 @@ use std::sync::Mutex;
 use crate::admin::wallet::{address_from_key, to_checksum_address, SecretKey};
 use evm::{hex, Authorization, EvmError};
 use ledger::{Ledger, LedgerError, NewPayment, Outcome};
-use policy::{Policy, Refusal, Usdc};
+use policy::{Payee, Policy, Refusal, Usdc};
 use x402::X402Error;
 
 /// How far back `validAfter` is set, against clock skew between us and the chain.
@@ -139,7 +141,9 @@ pub struct Payer {
 
 impl Payer {
     /// A payer signing with `key`, agreeing to `policy`, recording into `ledger`.
-    pub fn new(key: SecretKey, policy: Policy, ledger: Ledger) -> Result<Payer, PayError> {
+    /// It pays on Base only: `policy.solana` is cleared (the Solana payer is not wired yet).
+    pub fn new(key: SecretKey, mut policy: Policy, ledger: Ledger) -> Result<Payer, PayError> {
+        policy.solana = false;
         let address = address_from_key(&key).map_err(|_| PayError::Address)?;
         let from = evm::parse_address(&address).ok_or(PayError::Address)?;
         Ok(Payer {
@@ -166,9 +170,15 @@ impl Payer {
     ) -> Result<PaidAttempt, PayError> {
         let required = x402::parse_payment_required(payment_required.ok_or(X402Error::Missing)?)?;
         let accepted = self.policy.choose(&required.offers)?;
+        let Payee::Base(pay_to) = accepted.payee else {
+            // Not reached: `new` clears `policy.solana`.
+            return Err(
+                Refusal::SolanaNotEnabled(crate::excerpt::quoted(&accepted.offer.network)).into(),
+            );
+        };
         let authorization = Authorization {
             from: self.from,
-            to: accepted.pay_to,
+            to: pay_to,
             value: accepted.amount.0,
             valid_after: now.saturating_sub(VALID_AFTER_SLACK_SECS),
             valid_before: now.saturating_add(accepted.validity_secs),
@@ -181,7 +191,7 @@ impl Payer {
             amount: accepted.amount,
             nonce: nonce.clone(),
             chain: accepted.offer.network.clone(),
-            payee: to_checksum_address(&accepted.pay_to),
+            payee: to_checksum_address(&pay_to),
             request_id: context.request_id.map(str::to_owned),
             thread_id: context.thread_id.map(str::to_owned),
         };

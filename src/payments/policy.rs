@@ -5,11 +5,17 @@
 //! enforced by the ledger ([`super::ledger::Ledger::reserve`]), inside the transaction that
 //! records the payment.
 //!
+//! On Solana, when a Solana payer is configured ([`Policy::solana`]): scheme `exact`, network
+//! mainnet ([`SOLANA_NETWORK`]), asset the USDC mint ([`SOLANA_USDC`], exactly), `payTo` and
+//! `extra.feePayer` base58 addresses, the pinned payee when there is one, and the same
+//! per-request cap; any other `solana:` network or mint is refused.
+//!
 //! Every refusal is a [`Refusal`] whose message says what BlockRun asked for, which rule said
 //! no, and what the user can change.
 
 use std::fmt;
 
+use super::svm::{SOLANA_NETWORK, SOLANA_USDC};
 use super::x402::Offer;
 use crate::excerpt::quoted;
 
@@ -87,6 +93,8 @@ pub struct Policy {
     pub caps: Caps,
     /// `direct.pay_to`: when set, the only address payments may go to.
     pub pay_to: Option<String>,
+    /// Whether a Solana payer is configured: without one, Solana offers are refused.
+    pub solana: bool,
 }
 
 /// Why a payment was refused. Nothing was signed.
@@ -101,6 +109,23 @@ pub enum Refusal {
     /// An offer on another network than Base.
     #[error("BlockRun asked for payment on the network {0}; direct mode pays only on Base ({BASE_NETWORK})")]
     Network(String),
+    /// A Solana network other than mainnet.
+    #[error("BlockRun asked for payment on the Solana network {0}; direct mode pays on Solana mainnet ({SOLANA_NETWORK}) only")]
+    SolanaNetwork(String),
+    /// A Solana mint other than USDC's.
+    #[error("BlockRun asked for payment on Solana in the token {0}; direct mode pays only USDC on Solana (mint {SOLANA_USDC})")]
+    SolanaAsset(String),
+    /// A Solana offer's `payTo` or `extra.feePayer` that is not a base58 address.
+    #[error("BlockRun's Solana offer has {field} {value}, which is not a Solana address (base58 of 32 bytes); nothing was paid")]
+    BadSolanaAddress {
+        /// `payTo` or `extra.feePayer`.
+        field: &'static str,
+        /// The value, quoted.
+        value: String,
+    },
+    /// A Solana offer without `extra.feePayer`.
+    #[error("BlockRun's Solana offer names no fee payer (extra.feePayer), so no transaction can be built for it; nothing was paid")]
+    NoFeePayer,
     /// An asset other than Base's USDC.
     #[error("BlockRun asked for payment in the asset {0}; direct mode pays only USDC on Base ({BASE_USDC})")]
     Asset(String),
@@ -162,6 +187,20 @@ pub enum Refusal {
     NoOffer,
 }
 
+/// Who is paid, parsed, by chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payee {
+    /// A Base address (`payTo`).
+    Base([u8; 20]),
+    /// A Solana payment: `payTo` and the facilitator paying the fee (`extra.feePayer`).
+    Solana {
+        /// `payTo`.
+        pay_to: [u8; 32],
+        /// `extra.feePayer`.
+        fee_payer: [u8; 32],
+    },
+}
+
 /// An offer that passed every rule: the amount, payee and validity to sign for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accepted<'a> {
@@ -170,7 +209,7 @@ pub struct Accepted<'a> {
     /// The amount, parsed.
     pub amount: Usdc,
     /// The payee, parsed.
-    pub pay_to: [u8; 20],
+    pub payee: Payee,
     /// How long the authorization stays valid: `min(maxTimeoutSeconds, 300)`.
     pub validity_secs: u64,
 }
@@ -179,7 +218,7 @@ impl Policy {
     /// Checks one offer against every rule (not the daily or thread caps: the ledger's).
     pub fn check<'a>(&self, offer: &'a Offer) -> Result<Accepted<'a>, Refusal> {
         if offer.network.starts_with("solana:") {
-            return Err(Refusal::SolanaNotEnabled(quoted(&offer.network)));
+            return self.check_solana(offer);
         }
         if offer.network != BASE_NETWORK {
             return Err(Refusal::Network(quoted(&offer.network)));
@@ -202,14 +241,55 @@ impl Policy {
         }
         let pay_to = super::evm::parse_address(&offer.pay_to)
             .ok_or_else(|| Refusal::BadPayee(quoted(&offer.pay_to)))?;
-        if let Some(pinned) = &self.pay_to {
-            if !offer.pay_to.eq_ignore_ascii_case(pinned) {
-                return Err(Refusal::Payee {
-                    asked: quoted(&offer.pay_to),
-                    pinned: pinned.clone(),
-                });
-            }
+        self.check_payee(offer, |pinned| offer.pay_to.eq_ignore_ascii_case(pinned))?;
+        self.accept(offer, Payee::Base(pay_to))
+    }
+
+    /// The rules of a `solana:` offer (see the module docs).
+    fn check_solana<'a>(&self, offer: &'a Offer) -> Result<Accepted<'a>, Refusal> {
+        if !self.solana {
+            return Err(Refusal::SolanaNotEnabled(quoted(&offer.network)));
         }
+        if offer.network != SOLANA_NETWORK {
+            return Err(Refusal::SolanaNetwork(quoted(&offer.network)));
+        }
+        if offer.scheme != SCHEME_EXACT {
+            return Err(Refusal::Scheme(quoted(&offer.scheme)));
+        }
+        if offer.asset != SOLANA_USDC {
+            return Err(Refusal::SolanaAsset(quoted(&offer.asset)));
+        }
+        let solana_address = |field: &'static str, value: &str| {
+            super::svm::parse_address(value).ok_or_else(|| Refusal::BadSolanaAddress {
+                field,
+                value: quoted(value),
+            })
+        };
+        let pay_to = solana_address("payTo", &offer.pay_to)?;
+        let fee_payer = offer
+            .extra
+            .as_ref()
+            .and_then(|extra| extra.fee_payer.as_deref())
+            .ok_or(Refusal::NoFeePayer)?;
+        let fee_payer = solana_address("extra.feePayer", fee_payer)?;
+        // Base58 is case-sensitive: the pin must match exactly.
+        self.check_payee(offer, |pinned| offer.pay_to == pinned)?;
+        self.accept(offer, Payee::Solana { pay_to, fee_payer })
+    }
+
+    /// `direct.pay_to`, when set, must be `offer`'s payee as `same` compares them.
+    fn check_payee(&self, offer: &Offer, same: impl Fn(&str) -> bool) -> Result<(), Refusal> {
+        match &self.pay_to {
+            Some(pinned) if !same(pinned) => Err(Refusal::Payee {
+                asked: quoted(&offer.pay_to),
+                pinned: pinned.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The rules every chain shares: the amount and its cap, the validity window.
+    fn accept<'a>(&self, offer: &'a Offer, payee: Payee) -> Result<Accepted<'a>, Refusal> {
         let amount = parse_amount(&offer.amount)?;
         if amount > self.caps.per_request {
             return Err(Refusal::OverRequestCap {
@@ -223,7 +303,7 @@ impl Policy {
         Ok(Accepted {
             offer,
             amount,
-            pay_to,
+            payee,
             validity_secs: offer.max_timeout_seconds.min(MAX_VALIDITY_SECS),
         })
     }

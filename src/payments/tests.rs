@@ -17,6 +17,7 @@ fn payer(per_request: u64, per_day: Option<u64>) -> (tempfile::TempDir, Payer) {
             per_thread: None,
         },
         pay_to: None,
+        solana: false,
     };
     let payer = Payer::new(SecretKey::parse(KEY).unwrap(), policy, ledger).unwrap();
     (dir, payer)

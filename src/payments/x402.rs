@@ -56,7 +56,7 @@ pub enum X402Error {
     NoOffer(String),
 }
 
-/// The EIP-712 domain an offer names (`extra`).
+/// An offer's `extra`: the EIP-712 domain on Base, the fee payer on Solana.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Extra {
     /// The token's EIP-712 domain name (`USD Coin`).
@@ -65,6 +65,9 @@ pub struct Extra {
     /// The token's EIP-712 domain version (`2`).
     #[serde(default)]
     pub version: Option<String>,
+    /// On Solana: the facilitator's address (base58), who pays the transaction's fee.
+    #[serde(default, rename = "feePayer")]
+    pub fee_payer: Option<String>,
 }
 
 /// One way to pay that the 402 offers (an `accepts` entry), with the entry as sent, to echo
@@ -168,11 +171,10 @@ pub fn payment_signature(
     authorization: &Authorization,
     signature: &Signature,
 ) -> String {
-    let payload = json!({
-        "x402Version": X402_VERSION,
-        "resource": required.resource,
-        "accepted": offer.raw,
-        "payload": {
+    signed_payload(
+        required,
+        offer,
+        json!({
             "signature": signature.to_hex(),
             "authorization": {
                 "from": to_checksum_address(&authorization.from),
@@ -182,7 +184,27 @@ pub fn payment_signature(
                 "validBefore": authorization.valid_before.to_string(),
                 "nonce": hex(&authorization.nonce),
             },
-        },
+        }),
+    )
+}
+
+/// The `PAYMENT-SIGNATURE` value paying a Solana `offer` of `required` with `transaction` (the
+/// partially signed transaction in base64, [`super::svm::Transfer::sign`]).
+pub fn svm_payment_signature(
+    required: &PaymentRequired,
+    offer: &Offer,
+    transaction: &str,
+) -> String {
+    signed_payload(required, offer, json!({ "transaction": transaction }))
+}
+
+/// The `PAYMENT-SIGNATURE` envelope around a scheme's `payload`.
+fn signed_payload(required: &PaymentRequired, offer: &Offer, payload: Value) -> String {
+    let payload = json!({
+        "x402Version": X402_VERSION,
+        "resource": required.resource,
+        "accepted": offer.raw,
+        "payload": payload,
         "extensions": {"builder-code": {"info": {"s": ["blockrun"]}}},
     });
     base64::engine::general_purpose::STANDARD.encode(payload.to_string())

@@ -11,6 +11,7 @@ fn policy(cap: u64, pay_to: Option<&str>) -> Policy {
             per_thread: None,
         },
         pay_to: pay_to.map(str::to_owned),
+        solana: false,
     }
 }
 
@@ -29,7 +30,7 @@ fn accepts_base_usdc_within_the_cap() {
     let list = offers(vec![base_offer("1000")]);
     let accepted = policy(250_000, None).choose(&list).unwrap();
     assert_eq!(accepted.amount, Usdc(1000));
-    assert_eq!(accepted.pay_to, [0x11; 20]);
+    assert_eq!(accepted.payee, Payee::Base([0x11; 20]));
     assert_eq!(accepted.validity_secs, 300);
     // The cap itself is allowed; the asset is compared case-insensitively.
     let list = with("asset", json!(BASE_USDC.to_ascii_lowercase()));

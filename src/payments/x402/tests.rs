@@ -187,6 +187,7 @@ proptest::proptest! {
                     per_thread: None,
                 },
                 pay_to: None,
+                solana: false,
             };
             let _ = policy.choose(&required.offers);
         }
