@@ -8,9 +8,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
+#[path = "support/node.rs"]
+mod node;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use base64::Engine;
 use clawrouter_codex::admin::wallet::SecretKey;
@@ -26,29 +27,15 @@ const HARDHAT_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae7
 /// What viem says about `cases` signed with `key`: (viem's version, one result per case).
 fn viem(key: &str, cases: &[Value]) -> (String, Vec<Value>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let modules = root.join(".tools/viem/node_modules");
     assert!(
-        modules.join("viem").is_dir(),
+        root.join(".tools/viem/node_modules/viem").is_dir(),
         "the independent EIP-712 check needs viem: run scripts/install-deps.sh --viem"
     );
-    let mut child = Command::new("node")
-        .arg(root.join("tests/support/eip3009-viem.mjs"))
-        .env("NODE_PATH", &modules)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run node");
-    let input = json!({"key": key, "cases": cases}).to_string();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = node::run(
+        "eip3009-viem.mjs",
+        &[("NODE_PATH", ".tools/viem/node_modules")],
+        &json!({"key": key, "cases": cases}),
+    );
     (
         v["viem"].as_str().unwrap().to_owned(),
         v["results"].as_array().unwrap().clone(),

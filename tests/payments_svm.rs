@@ -7,9 +7,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
+#[path = "support/node.rs"]
+mod node;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use base64::Engine;
 use clawrouter_codex::keys::solana::{Mnemonic, SolanaKeypair};
@@ -26,33 +27,22 @@ const PAY_TO: &str = "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM";
 /// What web3.js says about `headers`: (its version, one result per header).
 fn web3(headers: &[String]) -> (String, Vec<Value>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let modules = root.join(".tools/solana-web3/node_modules");
-    let nacl = root.join(".tools/solana/node_modules");
     assert!(
-        modules.join("@solana/web3.js").is_dir() && nacl.join("tweetnacl").is_dir(),
+        root.join(".tools/solana-web3/node_modules/@solana/web3.js")
+            .is_dir()
+            && root.join(".tools/solana/node_modules/tweetnacl").is_dir(),
         "the independent Solana check needs @solana/web3.js and tweetnacl: run \
          scripts/install-deps.sh --solana --solana-web3"
     );
-    let mut child = Command::new("node")
-        .arg(root.join("tests/support/svm-web3.mjs"))
-        .env("NODE_PATH", &modules)
-        .env("NACL_PATH", &nacl)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run node");
     let cases: Vec<Value> = headers.iter().map(|h| json!({ "header": h })).collect();
-    let input = json!({ "cases": cases }).to_string();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = node::run(
+        "svm-web3.mjs",
+        &[
+            ("NODE_PATH", ".tools/solana-web3/node_modules"),
+            ("NACL_PATH", ".tools/solana/node_modules"),
+        ],
+        &json!({ "cases": cases }),
+    );
     (
         v["web3"].as_str().unwrap().to_owned(),
         v["results"].as_array().unwrap().clone(),
