@@ -189,3 +189,47 @@ fn the_key_never_appears() {
     }
     assert!(format!("{payer:?}").contains("<redacted>"));
 }
+
+#[test]
+fn the_payer_pays_on_base_only_until_solana_is_wired() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("payments.sqlite")).unwrap();
+    let policy = Policy {
+        caps: Caps {
+            per_request: Usdc(250_000),
+            per_day: None,
+            per_thread: None,
+        },
+        pay_to: None,
+        solana: true,
+    };
+    let payer = Payer::new(SecretKey::parse(KEY).unwrap(), policy, ledger).unwrap();
+    let solana = json!({
+        "scheme": "exact",
+        "network": svm::SOLANA_NETWORK,
+        "amount": "1000",
+        "asset": svm::SOLANA_USDC,
+        "payTo": "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM",
+        "maxTimeoutSeconds": 60,
+        "extra": {"feePayer": "2wmVCSfPxGPjrnMMn7rchp4uaeoTqN39mXFC2zhPdri9"},
+    });
+    let refused = payer
+        .pay(Some(&header(vec![solana.clone()])), &context("s"), NOW)
+        .unwrap_err();
+    assert!(
+        matches!(refused, PayError::Refused(Refusal::SolanaNotEnabled(_))),
+        "{refused}"
+    );
+    // With Base offered too, Base is paid.
+    let attempt = payer
+        .pay(
+            Some(&header(vec![solana, base_offer("1000")])),
+            &context("t"),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        decode(attempt.header_value())["accepted"],
+        base_offer("1000")
+    );
+}
