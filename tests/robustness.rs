@@ -749,6 +749,29 @@ async fn flood(addr: &str, count: usize) -> usize {
     open.iter().filter(|(refused, _)| *refused).count()
 }
 
+#[test]
+fn a_pipelined_request_whose_header_began_behind_a_body_is_answered() {
+    let mock = MockUpstream::start(|_| Reply::text("pipelined answer"));
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let host = bridge.addr();
+    let body = json!({"model": "m", "stream": false, "input": "hi"}).to_string();
+    // The next request's first bytes come with this one's body; the rest in a later read.
+    let first = format!(
+        "POST /v1/responses HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}GET /api/ver",
+        body.len()
+    );
+    let rest = format!("sion HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    let mut stream = connect(&bridge);
+    stream.write_all(first.as_bytes()).unwrap();
+    let (_, response) = read_answer(&mut stream);
+    assert!(response.contains("pipelined answer"), "{response}");
+    stream.write_all(rest.as_bytes()).unwrap();
+    let (head, version) = read_answer(&mut stream);
+    assert!(head.contains(" 200 "), "{head}: {version}");
+    assert!(version.contains("version"), "{version}");
+}
+
 // ---- upstream failures, worded for the user -------------------------------------------------
 
 #[test]

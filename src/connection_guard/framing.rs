@@ -74,6 +74,23 @@ pub fn check(header: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `header` starts with a request line (`METHOD target HTTP/1.x`, after any empty
+/// lines) or the HTTP/2 preface, rather than in the middle of a request.
+pub fn starts_a_request(header: &[u8]) -> bool {
+    let start = header
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .unwrap_or(header.len());
+    let rest = header.get(start..).unwrap_or_default();
+    let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let is_method = |word: &[u8]| !word.is_empty() && word.iter().all(u8::is_ascii_uppercase);
+    match line.split(|&b| b == b' ').collect::<Vec<_>>().as_slice() {
+        [method, _target, version] => is_method(method) && version.starts_with(b"HTTP/"),
+        _ => false,
+    }
+}
+
 /// Every `Content-Length` value is digits only (no sign, no space inside) and all are equal.
 fn check_lengths(lengths: &[String]) -> Result<(), String> {
     let mut seen: Option<u64> = None;
@@ -208,6 +225,19 @@ mod tests {
             check(b"GET http://127.0.0.1:8403/health HTTP/1.1\r\nHost: 127.0.0.1:8403\r\n\r\n"),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_request_start_is_told_from_the_middle_of_one() {
+        assert!(starts_a_request(
+            b"POST /v1/responses HTTP/1.1\r\nHost: x\r\n\r\n"
+        ));
+        assert!(starts_a_request(b"\r\nGET / HTTP/1.0\r\n\r\n"));
+        assert!(starts_a_request(b"PRI * HTTP/2.0\r\n\r\n"));
+        assert!(!starts_a_request(
+            b"st: 127.0.0.1\r\nContent-Length: 2\r\n\r\n"
+        ));
+        assert!(!starts_a_request(b"Content-Length: 2\r\n\r\n"));
     }
 
     #[test]

@@ -250,6 +250,8 @@ pub struct GuardedStream {
     metrics: Arc<Metrics>,
     /// An answer being written below Pingora before the connection fails (408, 431).
     refusal: Option<(Vec<u8>, usize)>,
+    /// The header being read is the connection's first, so its bytes start at a read.
+    first_request: bool,
     _slot: Slot,
 }
 
@@ -269,6 +271,7 @@ impl GuardedStream {
             limits,
             metrics,
             refusal: None,
+            first_request: true,
             _slot: slot,
         }
     }
@@ -344,12 +347,22 @@ impl AsyncRead for GuardedStream {
             }
             if matches!(this.phase, Phase::Idle) {
                 this.phase = Phase::Header(HeaderProgress::new(this.limits.header_timeout));
+                this.first_request = false;
             }
             if let Phase::Header(progress) = &mut this.phase {
                 match progress.scan(new) {
                     HeaderScan::Partial => {}
                     HeaderScan::Complete => match framing::check(&progress.header) {
                         Ok(()) => this.phase = Phase::Request,
+                        // A later request whose bytes began before this read (pipelined behind
+                        // a body, so Pingora already holds its start): what was seen here is
+                        // not a whole header, and Pingora parses the real one.
+                        Err(_)
+                            if !this.first_request
+                                && !framing::starts_a_request(&progress.header) =>
+                        {
+                            this.phase = Phase::Request;
+                        }
                         Err(why) => {
                             buf.set_filled(before);
                             this.refuse(&BridgeError::BadFraming(why), "bad_framing");
