@@ -34,41 +34,45 @@ pub fn check(header: &[u8]) -> Result<(), String> {
         Ok(httparse::Status::Partial) => return Ok(()),
         Err(e) => return Err(describe_parse_error(e)),
     }
-    let mut lengths = Vec::new();
-    let mut codings = Vec::new();
-    let mut hosts = Vec::new();
-    for h in request.headers.iter() {
-        let value = String::from_utf8_lossy(h.value);
-        if h.name.eq_ignore_ascii_case("content-length") {
-            lengths.extend(value.split(',').map(|v| v.trim().to_owned()));
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            codings.extend(value.split(',').map(|v| v.trim().to_ascii_lowercase()));
-        } else if h.name.eq_ignore_ascii_case("host") {
-            hosts.push(value.trim().to_owned());
-        }
-    }
-    if !codings.is_empty() && !lengths.is_empty() {
+    // Values are borrowed from the header: nothing is allocated unless the request is refused.
+    // A value that is not UTF-8 reads as U+FFFD, which no rule below accepts.
+    let named = |name: &'static str| {
+        request
+            .headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| std::str::from_utf8(h.value).unwrap_or("\u{fffd}").trim())
+    };
+    let lengths = || named("content-length").flat_map(|v| v.split(',').map(str::trim));
+    let codings = || named("transfer-encoding").flat_map(|v| v.split(',').map(str::trim));
+    if codings().next().is_some() && lengths().next().is_some() {
         return Err(
             "the request has both Transfer-Encoding and Content-Length, which \
                     front proxies may read differently (request smuggling); send one of them"
                 .to_owned(),
         );
     }
-    check_lengths(&lengths)?;
-    if !codings.is_empty() && codings != ["chunked"] {
-        return Err(format!(
-            "Transfer-Encoding {} is not supported: send the body with Content-Length, or \
-             with Transfer-Encoding: chunked alone",
-            quoted(&codings.join(", "))
-        ));
+    check_lengths(lengths())?;
+    let mut all_codings = codings();
+    if let Some(first) = all_codings.next() {
+        if !first.eq_ignore_ascii_case("chunked") || all_codings.next().is_some() {
+            return Err(format!(
+                "Transfer-Encoding {} is not supported: send the body with Content-Length, or \
+                 with Transfer-Encoding: chunked alone",
+                quoted(&codings().collect::<Vec<_>>().join(", "))
+            ));
+        }
     }
-    if hosts.len() > 1 {
+    let mut hosts = named("host");
+    let host = hosts.next();
+    let more_hosts = hosts.count();
+    if more_hosts > 0 {
         return Err(format!(
             "the request has {} Host headers; send exactly one",
-            hosts.len()
+            more_hosts + 1
         ));
     }
-    if let (Some(target), Some(host)) = (request.path, hosts.first()) {
+    if let (Some(target), Some(host)) = (request.path, host) {
         check_absolute_target(target, host)?;
     }
     Ok(())
@@ -92,7 +96,7 @@ pub fn starts_a_request(header: &[u8]) -> bool {
 }
 
 /// Every `Content-Length` value is digits only (no sign, no space inside) and all are equal.
-fn check_lengths(lengths: &[String]) -> Result<(), String> {
+fn check_lengths<'a>(lengths: impl Iterator<Item = &'a str>) -> Result<(), String> {
     let mut seen: Option<u64> = None;
     for value in lengths {
         let number = value
