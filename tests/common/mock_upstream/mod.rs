@@ -35,17 +35,24 @@
 //! - any other `/v1/*`: 200 with a JSON echo `{method, path, headers, body, json}`.
 //! - anything else: 404 `{"error":"Not found"}`.
 //!
+//! With [`Builder::blockrun`] it is BlockRun's API behind an x402 paywall instead (routes under
+//! `/api`, payments verified by an independent implementation): see [`blockrun`].
+//!
 //! A script that panics (e.g. a failed `assert!` on the request) gets its
 //! request answered 500, and the panic is re-raised when the mock is dropped,
 //! so the test fails.
 #![allow(dead_code)]
 
+pub mod blockrun;
 pub mod clawrouter;
 mod http;
 mod reply;
 pub mod stats;
 pub mod validate;
 
+// Used only by the test binaries that run the mock in paywall mode.
+#[allow(unused_imports)]
+pub use blockrun::{Chain, PaymentOutcome, PaymentSeen, Paywall, Quote, RpcCall};
 pub use reply::{FreeFallback, Reply, StreamStyle};
 pub use stats::Usage;
 pub use validate::Rejection;
@@ -170,8 +177,12 @@ impl RecordedRequest {
         self.path.split('?').next().unwrap_or("")
     }
 
+    /// A chat completion request (`/api/v1/…` in paywall mode).
     pub fn is_chat(&self) -> bool {
-        self.route() == "/v1/chat/completions"
+        matches!(
+            self.route(),
+            "/v1/chat/completions" | "/api/v1/chat/completions"
+        )
     }
 }
 
@@ -191,6 +202,8 @@ struct Shared {
     keep_alive_timeout: Option<Duration>,
     close_reused: bool,
     free_fallback: Option<FreeFallback>,
+    /// BlockRun's paywall mode ([`Builder::blockrun`]).
+    blockrun: Option<blockrun::Mock>,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -215,6 +228,8 @@ struct State {
     idle_closed_by_client: usize,
     /// Kept-alive connections the mock closed after its keep-alive time-out.
     idle_closed_by_mock: usize,
+    /// The paywall's payments, quotes and RPC calls (paywall mode only).
+    paywall: blockrun::Books,
 }
 
 impl Shared {
@@ -227,6 +242,9 @@ impl Shared {
         let mut st = self.state();
         if let Some(r) = st.requests.get_mut(idx) {
             f(r);
+        }
+        if let Some(status) = st.requests.get(idx).and_then(|r| r.status) {
+            st.paywall.status_known(idx, status);
         }
         drop(st);
         self.changed.notify_all();
@@ -246,9 +264,17 @@ pub struct Builder {
     keep_alive_timeout: Option<Duration>,
     close_reused: bool,
     free_fallback: Option<FreeFallback>,
+    blockrun: Option<Paywall>,
 }
 
 impl Builder {
+    /// Be BlockRun's API behind an x402 paywall (see [`blockrun`]): routes under `/api`
+    /// ([`MockUpstream::api_base`]), chat calls validated and scripted as usual once paid.
+    pub fn blockrun(mut self, paywall: Paywall) -> Self {
+        self.blockrun = Some(paywall);
+        self
+    }
+
     /// The wallet cannot pay: every completion for a model that is not free comes from the
     /// free model `nvidia/gpt-oss-120b`, the way `fallback` says (see [`FreeFallback`]).
     pub fn wallet_cannot_pay(mut self, fallback: FreeFallback) -> Self {
@@ -356,6 +382,7 @@ impl Builder {
             keep_alive_timeout: self.keep_alive_timeout,
             close_reused: self.close_reused,
             free_fallback: self.free_fallback,
+            blockrun: self.blockrun.map(blockrun::Mock::new),
             state: Mutex::new(State {
                 replay: self.replay_window.map(clawrouter::Replay::new),
                 ..State::default()
@@ -396,6 +423,7 @@ impl MockUpstream {
             keep_alive_timeout: None,
             close_reused: false,
             free_fallback: None,
+            blockrun: None,
         }
     }
 
@@ -564,6 +592,9 @@ impl Drop for MockUpstream {
         for c in conns.into_values() {
             let _ = c.shutdown(Shutdown::Both);
         }
+        if let Some(paywall) = &self.shared.blockrun {
+            paywall.stop_verifier();
+        }
         if !panics.is_empty() && !std::thread::panicking() {
             panic!("mock upstream script panicked:\n{}", panics.join("\n"));
         }
@@ -705,6 +736,9 @@ fn handle(conn: &mut Conn, req: RawRequest, shared: &Shared) -> After {
     };
     shared.changed.notify_all();
 
+    if let Some(paywall) = &shared.blockrun {
+        return blockrun::handle(conn, &req, json, &record, idx, shared, paywall);
+    }
     let route = record.route().to_string();
     if route == "/v1/chat/completions" {
         return handle_chat(conn, &req, json, idx, shared);
