@@ -813,3 +813,116 @@ fn a_solana_payment_to_the_wrong_place_is_refused() {
     let answer = chat(&mock, &body, &[("PAYMENT-SIGNATURE", &header)]);
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
+
+#[test]
+fn a_solana_payload_that_is_no_transaction_is_refused() {
+    let mock = mock(Paywall::solana());
+    let body = chat_body("deepseek/deepseek-chat", Some(64));
+    let quote = chat(&mock, &body, &[]);
+    let raw = decode(quote.header("payment-required").unwrap());
+    let payment = json!({"x402Version": 2, "resource": raw["resource"],
+        "accepted": raw["accepts"][0], "payload": {"transaction": "AAAA"}});
+    let answer = chat(&mock, &body, &[("PAYMENT-SIGNATURE", &encode(&payment))]);
+    assert!(refusal(&answer).starts_with("\"invalid transaction"));
+}
+
+#[test]
+fn the_blockhash_can_be_kept_for_a_while() {
+    let mock = mock(Paywall::solana().blockhash_every(Duration::from_secs(60)));
+    let sol = mock.solana_rpc_url();
+    let first = rpc(&sol, "getLatestBlockhash", json!([]));
+    let second = rpc(&sol, "getLatestBlockhash", json!([]));
+    assert_eq!(
+        first["result"]["value"]["blockhash"],
+        second["result"]["value"]["blockhash"]
+    );
+    assert_eq!(mock.blockhashes().len(), 1);
+}
+
+// ---- the verifier process, stalls and races ------------------------------------------
+
+#[test]
+fn the_verifier_process_ends_with_the_mock() {
+    let mock = mock(Paywall::base());
+    assert_eq!(mock.verifier_pid(), None, "started lazily");
+    let (payer, _dir) = payer();
+    let body = chat_body("google/gemini-3-flash", Some(16));
+    let header = pay(&payer, &chat(&mock, &body, &[]), "google/gemini-3-flash");
+    assert_eq!(mock.verifier_pid(), None, "a 402 needs no verifier");
+    assert_eq!(
+        chat(&mock, &body, &[("PAYMENT-SIGNATURE", &header)]).status,
+        200
+    );
+    let pid = mock.verifier_pid().expect("started by the first payment");
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+    assert!(proc_dir.exists());
+    drop(mock);
+    // Killed and reaped: the process is gone, not a zombie.
+    assert!(
+        !proc_dir.exists(),
+        "verifier {pid} still there after the mock was dropped"
+    );
+}
+
+/// Sends a paid chat request on a raw connection and hangs up after `wait`.
+fn send_and_hang_up(mock: &MockUpstream, body: &Value, header: &str, wait: Duration) {
+    use std::io::Write;
+    let body = body.to_string();
+    let mut stream = std::net::TcpStream::connect(mock.addr()).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/chat/completions HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         PAYMENT-SIGNATURE: {header}\r\nContent-Length: {}\r\n\r\n{body}",
+        mock.addr(),
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(wait);
+}
+
+#[test]
+fn a_client_that_gives_up_during_a_stall_has_paid_nothing() {
+    let mock = mock(Paywall::base().stall_after_accepting(Duration::from_secs(3), 1));
+    let (payer, _dir) = payer();
+    let body = chat_body("openai/gpt-5.4", Some(64));
+    let header = pay(&payer, &chat(&mock, &body, &[]), "openai/gpt-5.4");
+    send_and_hang_up(&mock, &body, &header, Duration::from_millis(300));
+    assert!(mock.wait_until(Duration::from_secs(2), |r| r
+        .iter()
+        .any(|r| r.client_disconnected)));
+    assert_eq!(mock.payments()[0].outcome, PaymentOutcome::Accepted);
+    assert!(mock.chat_calls().is_empty());
+    // The same authorization, resent, pays the answer.
+    let answer = chat(&mock, &body, &[("PAYMENT-SIGNATURE", &header)]);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(mock.wait_for_payments(2, Duration::from_secs(2)));
+    assert_eq!(mock.payments()[1].outcome, PaymentOutcome::Settled);
+}
+
+#[test]
+fn one_authorization_sent_twice_at_once_is_collected_once() {
+    let mock = mock(Paywall::base().stall_after_accepting(Duration::from_millis(500), 1));
+    let (payer, _dir) = payer();
+    let body = chat_body("openai/gpt-5.4", Some(64));
+    let header = pay(&payer, &chat(&mock, &body, &[]), "openai/gpt-5.4");
+    // Both at once: whichever claims the nonce first is served (after the stall); the other
+    // waits for it to end, then finds the nonce collected.
+    let answers: Vec<Answer> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| chat(&mock, &body, &[("PAYMENT-SIGNATURE", &header)])))
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 402]);
+    let refused = answers.iter().find(|a| a.status == 402).unwrap();
+    assert_eq!(refusal(refused), "\"nonce already used\"");
+    assert_eq!(mock.chat_calls().len(), 1);
+    let settled = mock
+        .payments()
+        .iter()
+        .filter(|p| p.outcome == PaymentOutcome::Settled)
+        .count();
+    assert_eq!(settled, 1);
+}

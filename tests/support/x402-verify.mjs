@@ -15,7 +15,8 @@
 //      "transfers":[{amount, decimals, source, mint, destination, authority}],
 //      "memos":[text], "computeUnitLimit", "computeUnitPrice", "txSignature",
 //      "expectedDestination": {"<mint>/<owner>": ata} for the owner asked in "ataOwners"}
-// Any failure → {"error": "..."}.
+// A transaction web3.js cannot decode → {"decodeError": "..."}; any other failure (a package
+// missing, a bug) → {"error": "..."}.
 //
 // Env: VIEM_PATH (.tools/viem/node_modules), WEB3_PATH (.tools/solana-web3/node_modules),
 // NACL_PATH (.tools/solana/node_modules).
@@ -93,8 +94,15 @@ const ATA = "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL";
 
 function svm({ transaction, ataOwners }) {
   const { PublicKey, VersionedTransaction, TransactionMessage } = loadWeb3();
-  const bytes = Buffer.from(transaction, "base64");
-  const tx = VersionedTransaction.deserialize(bytes);
+  let tx;
+  let instructions;
+  try {
+    tx = VersionedTransaction.deserialize(Buffer.from(transaction, "base64"));
+    instructions = TransactionMessage.decompile(tx.message).instructions;
+  } catch (e) {
+    // The payment's fault, told apart from the verifier's own failures ("error").
+    return { decodeError: String(e && e.message ? e.message : e) };
+  }
   const message = tx.message;
   const serialized = message.serialize();
   const keys = message.staticAccountKeys;
@@ -104,7 +112,6 @@ function svm({ transaction, ataOwners }) {
     zero: sig.every((b) => b === 0),
     valid: i < keys.length && nacl.sign.detached.verify(serialized, sig, keys[i].toBytes()),
   }));
-  const instructions = TransactionMessage.decompile(message).instructions;
   const out = {
     version: tx.version,
     feePayer: keys[0].toBase58(),

@@ -492,6 +492,12 @@ impl Mock {
         }
     }
 
+    /// The verifier process's id, while it runs.
+    pub(super) fn verifier_pid(&self) -> Option<u32> {
+        let guard = self.verifier.lock().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref().map(|v| v.child.id())
+    }
+
     fn take(counter: &AtomicU32) -> bool {
         counter
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -1101,6 +1107,9 @@ fn verify_solana(
             "ataOwners": [{"owner": pay_to, "mint": mint}]}))
         .map_err(Broken)?;
     if let Some(e) = answer.get("error") {
+        return Err(Broken(format!("payment verifier failed: {e}")));
+    }
+    if let Some(e) = answer.get("decodeError") {
         // A transaction web3.js cannot decode is the payment's fault, not the verifier's.
         return Ok(Err(format!(
             "invalid transaction: {}",
@@ -1395,6 +1404,33 @@ impl super::MockUpstream {
     /// Every JSON-RPC call, in order.
     pub fn rpc_calls(&self) -> Vec<RpcCall> {
         self.paywall_books(|b| b.rpc_calls.clone())
+    }
+
+    /// The payment verifier's process id while it runs (started by the first paid request).
+    pub fn verifier_pid(&self) -> Option<u32> {
+        self.shared.blockrun.as_ref().and_then(Mock::verifier_pid)
+    }
+
+    /// Blocks until at least `n` payments were seen and none is waiting for its answer's
+    /// status, or `timeout` passes; returns whether that happened.
+    pub fn wait_for_payments(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.state();
+        loop {
+            if st.paywall.payments.len() >= n && st.paywall.pending.is_empty() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
     }
 
     /// The blockhashes `getLatestBlockhash` handed out, oldest first.
