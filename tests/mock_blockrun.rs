@@ -210,6 +210,12 @@ fn a_good_base_payment_is_accepted_once() {
         )
     );
 
+    let receipt = decode(answer.header("payment-response").expect("PAYMENT-RESPONSE"));
+    assert_eq!(receipt["success"], true);
+    assert_eq!(receipt["network"], "eip155:8453");
+    assert_eq!(receipt["payer"], HARDHAT_ADDRESS);
+    assert_eq!(receipt["transaction"].as_str().unwrap().len(), 66);
+
     // The very same header after settlement: the nonce is spent.
     let again = chat(&mock, &body, &[("PAYMENT-SIGNATURE", &header)]);
     assert_eq!(refusal(&again), "\"nonce already used\"");
@@ -258,6 +264,10 @@ fn a_failure_after_accepting_leaves_the_nonce_unsettled() {
     let header = pay(&payer, &chat(&mock, &body, &[]), "moonshot/kimi-k2.5");
     let failed = chat(&mock, &body, &[("PAYMENT-SIGNATURE", &header)]);
     assert_eq!(failed.status, 502);
+    assert!(
+        failed.header("payment-response").is_none(),
+        "nothing settled"
+    );
     assert_eq!(mock.payments()[0].outcome, PaymentOutcome::Accepted);
     assert!(mock.payments()[0].verified);
     assert!(mock.chat_calls().is_empty());
@@ -759,6 +769,19 @@ fn a_solana_payment_with_the_mocks_blockhash_is_accepted_once() {
     assert!(p.verified);
     assert_eq!(p.outcome, PaymentOutcome::Settled);
     assert!(p.tx_signature.is_some());
+    // What web3.js decoded from the crate's transaction.
+    assert_eq!(p.report["feePayer"], FEE_PAYER);
+    assert_eq!(p.report["blockhash"], hash.as_str());
+    assert_eq!(p.report["transfers"][0]["decimals"], 6);
+    assert_eq!(p.report["transfers"][0]["mint"], SOLANA_USDC);
+    assert_eq!(p.report["memos"].as_array().unwrap().len(), 1);
+    assert_eq!(p.report["computeUnitPrice"], "1");
+    let receipt = decode(answer.header("payment-response").unwrap());
+    assert_eq!(
+        receipt["transaction"],
+        p.tx_signature.clone().unwrap().as_str()
+    );
+    assert_eq!(receipt["payer"], ABANDON_SOLANA);
 
     let again = chat(&mock, &body, &[("PAYMENT-SIGNATURE", &header)]);
     assert_eq!(refusal(&again), "\"transaction already used\"");

@@ -101,6 +101,10 @@ pub struct PaymentSeen {
     pub max_tokens: Option<u64>,
     /// Whether the verifier accepted the signature.
     pub verified: bool,
+    /// What the verifier reported (`null` when it was not asked): on Base `{recovered,
+    /// valid}`; on Solana the decoded transaction (fee payer, signatures, blockhash,
+    /// instructions, transfers, memos, compute-unit limit and price; see x402-verify.mjs).
+    pub report: Value,
     pub outcome: PaymentOutcome,
     /// Index of the request in `MockUpstream::requests()`.
     pub request: usize,
@@ -424,6 +428,8 @@ pub(super) struct Books {
     /// Paid requests whose answer's status is not known yet: request index → (payment
     /// index, the nonce or transaction claimed).
     pending: HashMap<usize, (usize, Option<String>)>,
+    /// The `PAYMENT-RESPONSE` of each settled request, by request index.
+    receipts: HashMap<usize, String>,
 }
 
 impl Books {
@@ -443,8 +449,18 @@ impl Books {
         if status < 400 {
             if let Some(p) = self.payments.get_mut(payment) {
                 p.outcome = PaymentOutcome::Settled;
+                if let Some(receipt) = receipt(p) {
+                    self.receipts.insert(idx, receipt);
+                }
             }
         }
+    }
+
+    /// The `PAYMENT-RESPONSE` header of request `idx`, when it settled a payment.
+    pub(super) fn receipt(&self, idx: usize) -> Option<(String, String)> {
+        self.receipts
+            .get(&idx)
+            .map(|r| ("PAYMENT-RESPONSE".to_owned(), r.clone()))
     }
 }
 
@@ -781,6 +797,7 @@ fn gate(
             model: charge.model.clone(),
             max_tokens: charge.max_tokens,
             verified: true,
+            report: Value::Null,
             outcome: PaymentOutcome::Accepted,
             request: idx,
         };
@@ -871,6 +888,34 @@ fn serve_paid(
     }
     shared.changed.notify_all();
     after
+}
+
+/// x402's settlement response (base64 JSON `{success, transaction, network, payer}`) for a
+/// settled payment; none for an API key. The Base transaction hash is made up (nothing goes on
+/// chain); on Solana it is the payer's signature.
+fn receipt(payment: &PaymentSeen) -> Option<String> {
+    let (network, transaction) = match payment.chain {
+        Chain::Base => (
+            BASE_NETWORK,
+            made_up_tx_hash(payment.nonce.as_deref().unwrap_or("").as_bytes()),
+        ),
+        Chain::Solana => (SOLANA_NETWORK, payment.tx_signature.clone()?),
+        Chain::ApiKey => return None,
+    };
+    let body = json!({"success": true, "transaction": transaction, "network": network,
+        "payer": payment.from});
+    Some(base64::engine::general_purpose::STANDARD.encode(body.to_string()))
+}
+
+/// A made-up but stable transaction hash for `bytes`: `0x` + SHA-256 in hex.
+fn made_up_tx_hash(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(bytes);
+    let mut out = String::from("0x");
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
 }
 
 fn release(shared: &Shared, key: &str) {
@@ -968,6 +1013,7 @@ fn verify(
         model: charge.model.clone(),
         max_tokens: charge.max_tokens,
         verified: false,
+        report: Value::Null,
         outcome: PaymentOutcome::Accepted,
         request: idx,
     };
@@ -1064,6 +1110,7 @@ fn verify_base(
         return Err(Broken(format!("payment verifier failed: {e}")));
     }
     seen.from = answer["recovered"].as_str().map(str::to_owned);
+    seen.report = answer.clone();
     seen.verified = answer["valid"] == true
         && seen
             .from
@@ -1117,6 +1164,7 @@ fn verify_solana(
         )));
     }
     seen.tx_signature = answer["txSignature"].as_str().map(str::to_owned);
+    seen.report = answer.clone();
     let transfers = answer["transfers"].as_array().cloned().unwrap_or_default();
     let transfer = transfers.first().cloned().unwrap_or(Value::Null);
     seen.from = transfer["authority"].as_str().map(str::to_owned);

@@ -933,6 +933,9 @@ fn run_reply(
             ),
             ("x-context-limit-kb".to_string(), "5120".to_string()),
         ]
+        .into_iter()
+        .chain(shared.state().paywall.receipt(idx))
+        .collect::<Vec<_>>()
     };
     let chat_id = format!("chatcmpl-mock{idx:06}");
     match reply.kind {
@@ -1002,10 +1005,11 @@ fn run_reply(
         }
         Kind::Http {
             status,
-            headers,
+            mut headers,
             body: out,
         } => {
             set_status(status);
+            headers.extend(shared.state().paywall.receipt(idx));
             match conn.write_full(status, &headers, &out, false) {
                 Ok(()) => done(After::KeepAlive),
                 Err(_) => gone(shared),
