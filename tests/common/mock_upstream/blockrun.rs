@@ -13,9 +13,26 @@
 //! - `POST /api/v1/solana/rpc` and `POST /rpc/base`: the JSON-RPC calls BlockRun's clients
 //!   make for blockhashes and balances.
 //!
+//! ```ignore
+//! let mock = MockUpstream::builder()
+//!     .blockrun(Paywall::base().fail_after_accepting(502, 1))
+//!     .start(|_| Reply::text("hi"));
+//! // point the bridge at mock.api_base() (and BASE_RPC_URL at mock.base_rpc_url()) …
+//! assert_eq!(mock.payments()[0].outcome, PaymentOutcome::Accepted); // the 502
+//! assert_eq!(mock.payments()[1].outcome, PaymentOutcome::Settled); // the resend
+//! ```
+//!
+//! A settled answer carries `PAYMENT-RESPONSE` (base64 JSON `{success, transaction, network,
+//! payer}`). A refused payment gets 402 again, its `PAYMENT-REQUIRED`'s `error` saying why
+//! (`invalid signature`, `nonce already used`, `transaction already used`, `amount too low`,
+//! `authorization expired`, `unknown blockhash`, `insufficient funds`, …). The same
+//! authorization sent twice at once is served once: the second waits for the first to end.
+//!
 //! Signatures are never checked by the crate under test: a Node process
 //! (`tests/support/x402-verify.mjs`, viem for EIP-3009, @solana/web3.js and tweetnacl for
-//! Solana) does it, started on the first paid request and killed when the mock is dropped.
+//! Solana, found through `VIEM_PATH`, `WEB3_PATH` and `NACL_PATH`: `.tools/viem`,
+//! `.tools/solana-web3` and `.tools/solana`'s `node_modules`) does it, one JSON line in and out
+//! per payment, started on the first paid request and killed when the mock is dropped.
 //! If it cannot run, the paid request is answered 500 and the mock panics on drop: a missing
 //! verifier must never pass for a bad signature.
 
