@@ -949,3 +949,18 @@ fn one_authorization_sent_twice_at_once_is_collected_once() {
         .count();
     assert_eq!(settled, 1);
 }
+
+#[test]
+fn a_paid_request_is_still_validated_strictly_and_then_not_settled() {
+    let mock = mock(Paywall::base());
+    let (payer, _dir) = payer();
+    let mut body = chat_body("openai/gpt-5.4", Some(64));
+    // A Responses-only field: OpenAI's Chat Completions refuses it, so the mock does too.
+    body["instructions"] = json!("Be brief.");
+    let header = pay(&payer, &chat(&mock, &body, &[]), "openai/gpt-5.4");
+    let answer = chat(&mock, &body, &[("PAYMENT-SIGNATURE", &header)]);
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(mock.rejections().len(), 1);
+    assert_eq!(mock.payments()[0].outcome, PaymentOutcome::Accepted);
+    assert!(mock.chat_calls().is_empty());
+}
