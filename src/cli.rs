@@ -67,6 +67,8 @@ pub enum Command {
     Wallet(WalletArgs),
     /// The ClawRouter proxy `start` runs: `proxy upgrade` pins the newest release.
     Proxy(ProxyArgs),
+    /// What direct mode paid BlockRun: today (UTC), the last 7 days, per model.
+    Spend(WalletArgs),
 }
 
 /// Options of `wallet`.

@@ -12,6 +12,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub mod direct;
+
+pub use direct::{DirectSettings, UpstreamKind};
+
 /// Default listen address: loopback only (README, Security).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8403";
 /// Default upstream: the local ClawRouter proxy.
@@ -96,12 +100,17 @@ pub struct FileConfig {
     pub server: Option<FileServer>,
     /// `log:`: log verbosity.
     pub log: Option<FileLog>,
+    /// `direct:`: direct mode (`upstream.kind: direct`): caps, chain, key, RPC endpoints.
+    pub direct: Option<direct::FileDirect>,
 }
 
 /// `upstream:` in the YAML. Every field is optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileUpstream {
+    /// `clawrouter` (default: any Chat Completions server) or `direct` (the bridge pays
+    /// BlockRun's API itself; env `UPSTREAM_KIND`).
+    pub kind: Option<String>,
     /// Chat Completions base URL, ending where `/chat/completions` is appended (e.g. `…/v1`).
     pub url: Option<String>,
     /// Name of an environment variable holding a bearer key for the upstream.
@@ -350,6 +359,8 @@ pub struct Config {
     pub log_level: String,
     /// The file this came from, if any (for messages).
     pub source: Option<PathBuf>,
+    /// Direct mode's settings when `upstream.kind` is `direct` (the bridge pays BlockRun).
+    pub direct: Option<DirectSettings>,
 }
 
 /// An `auto | always | never` setting: `upstream.stream` (ask the upstream to stream; `auto`
@@ -596,6 +607,8 @@ pub struct EnvOverrides {
     pub web_search: Option<String>,
     /// `HOME`, for `~` defaults.
     pub home: Option<String>,
+    /// Direct mode's variables (`UPSTREAM_KIND`, `BLOCKRUN_API_URL`, the caps, the chain, RPCs).
+    pub direct: direct::DirectEnv,
 }
 
 impl EnvOverrides {
@@ -613,6 +626,7 @@ impl EnvOverrides {
             codex_home: get("CODEX_HOME"),
             web_search: get("WEB_SEARCH"),
             home: get("HOME"),
+            direct: direct::DirectEnv::read(&get),
         }
     }
 }
@@ -730,20 +744,57 @@ pub fn resolve(
         (Some(port), _) => format!("http://127.0.0.1:{}/v1", port.trim()),
         (None, Some(port)) => format!("http://127.0.0.1:{port}/v1"),
     };
-    let (url, url_from_env) = match &env.proxy_url {
-        Some(u) => (u.trim().to_owned(), true),
-        None => (up.url.clone().unwrap_or(default_upstream), false),
+    let kind = direct::kind(up.kind.as_deref(), &env.direct, &file_origin)?;
+    let state_dir = env
+        .home
+        .as_ref()
+        .map(|home| PathBuf::from(home).join(".clawrouter-codex"));
+    let direct = match kind {
+        UpstreamKind::ChatCompletions => None,
+        UpstreamKind::Direct => Some(direct::resolve(
+            file.direct.unwrap_or_default(),
+            &env.direct,
+            env.home.as_deref().map(Path::new),
+            state_dir.as_deref(),
+            &file_origin,
+            &|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()),
+        )?),
     };
-    let url_origin = origin(url_from_env, "CLAWROUTER_PROXY_URL");
-    let api_key = match &up.api_key_env {
-        Some(var) => Some(std::env::var(var).map_err(|_| ConfigError::Invalid {
+    let (url, url_from_env) = match (&direct, &env.proxy_url) {
+        // Direct mode: BlockRun's API base, `/v1/…` appended.
+        (Some(direct), _) => (
+            format!("{}/v1", direct.api_url),
+            env.direct.api_url.is_some(),
+        ),
+        (None, Some(u)) => (u.trim().to_owned(), true),
+        (None, None) => (up.url.clone().unwrap_or(default_upstream), false),
+    };
+    let url_origin = match &direct {
+        Some(_) => origin(url_from_env, "BLOCKRUN_API_URL"),
+        None => origin(url_from_env, "CLAWROUTER_PROXY_URL"),
+    };
+    if direct.is_some() && (up.url.is_some() || file.upstreams.is_some()) {
+        return Err(ConfigError::Invalid {
+            key: "upstream.url",
+            origin: file_origin,
+            message: "upstream.kind is direct: the upstream is BlockRun's API (direct.api_url, \
+                      env BLOCKRUN_API_URL); remove upstream.url and upstreams"
+                .to_owned(),
+        });
+    }
+    let api_key = match (&direct, &up.api_key_env) {
+        (Some(settings), _) => match &settings.auth {
+            direct::DirectAuth::ApiKey(key) => Some(key.clone()),
+            direct::DirectAuth::Wallet => None,
+        },
+        (None, None) => None,
+        (None, Some(var)) => Some(std::env::var(var).map_err(|_| ConfigError::Invalid {
             key: "upstream.api_key_env",
             origin: file_origin.clone(),
             message: format!(
                 "environment variable {var} is not set; export it or remove upstream.api_key_env"
             ),
         })?),
-        None => None,
     };
     let upstream = parse_upstream(&url, api_key, &up).map_err(|message| ConfigError::Invalid {
         key: "upstream.url",
@@ -788,9 +839,18 @@ pub fn resolve(
         }
     };
 
-    let stream_mode = AutoSwitch::parse(up.stream.as_deref(), "upstream.stream", &file_origin)?;
+    // BlockRun streams (ClawRouter does not) and does not rewrite whitespace.
+    let (stream_default, whitespace_default) = match &direct {
+        Some(_) => (Some("always"), Some("never")),
+        None => (None, None),
+    };
+    let stream_mode = AutoSwitch::parse(
+        up.stream.as_deref().or(stream_default),
+        "upstream.stream",
+        &file_origin,
+    )?;
     let preserve_whitespace = AutoSwitch::parse(
-        up.preserve_whitespace.as_deref(),
+        up.preserve_whitespace.as_deref().or(whitespace_default),
         "upstream.preserve_whitespace",
         &file_origin,
     )?;
@@ -966,10 +1026,8 @@ pub fn resolve(
         dashboard,
         proxy,
         codex,
-        state_dir: env
-            .home
-            .as_ref()
-            .map(|home| PathBuf::from(home).join(".clawrouter-codex")),
+        state_dir,
+        direct,
         reasoning_key_file: file.reasoning_key_file.map(|path| match &env.home {
             Some(home) => expand_home(&path, Path::new(home)),
             None => path,

@@ -29,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod connection_guard;
 pub mod decode;
+pub mod direct;
 pub mod error;
 pub mod excerpt;
 pub mod fsutil;

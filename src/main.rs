@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         Command::Websearch(args) => admin::toggles::websearch(&config, args.action),
         Command::Daemon(args) => admin::daemon::run(&config, config.source.as_deref(), args.action),
         Command::Wallet(args) => admin::wallet::run(&config, args.json),
+        Command::Spend(args) => admin::spend::run(&config, args.json),
         Command::Proxy(args) => match args.action {
             ProxyAction::Upgrade { yes } => admin::pin::upgrade(&config, yes),
         },

@@ -69,6 +69,11 @@ pub struct Measures {
     pub upstream: Option<usize>,
     /// Upstreams that refused the connection before one took the request.
     pub failovers: u64,
+    /// Direct mode: the model the router sent the request to.
+    pub routed_model: Option<String>,
+    /// Direct mode: what the request paid (signed payments BlockRun answered, or the
+    /// estimated cost with an API key).
+    pub paid: Option<crate::payments::policy::Usdc>,
 }
 
 /// The bridge's metrics.
@@ -89,6 +94,7 @@ pub struct Metrics {
     refused_connections: IntCounterVec,
     upstream_requests: IntCounterVec,
     failovers: IntCounter,
+    paid_usd: prometheus::Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -192,6 +198,15 @@ impl Metrics {
                 "clawrouter_codex_upstream_failovers_total",
                 "Times an upstream refused the connection and the request went to the next one",
             )?,
+            paid_usd: {
+                let metric = prometheus::Counter::new(
+                    "clawrouter_codex_paid_usd_total",
+                    "Direct mode: USD paid to BlockRun (payments it answered; with an API key, \
+                     the estimated cost)",
+                )?;
+                registry.register(Box::new(metric.clone()))?;
+                metric
+            },
             registry,
         };
         Ok(Arc::new(metrics))
@@ -249,6 +264,9 @@ impl Metrics {
                 .inc();
         }
         self.failovers.inc_by(measured.failovers);
+        if let Some(paid) = measured.paid {
+            self.paid_usd.inc_by(paid.as_usd());
+        }
     }
 
     /// A client connection refused or dropped by a limit (`reason`: a fixed word).

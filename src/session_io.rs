@@ -104,8 +104,15 @@ fn declared_length(session: &Session) -> Option<usize> {
 }
 
 /// Starts a `text/event-stream` answer (status 200, chunked) with its first events.
-pub async fn start_sse(session: &mut Session, first_events: Vec<u8>) -> pingora::Result<()> {
-    let mut header = ResponseHeader::build(200, Some(4))?;
+pub async fn start_sse(
+    session: &mut Session,
+    first_events: Vec<u8>,
+    extra_headers: &[(&str, String)],
+) -> pingora::Result<()> {
+    let mut header = ResponseHeader::build(200, Some(4 + extra_headers.len()))?;
+    for (name, value) in extra_headers {
+        header.insert_header(name.to_string(), value.as_str())?;
+    }
     header.insert_header("content-type", "text/event-stream; charset=utf-8")?;
     header.insert_header("cache-control", "no-cache")?;
     // HTTP/1.0 has no chunked framing: such a client gets a close-delimited

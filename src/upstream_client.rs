@@ -85,6 +85,8 @@ pub struct OpenResponse {
     /// The `Content-Encoding` header, if any (the bridge asks for none; error pages come
     /// compressed anyway from some servers).
     pub content_encoding: Option<String>,
+    /// A 402's `PAYMENT-REQUIRED` header (x402: what to pay), for direct mode.
+    pub payment_required: Option<String>,
     received: usize,
     session: HttpSession,
 }
@@ -311,6 +313,9 @@ impl UpstreamClient {
             },
             content_type: text("content-type"),
             content_encoding: text("content-encoding").filter(|e| e != "identity"),
+            payment_required: (header.status.as_u16() == 402)
+                .then(|| text("payment-required"))
+                .flatten(),
             received: 0,
             session,
         })

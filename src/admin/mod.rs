@@ -8,6 +8,7 @@
 //! - [`catalog`]: `gen-catalog`; [`doctor`]: the end-to-end check.
 //! - [`envelope`]: the BlockRun CLI's `--json` output shape (`wallet`, `doctor`).
 //! - [`wallet`]: address derivation and balance; [`daemon`]: the login service.
+//! - [`spend`]: what direct mode paid, from its ledger.
 //! - [`supervisor`]: `start` / `up`; [`proxy_version`]: what it launched, for `doctor`;
 //!   [`pin`]: `proxy upgrade`, moving the pinned ClawRouter version.
 //! - [`http`]: the one blocking `GET` they all use (on the bridge's own Pingora client).
@@ -22,6 +23,7 @@ pub mod legacy_profile;
 pub mod pin;
 pub mod proxy_version;
 pub mod setup;
+pub mod spend;
 pub mod supervisor;
 pub mod toggles;
 pub mod wallet;

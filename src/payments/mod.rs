@@ -95,9 +95,15 @@ pub struct PaidAttempt {
     amount: Usdc,
     nonce: String,
     model: String,
+    valid_before: u64,
 }
 
 impl PaidAttempt {
+    /// Unix seconds after which the authorization can no longer be collected.
+    pub fn valid_before(&self) -> u64 {
+        self.valid_before
+    }
+
     /// The `PAYMENT-SIGNATURE` value, the same on every resend.
     pub fn header_value(&self) -> &str {
         &self.header
@@ -169,6 +175,17 @@ impl Payer {
         now: u64,
     ) -> Result<PaidAttempt, PayError> {
         let required = x402::parse_payment_required(payment_required.ok_or(X402Error::Missing)?)?;
+        self.pay_required(&required, context, now)
+    }
+
+    /// Pays `required` (a parsed `PAYMENT-REQUIRED`: a 402's, or one kept from an earlier 402
+    /// to sign ahead with), as [`Payer::pay`] does.
+    pub fn pay_required(
+        &self,
+        required: &x402::PaymentRequired,
+        context: &PaymentContext<'_>,
+        now: u64,
+    ) -> Result<PaidAttempt, PayError> {
         let accepted = self.policy.choose(&required.offers)?;
         let Payee::Base(pay_to) = accepted.payee else {
             // Not reached: `new` clears `policy.solana`.
@@ -206,12 +223,19 @@ impl Payer {
             }
         };
         Ok(PaidAttempt {
-            header: x402::payment_signature(&required, accepted.offer, &authorization, &signature),
+            header: x402::payment_signature(required, accepted.offer, &authorization, &signature),
             id,
             amount: accepted.amount,
             nonce,
             model: context.model.to_owned(),
+            valid_before: authorization.valid_before,
         })
+    }
+
+    /// The amount paying `required` would sign for (the offer the policy accepts), or why it
+    /// would be refused. Nothing is signed or recorded.
+    pub fn amount_for(&self, required: &x402::PaymentRequired) -> Result<Usdc, PayError> {
+        Ok(self.policy.choose(&required.offers)?.amount)
     }
 
     /// Records how BlockRun answered `attempt`. A 402 marks it `refused` and is

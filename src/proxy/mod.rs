@@ -36,6 +36,7 @@ use pingora::{Error, ErrorType};
 
 use crate::access_log;
 use crate::config::Config;
+use crate::direct::{Direct, DirectInitError};
 use crate::error::BridgeError;
 use crate::handlers::dashboard::{self, Dashboard};
 use crate::handlers::{self, health, ollama};
@@ -70,6 +71,8 @@ pub struct Bridge {
     pub metrics: Arc<Metrics>,
     /// Seals reasoning into `encrypted_content` (responses) and opens it (requests).
     pub reasoning_key: Arc<ReasoningKey>,
+    /// Direct mode (`upstream.kind: direct`): routing and payments for BlockRun's API.
+    pub direct: Option<Arc<Direct>>,
 }
 
 impl Bridge {
@@ -80,7 +83,12 @@ impl Bridge {
             Some(path) => crate::secrets::shared_reasoning_key(path)?,
             None => crate::secrets::reasoning_key(config.state_dir.as_deref())?,
         });
+        let direct = match &config.direct {
+            Some(settings) => Some(Arc::new(Direct::new(&config, settings)?)),
+            None => None,
+        };
         Ok(Bridge {
+            direct,
             gate: Gate::new(config.listen, config.auth_token.clone()),
             upstreams: Upstreams::new(&config),
             request_options: RequestOptions {
@@ -175,6 +183,9 @@ pub enum InitError {
     /// or too short).
     #[error(transparent)]
     SharedKey(#[from] SharedKeyError),
+    /// Direct mode cannot run (no key, a chain it does not pay on, the ledger).
+    #[error(transparent)]
+    Direct(#[from] DirectInitError),
     /// Registering the `/metrics` counters failed (a bug, e.g. a name registered twice).
     #[error("the metrics could not be registered (a bug): {0}")]
     Metrics(String),
@@ -391,10 +402,17 @@ impl ProxyHttp for Bridge {
                 |u| format!("{}/{}", u.input_tokens, u.output_tokens),
             );
             // Team mode: which upstream (`upstreams[i]`) served it.
-            let member = match (self.upstreams.members().len(), m.upstream) {
+            let mut member = match (self.upstreams.members().len(), m.upstream) {
                 (2.., Some(i)) => format!(" via=upstreams[{i}]"),
                 _ => String::new(),
             };
+            // Direct mode: the model the router chose and what the request paid.
+            if let Some(routed) = &m.routed_model {
+                member.push_str(&format!(" routed={routed}"));
+            }
+            if let Some(paid) = m.paid {
+                member.push_str(&format!(" paid={paid}"));
+            }
             access_log::write(&format!(
                 "{} {} {} {} {}ms first_byte={}ms upstream={} upstream_ms={} tokens={} model={} outcome={}{member}",
                 session.req_header().method,

@@ -25,8 +25,11 @@ use super::upstreams::{thread_id, Member};
 use super::web_search;
 use super::Bridge;
 use crate::decode::{decode_body, DecodeError, StreamDecoder};
+use crate::direct::exchange::{Call, CallFailure};
+use crate::direct::Routed;
 use crate::error::BridgeError;
 use crate::outcome::Outcome;
+use crate::payments::policy::Usdc;
 use crate::session_io::{
     read_body, send_error, send_json, send_sse_bytes, start_sse, ReadBodyError,
 };
@@ -39,6 +42,9 @@ use crate::translate::stream::StreamTranslator;
 use crate::translate::upstream_error::{self, ClientFailure};
 use crate::translate::web_search::{follow_up_body, SearchCall};
 use crate::upstream_client::{OpenResponse, TransportError, UpstreamClient};
+
+/// The response header naming the model direct mode's router chose.
+pub const ROUTED_MODEL_HEADER: &str = "x-clawrouter-codex-model";
 
 /// Largest decoded size of an upstream answer that came compressed.
 const MAX_UPSTREAM_DECODED: usize = 64 * 1024 * 1024;
@@ -54,6 +60,7 @@ pub async fn handle(
         member: bridge.upstreams.choose(thread.as_deref()),
         thread,
         tried: Vec::new(),
+        routed: None,
     };
     let prepared = match prepare(bridge, target.member, session).await {
         Ok(prepared) => prepared,
@@ -70,7 +77,9 @@ pub async fn handle(
         plan,
         chat_body,
         ticket,
+        routed,
     } = prepared;
+    target.routed = routed;
     ctx.model = Some(plan.model.clone());
     ctx.measures.unknown_parts = plan.skipped_parts;
     let meta = ResponseMeta {
@@ -94,6 +103,8 @@ struct Target<'a> {
     thread: Option<String>,
     /// Upstreams that refused the connection, in order.
     tried: Vec<usize>,
+    /// Direct mode: the router's picks for this request.
+    routed: Option<Routed>,
 }
 
 /// A translated request, ready to go upstream.
@@ -104,6 +115,8 @@ struct Prepared {
     chat_body: Bytes,
     /// What the replay guard knows of this body.
     ticket: Ticket,
+    /// Direct mode: where the router sends it.
+    routed: Option<Routed>,
 }
 
 /// Reads, checks and translates the request, and decides how the upstream is asked: streaming
@@ -145,11 +158,16 @@ async fn prepare(
             plan.ask_upstream_to_stream();
         }
     }
+    let routed = match &bridge.direct {
+        Some(direct) => Some(direct.route(&member.client, &plan).await),
+        None => None,
+    };
     let chat_body = Bytes::from(std::mem::take(&mut plan.body));
     Ok(Prepared {
         plan,
         chat_body,
         ticket,
+        routed,
     })
 }
 
@@ -182,9 +200,16 @@ async fn answer<'b>(
     };
     let mut out = Vec::with_capacity(if streaming { 8 * 1024 } else { 0 });
     let _in_flight = streaming.then(|| bridge.metrics.stream_opened());
+    let routed_header: Vec<(&str, String)> = target
+        .routed
+        .as_ref()
+        .and_then(Routed::chosen)
+        .map(|model| (ROUTED_MODEL_HEADER, model.to_owned()))
+        .into_iter()
+        .collect();
     if streaming {
         translator.start(&mut out);
-        start_sse(session, std::mem::take(&mut out)).await?;
+        start_sse(session, std::mem::take(&mut out), &routed_header).await?;
         ctx.measures.first_byte = Some(ctx.started.elapsed());
     }
     // Once per turn: not when an answer since the user last spoke carried the line.
@@ -225,7 +250,10 @@ async fn answer<'b>(
         ctx.measures.first_byte = Some(ctx.started.elapsed());
         match translator.failure() {
             Some(failure) => send_failure(pump.session, failure).await,
-            None => send_json(pump.session, 200, translator.response_json(), &[]).await,
+            None => {
+                let body = translator.response_json();
+                send_json(pump.session, 200, body, &routed_header).await
+            }
         }
     };
     if let Some(open) = rest {
@@ -287,10 +315,17 @@ async fn converse<'b>(
         let queries: Vec<String> = calls.iter().map(|call| call.query.clone()).collect();
         translator.start_searches(&queries, out);
         pump.flush(out).await?;
-        let searching = web_search::run(&target.member.client, &calls, settings.timeout);
-        let Some(outcomes) = pump.wait(searching, translator).await? else {
+        let payment = web_search::Payment {
+            direct: bridge.direct.as_deref(),
+            thread: target.thread.as_deref(),
+        };
+        let searching = web_search::run(&target.member.client, &calls, settings.timeout, payment);
+        let Some((outcomes, paid)) = pump.wait(searching, translator).await? else {
             return Ok(Called::ClientGone);
         };
+        if let Some(paid) = paid {
+            measures.paid = Some(Usdc(measures.paid.map_or(0, |p| p.0) + paid.0));
+        }
         let worked = outcomes.iter().filter(|(ok, _)| *ok).count() as u64;
         measures.searches_ok += worked;
         measures.searches_failed += outcomes.len() as u64 - worked;
@@ -332,14 +367,17 @@ async fn call_model<'b>(
         // Team mode: a reference to the body for the next upstream, should this one refuse.
         let spare = team.then(|| body.clone());
         let sent_at = Instant::now();
-        let chat_path = client.upstream().chat_path();
-        let opening = client.open("POST", &chat_path, &headers, Some(body));
+        let opening = open_upstream(bridge, target, &headers, body, measures);
         let Some(opened) = pump.wait(opening, translator).await? else {
             return Ok(Called::ClientGone);
         };
         let error = match opened {
             Ok(open) => break (open, sent_at),
-            Err(error) => error,
+            Err(CallFailure::Refused(failure)) => {
+                translator.fail(&failure, out);
+                return answered(None);
+            }
+            Err(CallFailure::Transport(error)) => error,
         };
         if let (TransportError::Connect(what), Some(spare)) = (&error, spare) {
             target.tried.push(target.member.index);
@@ -431,6 +469,30 @@ async fn call_model<'b>(
             return answered(Some(Box::new(open)));
         }
         pump.flush(out).await?;
+    }
+}
+
+/// Sends a Chat body to the target's upstream: through direct mode's router and payments when
+/// it is on, else as it is.
+async fn open_upstream(
+    bridge: &Bridge,
+    target: &Target<'_>,
+    headers: &[(&str, &str)],
+    body: Bytes,
+    measures: &mut Measures,
+) -> Result<OpenResponse, CallFailure> {
+    let client = &target.member.client;
+    match (&bridge.direct, &target.routed) {
+        (Some(direct), Some(routed)) => {
+            let thread = target.thread.as_deref();
+            let call = Call { routed, thread };
+            direct.open(client, headers, &body, &call, measures).await
+        }
+        _ => {
+            let chat_path = client.upstream().chat_path();
+            let opening = client.open("POST", &chat_path, headers, Some(body));
+            opening.await.map_err(CallFailure::Transport)
+        }
     }
 }
 

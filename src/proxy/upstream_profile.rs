@@ -60,6 +60,16 @@ impl UpstreamProfile {
         }
     }
 
+    /// A profile for an upstream known not to be ClawRouter (direct mode: BlockRun's API), so
+    /// nothing is probed and no ClawRouter workaround applies.
+    pub fn not_clawrouter(stream: AutoSwitch, whitespace: AutoSwitch) -> Self {
+        let profile = UpstreamProfile::new(stream, whitespace);
+        if let Ok(mut known) = profile.is_clawrouter.lock() {
+            *known = Some(false);
+        }
+        profile
+    }
+
     /// True when the upstream should be asked to stream.
     pub async fn upstream_streams(&self, client: &UpstreamClient) -> bool {
         match self.stream {

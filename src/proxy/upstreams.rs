@@ -68,7 +68,13 @@ impl Upstreams {
             .map(|(index, upstream)| Member {
                 index,
                 client: UpstreamClient::new(upstream),
-                profile: UpstreamProfile::new(config.stream_mode, config.preserve_whitespace),
+                profile: match config.direct {
+                    Some(_) => UpstreamProfile::not_clawrouter(
+                        config.stream_mode,
+                        config.preserve_whitespace,
+                    ),
+                    None => UpstreamProfile::new(config.stream_mode, config.preserve_whitespace),
+                },
             })
             .collect();
         let balancer = (members.len() > 1).then(|| Arc::new(balancer(config)));

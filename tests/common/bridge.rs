@@ -44,6 +44,31 @@ impl BridgeGuard {
         BridgeGuard { running }
     }
 
+    /// A bridge for a whole file config (listen address added when absent) and environment.
+    pub fn start_file(mut file: FileConfig, env: &config::EnvOverrides) -> BridgeGuard {
+        Self::try_start_file(&mut file, env).unwrap_or_else(|e| panic!("bridge starts: {e}"))
+    }
+
+    /// Same, returning the error (config or start-up) instead of panicking.
+    pub fn try_start_file(
+        file: &mut FileConfig,
+        env: &config::EnvOverrides,
+    ) -> Result<BridgeGuard, String> {
+        let mut taken = std::mem::take(file);
+        if taken.listen.is_none() {
+            taken.listen = Some(format!("127.0.0.1:{}", free_port()));
+        }
+        let config = config::resolve(
+            taken,
+            Some(PathBuf::from("test-config.yaml")),
+            env,
+            &CliOverrides::default(),
+        )
+        .map_err(|e| e.to_string())?;
+        let running = RunningBridge::start(Arc::new(config)).map_err(|e| e.to_string())?;
+        Ok(BridgeGuard { running })
+    }
+
     /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> String {
         self.running.addr.to_string()

@@ -98,6 +98,7 @@ fn env(flags: u8, seed: u64) -> EnvOverrides {
         wallet_key_file: pick(5, &["~/key", "/key"]),
         isolate_home: pick(5, &["1", "no"]),
         home: pick(6, &["/home/fuzz", "relative"]),
+        direct: Default::default(),
     }
 }
 
@@ -117,6 +118,11 @@ pub fn no_dns(file: &mut FileConfig, env: &mut EnvOverrides) {
             .is_some_and(|u| !url_needs_no_dns(u))
         {
             upstream.url = None;
+        }
+        // Direct mode's upstream is BlockRun's API, by default a host name.
+        let api_url = file.direct.as_ref().and_then(|d| d.api_url.as_deref());
+        if upstream.kind.is_some() && !api_url.is_some_and(url_needs_no_dns) {
+            upstream.kind = None;
         }
     }
     if env

@@ -164,6 +164,7 @@ pub struct Paywall {
     amount: Option<u64>,
     exa_amount: u64,
     refuse: bool,
+    refuse_nth: Option<usize>,
     fail_after: Option<(u16, u32)>,
     stall_after: Option<(Duration, u32)>,
     api_key: Option<String>,
@@ -190,6 +191,7 @@ impl Paywall {
             amount: None,
             exa_amount: EXA_PRICE_ATOMIC,
             refuse: false,
+            refuse_nth: None,
             fail_after: None,
             stall_after: None,
             api_key: None,
@@ -235,6 +237,14 @@ impl Paywall {
     /// Every payment that passes verification is refused anyway: 402 "insufficient funds".
     pub fn refuse_payments(mut self) -> Self {
         self.refuse = true;
+        self
+    }
+
+    /// The `n`-th payment the mock receives (1-based), if it passes verification, is refused
+    /// anyway like [`Paywall::refuse_payments`] (e.g. a payment signed ahead that BlockRun
+    /// prices differently).
+    pub fn refuse_payment_number(mut self, n: usize) -> Self {
+        self.refuse_nth = Some(n);
         self
     }
 
@@ -842,7 +852,8 @@ fn gate(
         shared.state().paywall.payments.push(seen);
         return payment_required(conn, idx, shared, mock, charge, &why);
     }
-    if mock.paywall.refuse {
+    let nth = shared.state().paywall.payments.len() + 1;
+    if mock.paywall.refuse || mock.paywall.refuse_nth == Some(nth) {
         if let Some(key) = &key {
             release(shared, key);
         }

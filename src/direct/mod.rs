@@ -1,0 +1,346 @@
+//! Direct mode (`upstream.kind: direct`): the bridge calls BlockRun's API itself and pays each
+//! call — no ClawRouter in between, answers streamed as they are generated, hard caps, a
+//! ledger. `docs/ARCHITECTURE.md` ("Direct mode") walks the money path; `docs/SECURITY.md`
+//! lists its rules and the test that proves each.
+//!
+//! - [`catalog`]: BlockRun's live `/v1/models` (prices, context, output limits, capabilities).
+//! - [`pricing`]: BlockRun's quote and the output budget (`max_tokens`) that fits the cap.
+//! - [`routing`]: `blockrun/auto|eco|premium` → the cheapest fitting candidate, then fallbacks.
+//! - [`body`]: the Chat body's `model` and `max_tokens`, set on its bytes.
+//! - [`exchange`]: one paid call — 402 → pay → resend, signing ahead, reuse of an unsettled
+//!   payment by a retry, fallbacks before any payment was accepted.
+//!
+//! The signing, the policy and the ledger are `crate::payments` (no Pingora types); this
+//! module drives them over the bridge's upstream client. `proxy/` only asks [`Direct::route`]
+//! before answering and [`Direct::open`] instead of the plain client's `open`.
+
+pub mod body;
+pub mod catalog;
+pub mod exchange;
+pub mod pricing;
+pub mod routing;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::admin::wallet::{self, SecretKey, WalletSource};
+use crate::config::direct::{DirectAuth, DirectSettings};
+use crate::config::Config;
+use crate::funding::Chain;
+use crate::payments::ledger::{self, Ledger, LedgerError};
+use crate::payments::policy::{Policy, Usdc};
+use crate::payments::x402::PaymentRequired;
+use crate::payments::{PaidAttempt, Payer};
+use crate::translate::request::ChatPlan;
+use crate::upstream_client::UpstreamClient;
+use catalog::Catalog;
+use routing::{NoFit, Pick, Profiles};
+
+/// How long the requirements of a model's last 402 are used to sign ahead (BlockRun's SDK: 1 h).
+const SIGN_AHEAD_TTL: Duration = Duration::from_secs(3600);
+/// A payment whose call failed without being settled is reused by a retry of the same request
+/// until this long before it expires.
+const REUSE_MARGIN_SECS: u64 = 30;
+/// After BlockRun refused a payment signed ahead for a model, how long none is signed ahead
+/// for it.
+const AHEAD_PAUSE: Duration = Duration::from_secs(600);
+
+/// Why direct mode cannot start. Each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectInitError {
+    /// No key was found.
+    #[error("direct mode needs a wallet key and none was found: set BLOCKRUN_WALLET_KEY (0x + 64 hex digits), WALLET_KEY_FILE, or create ClawRouter's wallet (~/.openclaw/blockrun/wallet.key); or use a BlockRun API key (direct.auth: api_key)")]
+    NoKey,
+    /// The key settings are wrong.
+    #[error("direct mode's wallet key: {0}")]
+    Key(String),
+    /// The chain is not one this build pays on.
+    #[error("direct mode pays on Base only in this version, and {0}; set direct.chain: base (env DIRECT_CHAIN=base) and fund the wallet's Base address with USDC, or use ClawRouter (upstream.kind: clawrouter), which pays on Solana")]
+    Chain(String),
+    /// The ledger cannot be used.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The routing file is wrong.
+    #[error("direct.routing: {0}")]
+    Routing(String),
+}
+
+/// How calls are paid.
+enum Billing {
+    /// x402, signed by the bridge.
+    Wallet(Payer),
+    /// A BlockRun API key; the ledger records estimated costs for the caps.
+    ApiKey(Mutex<Ledger>),
+}
+
+/// A payment whose call failed before BlockRun settled it, kept for the retry of that request:
+/// the retry resends this body with this payment.
+struct Unsettled {
+    attempt: Arc<PaidAttempt>,
+    body: bytes::Bytes,
+    valid_until: u64,
+}
+
+/// Direct mode's state: how it pays, the catalog and profiles, and what it remembers between
+/// calls (requirements to sign ahead with, payments a retry may reuse).
+pub struct Direct {
+    settings: DirectSettings,
+    billing: Billing,
+    catalog: Catalog,
+    profiles: Profiles,
+    /// Per model: the last 402's requirements (signed ahead from, with this call's price).
+    sign_ahead: Mutex<HashMap<String, (PaymentRequired, Instant)>>,
+    /// Per request body and model: a payment not settled yet (5xx or no answer after paying).
+    unsettled: Mutex<HashMap<u64, Unsettled>>,
+    /// Per model: signing ahead is off until then (BlockRun refused a payment signed ahead).
+    ahead_off: Mutex<HashMap<String, Instant>>,
+}
+
+impl std::fmt::Debug for Direct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Direct")
+            .field("api_url", &self.settings.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The router's decision for one request.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    /// The model the request named (`blockrun/auto`, or a model id).
+    pub requested: String,
+    /// The client's own `max_output_tokens`, if any.
+    pub asked_max: Option<u64>,
+    /// The picks, cheapest first, or why none fits.
+    pub picks: Result<Vec<Pick>, NoFit>,
+}
+
+impl Routed {
+    /// The model the request goes to first.
+    pub fn chosen(&self) -> Option<&str> {
+        self.picks
+            .as_ref()
+            .ok()
+            .and_then(|picks| picks.first())
+            .map(|pick| pick.model.as_str())
+    }
+}
+
+impl Direct {
+    /// Direct mode for `config` (whose `direct` is `settings`): finds the key (wallet
+    /// billing), opens the ledger, reads the routing profiles.
+    pub fn new(config: &Config, settings: &DirectSettings) -> Result<Direct, DirectInitError> {
+        let env = |name: &str| std::env::var(name).ok();
+        Direct::with_env(config, settings, &env)
+    }
+
+    /// [`Direct::new`] with the environment read through `env`.
+    pub fn with_env(
+        config: &Config,
+        settings: &DirectSettings,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Direct, DirectInitError> {
+        let profiles = match &settings.routing {
+            Some(path) => Profiles::read(path).map_err(DirectInitError::Routing)?,
+            None => Profiles::builtin(),
+        };
+        let ledger = Ledger::open(&settings.ledger)?;
+        let billing = match &settings.auth {
+            DirectAuth::ApiKey(_) => Billing::ApiKey(Mutex::new(ledger)),
+            DirectAuth::Wallet => {
+                if settings.chain.chain == Chain::Solana {
+                    return Err(DirectInitError::Chain(settings.chain.reason.clone()));
+                }
+                let key = find_key(config, settings, env)?;
+                let policy = Policy {
+                    caps: settings.caps,
+                    pay_to: settings.pay_to.clone(),
+                    solana: false,
+                };
+                Billing::Wallet(
+                    Payer::new(key, policy, ledger)
+                        .map_err(|e| DirectInitError::Key(e.to_string()))?,
+                )
+            }
+        };
+        Ok(Direct {
+            settings: settings.clone(),
+            billing,
+            catalog: Catalog::default(),
+            profiles,
+            sign_ahead: Mutex::new(HashMap::new()),
+            unsettled: Mutex::new(HashMap::new()),
+            ahead_off: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The settings it runs with.
+    pub fn settings(&self) -> &DirectSettings {
+        &self.settings
+    }
+
+    /// The address paid from (wallet billing).
+    pub fn address(&self) -> Option<String> {
+        match &self.billing {
+            Billing::Wallet(payer) => Some(payer.address()),
+            Billing::ApiKey(_) => None,
+        }
+    }
+
+    /// Runs `f` on the ledger (reports: `spend`, the dashboard).
+    pub fn with_ledger<T>(
+        &self,
+        f: impl FnOnce(&mut Ledger) -> Result<T, LedgerError>,
+    ) -> Result<T, String> {
+        match &self.billing {
+            Billing::Wallet(payer) => payer.with_ledger(f).map_err(|e| e.to_string()),
+            Billing::ApiKey(ledger) => {
+                let mut ledger = ledger
+                    .lock()
+                    .map_err(|_| "the payment ledger is unavailable".to_owned())?;
+                f(&mut ledger).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// Decides where a translated request goes: the profile's (or the named model's) cheapest
+    /// fitting model first, then the fallbacks, each with its output budget. Fetches the
+    /// catalog when it is stale.
+    pub async fn route(&self, client: &UpstreamClient, plan: &ChatPlan) -> Routed {
+        let catalog = self.catalog.models(client).await;
+        let named = [plan.model.clone()];
+        let candidates = match self.profiles.profile(&plan.model) {
+            Some((_, candidates)) => candidates,
+            None => &named[..],
+        };
+        let need = routing::Need {
+            body_len: plan.body.len(),
+            tools: !plan.tools.is_empty(),
+            images: body::has_images(&plan.body),
+            min_output: self.settings.min_output_tokens,
+            cap: self.settings.caps.per_request,
+        };
+        let picks = routing::plan(&plan.model, candidates, catalog.as_deref(), &need);
+        if let Ok(picks) = &picks {
+            let rest: Vec<&str> = picks.iter().skip(1).map(|p| p.model.as_str()).collect();
+            if let Some(first) = picks.first() {
+                log::info!(
+                    "direct: {} → {} (max_tokens {}, quote {}){}",
+                    plan.model,
+                    first.model,
+                    first.max_tokens,
+                    first.quote.map_or("unknown".to_owned(), |q| q.to_string()),
+                    if rest.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; fallbacks {}", rest.join(", "))
+                    }
+                );
+            }
+        }
+        Routed {
+            requested: plan.model.clone(),
+            asked_max: plan.echo.max_output_tokens,
+            picks,
+        }
+    }
+
+    fn remember_requirements(&self, model: &str, required: PaymentRequired) {
+        if let Ok(mut cache) = self.sign_ahead.lock() {
+            cache.insert(model.to_owned(), (required, Instant::now()));
+        }
+    }
+
+    /// A payment signed ahead for `model` was refused: its requirements are dropped, and no
+    /// payment is signed ahead for it for [`AHEAD_PAUSE`] (BlockRun prices differently from
+    /// our estimate; each refusal costs a round trip).
+    fn ahead_refused(&self, model: &str) {
+        if let Ok(mut cache) = self.sign_ahead.lock() {
+            cache.remove(model);
+        }
+        if let Ok(mut off) = self.ahead_off.lock() {
+            off.insert(model.to_owned(), Instant::now() + AHEAD_PAUSE);
+        }
+    }
+
+    fn requirements(&self, model: &str) -> Option<PaymentRequired> {
+        let paused = self
+            .ahead_off
+            .lock()
+            .ok()
+            .and_then(|off| off.get(model).copied())
+            .is_some_and(|until| Instant::now() < until);
+        if paused {
+            return None;
+        }
+        let cache = self.sign_ahead.lock().ok()?;
+        let (required, at) = cache.get(model)?;
+        (at.elapsed() < SIGN_AHEAD_TTL).then(|| required.clone())
+    }
+
+    fn keep_unsettled(&self, key: u64, attempt: Arc<PaidAttempt>, body: bytes::Bytes) {
+        if let Ok(mut map) = self.unsettled.lock() {
+            let now = exchange::unix_now();
+            map.retain(|_, u| u.valid_until > now);
+            let valid_until = attempt.valid_before();
+            map.insert(
+                key,
+                Unsettled {
+                    attempt,
+                    body,
+                    valid_until,
+                },
+            );
+        }
+    }
+
+    fn take_unsettled(&self, key: u64) -> Option<(Arc<PaidAttempt>, bytes::Bytes)> {
+        let mut map = self.unsettled.lock().ok()?;
+        let kept = map.remove(&key)?;
+        (kept.valid_until > exchange::unix_now() + REUSE_MARGIN_SECS)
+            .then_some((kept.attempt, kept.body))
+    }
+
+    fn record_cost(&self, model: &str, amount: Usdc) {
+        if let Some(dir) = &self.settings.blockrun_home {
+            let ts = i64::try_from(exchange::unix_now()).unwrap_or(i64::MAX);
+            if let Err(e) = ledger::append_cost_log(dir, ts, model, amount) {
+                log::warn!(
+                    "could not append to {}: {e}",
+                    dir.join("cost_log.jsonl").display()
+                );
+            }
+        }
+    }
+}
+
+/// The wallet key, found as for ClawRouter (`BLOCKRUN_WALLET_KEY`, `BASE_CHAIN_WALLET_KEY`,
+/// `WALLET_KEY_FILE` / `proxy.wallet_key_file`, `$BLOCKRUN_HOME/.session`), then ClawRouter's
+/// own `~/.openclaw/blockrun/wallet.key`.
+fn find_key(
+    config: &Config,
+    settings: &DirectSettings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SecretKey, DirectInitError> {
+    let found = wallet::discover(config, env).map_err(|e| DirectInitError::Key(e.to_string()))?;
+    if let (Some(key), source) = (found.key, &found.source) {
+        if !matches!(source, WalletSource::ClawRouterOwn) {
+            log::info!("direct mode signs with the key from {}", source.describe());
+        }
+        return Ok(key);
+    }
+    let file = settings
+        .clawrouter_wallet_dir
+        .as_ref()
+        .map(|dir| dir.join("wallet.key"))
+        .filter(|file| file.exists())
+        .ok_or(DirectInitError::NoKey)?;
+    let key = wallet::read_key_file(&file, "ClawRouter's wallet")
+        .map_err(|e| DirectInitError::Key(e.to_string()))?;
+    log::info!(
+        "direct mode signs with ClawRouter's wallet key {}",
+        file.display()
+    );
+    Ok(key)
+}

@@ -1,0 +1,452 @@
+//! Direct mode (`upstream.kind: direct`) end to end, against the strict mock BlockRun: every
+//! payment the bridge signs is checked there by an independent implementation (viem), and the
+//! money rules are proved by what the mock received — what was signed, how often, and what
+//! was never signed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+
+use clawrouter_codex::config::direct::FileDirect;
+use clawrouter_codex::config::{EnvOverrides, FileConfig, FileProxy, FileUpstream};
+use common::bridge::BridgeGuard;
+use common::client::{get, post_json, Answer};
+use common::mock_upstream::blockrun::BASE_PAY_TO;
+use common::mock_upstream::{Chain, MockUpstream, PaymentOutcome, Paywall, Reply};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+/// Hardhat's first account (a published test key) and its address.
+const KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const ADDRESS: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+
+/// Profiles over the mock's catalog.
+const ROUTING: &str = "profiles:
+  auto: [anthropic/claude-sonnet-4.6, google/gemini-3-flash, deepseek/deepseek-chat]
+  premium: [anthropic/claude-sonnet-4.6, openai/gpt-5.4]
+";
+
+/// A bridge in direct mode with its own key file, ledger and routing file.
+struct Direct {
+    _dir: TempDir,
+    bridge: BridgeGuard,
+}
+
+impl Direct {
+    fn start(mock: &MockUpstream, tweak: impl FnOnce(&mut FileDirect)) -> Direct {
+        let dir = tempfile::tempdir().unwrap();
+        let bridge = start_in(dir.path(), mock, tweak, &EnvOverrides::default()).unwrap();
+        Direct { _dir: dir, bridge }
+    }
+
+    fn turn(&self, model: &str, text: &str) -> Answer {
+        post_json(
+            &self.bridge.url("/v1/responses"),
+            &json!({"model": model, "input": text, "stream": true}),
+        )
+    }
+}
+
+fn start_in(
+    dir: &Path,
+    mock: &MockUpstream,
+    tweak: impl FnOnce(&mut FileDirect),
+    env: &EnvOverrides,
+) -> Result<BridgeGuard, String> {
+    let key_file = dir.join("wallet.key");
+    if !key_file.exists() {
+        std::fs::write(&key_file, KEY).unwrap();
+    }
+    let routing = dir.join("routing.yaml");
+    std::fs::write(&routing, ROUTING).unwrap();
+    let mut direct = FileDirect {
+        api_url: Some(mock.api_base()),
+        chain: Some("base".to_owned()),
+        ledger: Some(dir.join("payments.sqlite")),
+        routing: Some(routing),
+        max_per_request_usd: Some(0.5),
+        max_per_day_usd: Some(5.0),
+        ..FileDirect::default()
+    };
+    tweak(&mut direct);
+    let mut file = FileConfig {
+        upstream: Some(FileUpstream {
+            kind: Some("direct".to_owned()),
+            ..FileUpstream::default()
+        }),
+        proxy: Some(FileProxy {
+            wallet_key_file: Some(key_file),
+            ..FileProxy::default()
+        }),
+        direct: Some(direct),
+        ..FileConfig::default()
+    };
+    BridgeGuard::try_start_file(&mut file, env)
+}
+
+fn mock(paywall: Paywall) -> MockUpstream {
+    MockUpstream::builder()
+        .blockrun(paywall)
+        .start(|call| Reply::text(format!("answer from {}", call.model())))
+}
+
+/// The text the answer streamed, and whether it completed.
+fn streamed(answer: &Answer) -> (String, Option<Value>) {
+    let events = answer.events();
+    let text: String = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap().to_owned())
+        .collect();
+    let end = events
+        .iter()
+        .find(|e| e["type"] == "response.completed" || e["type"] == "response.failed")
+        .cloned();
+    (text, end)
+}
+
+fn failure_message(answer: &Answer) -> String {
+    let (_, end) = streamed(answer);
+    let end = end.expect("a terminal event");
+    assert_eq!(end["type"], "response.failed", "{end}");
+    end["response"]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn chat_requests(mock: &MockUpstream) -> usize {
+    mock.requests().iter().filter(|r| r.is_chat()).count()
+}
+
+#[test]
+fn a_turn_is_paid_once_by_the_bridges_own_signature_and_streamed_with_a_full_output_budget() {
+    let mock = mock(Paywall::base());
+    let direct = Direct::start(&mock, |_| {});
+    let answer = direct.turn("blockrun/auto", "Say hi.");
+    assert_eq!(answer.status, 200);
+    let (text, end) = streamed(&answer);
+    let end = end.unwrap();
+    assert_eq!(end["type"], "response.completed", "{end}");
+    // The cheapest candidate that fits: deepseek-chat (tools not needed, 8192 output).
+    assert_eq!(text, "answer from deepseek/deepseek-chat");
+    assert_eq!(
+        answer.header("x-clawrouter-codex-model"),
+        Some("deepseek/deepseek-chat")
+    );
+    let payments = mock.payments();
+    assert_eq!(payments.len(), 1, "{payments:?}");
+    let paid = &payments[0];
+    assert!(paid.verified, "{paid:?}");
+    assert_eq!(paid.outcome, PaymentOutcome::Settled);
+    assert_eq!(paid.from.as_deref(), Some(ADDRESS));
+    assert_eq!(paid.payee.as_deref(), Some(BASE_PAY_TO));
+    assert_eq!(paid.amount, Some(paid.quoted), "pays what was asked");
+    // BlockRun was asked to stream, with the model's whole output as the budget.
+    let calls = mock.chat_calls();
+    let paid_call = calls.last().unwrap();
+    assert!(paid_call.is_stream());
+    assert_eq!(paid_call.body["max_tokens"], 8192);
+    assert_eq!(paid.max_tokens, Some(8192));
+}
+
+#[test]
+fn later_turns_sign_ahead_and_cost_one_round_trip() {
+    let mock = mock(Paywall::base());
+    let direct = Direct::start(&mock, |_| {});
+    assert_eq!(direct.turn("premium", "first").status, 200);
+    let before = chat_requests(&mock);
+    assert_eq!(before, 2, "the first turn: the 402, then the paid request");
+    let (text, _) = streamed(&direct.turn("premium", "second, a little longer"));
+    assert_eq!(text, "answer from openai/gpt-5.4");
+    assert_eq!(chat_requests(&mock) - before, 1, "no 402 round trip");
+    let payments = mock.payments();
+    assert_eq!(payments.len(), 2);
+    assert!(payments
+        .iter()
+        .all(|p| p.outcome == PaymentOutcome::Settled));
+    assert_ne!(payments[0].nonce, payments[1].nonce);
+}
+
+#[test]
+fn a_signed_ahead_payment_that_is_refused_falls_back_to_the_402_and_pays_once() {
+    // The second payment (signed ahead, for the second turn) is refused as if BlockRun priced
+    // that call above it.
+    let mock = mock(Paywall::base().refuse_payment_number(2));
+    let direct = Direct::start(&mock, |_| {});
+    assert_eq!(direct.turn("premium", "first").status, 200);
+    let before = chat_requests(&mock);
+    let answer = direct.turn("premium", "second");
+    let (_, end) = streamed(&answer);
+    assert_eq!(end.unwrap()["type"], "response.completed");
+    assert_eq!(
+        chat_requests(&mock) - before,
+        3,
+        "signed ahead (refused), unpaid (402), paid"
+    );
+    let payments = mock.payments();
+    let outcomes: Vec<&PaymentOutcome> = payments.iter().map(|p| &p.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            &PaymentOutcome::Settled,
+            &PaymentOutcome::Rejected("insufficient funds".into()),
+            &PaymentOutcome::Settled
+        ]
+    );
+    // After a refusal nothing is signed ahead for that model for a while: 402 path again.
+    let before = chat_requests(&mock);
+    assert_eq!(direct.turn("premium", "third").status, 200);
+    assert_eq!(chat_requests(&mock) - before, 2);
+    assert_eq!(mock.payments().len(), 4);
+}
+
+#[test]
+fn a_retry_after_a_5xx_resends_the_same_payment_and_never_signs_a_second() {
+    let mock = mock(Paywall::base().fail_after_accepting(502, 1));
+    let direct = Direct::start(&mock, |_| {});
+    let first = direct.turn("premium", "Say hi.");
+    let (_, end) = streamed(&first);
+    assert_eq!(end.unwrap()["type"], "response.failed");
+    // Codex retries a failed turn with the same body.
+    let second = direct.turn("premium", "Say hi.");
+    let (text, end) = streamed(&second);
+    assert_eq!(end.unwrap()["type"], "response.completed");
+    assert_eq!(text, "answer from openai/gpt-5.4");
+    let payments = mock.payments();
+    assert_eq!(payments.len(), 2, "{payments:?}");
+    assert_eq!(
+        payments[0].nonce, payments[1].nonce,
+        "the same authorization"
+    );
+    assert_eq!(payments[0].outcome, PaymentOutcome::Accepted);
+    assert_eq!(payments[1].outcome, PaymentOutcome::Settled);
+}
+
+#[test]
+fn a_402_after_paying_stops_with_a_clear_error_and_nothing_more_is_signed() {
+    let mock = mock(Paywall::base().refuse_payments());
+    let direct = Direct::start(&mock, |_| {});
+    let message = failure_message(&direct.turn("premium", "Say hi."));
+    assert!(
+        message.contains("BlockRun refused the payment"),
+        "{message}"
+    );
+    assert!(message.contains(ADDRESS), "{message}");
+    assert!(message.contains("insufficient"), "{message}");
+    assert_eq!(mock.payments().len(), 1, "one signature, never a second");
+}
+
+#[test]
+fn an_offer_for_another_asset_network_or_payee_is_refused_unsigned() {
+    let cases = [
+        (
+            Paywall::base().asset(Chain::Base, "0x0000000000000000000000000000000000000001"),
+            "asset",
+        ),
+        (Paywall::base().network(Chain::Base, "eip155:1"), "eip155:1"),
+        (
+            Paywall::base().pay_to(Chain::Base, "0x1111111111111111111111111111111111111111"),
+            "0x1111111111111111111111111111111111111111",
+        ),
+    ];
+    for (paywall, named) in cases {
+        let mock = mock(paywall);
+        let direct = Direct::start(&mock, |d| d.pay_to = Some(BASE_PAY_TO.to_owned()));
+        let message = failure_message(&direct.turn("premium", "Say hi."));
+        assert!(message.contains(named), "{named}: {message}");
+        assert!(mock.payments().is_empty(), "{named}: nothing signed");
+    }
+}
+
+#[test]
+fn a_price_over_the_per_request_cap_is_refused_before_signing() {
+    let mock = mock(Paywall::base().amount(600_000));
+    let direct = Direct::start(&mock, |d| d.max_per_request_usd = Some(0.5));
+    let message = failure_message(&direct.turn("premium", "Say hi."));
+    assert!(message.contains("max_per_request_usd"), "{message}");
+    assert!(mock.payments().is_empty());
+}
+
+#[test]
+fn the_daily_cap_holds_across_requests_and_restarts() {
+    let mock = mock(Paywall::base().amount(30_000));
+    let dir = tempfile::tempdir().unwrap();
+    let env = EnvOverrides::default();
+    let cap = |d: &mut FileDirect| d.max_per_day_usd = Some(0.05);
+    let bridge = start_in(dir.path(), &mock, cap, &env).unwrap();
+    let url = bridge.url("/v1/responses");
+    let turn = |text: &str| {
+        post_json(
+            &url,
+            &json!({"model": "premium", "input": text, "stream": true}),
+        )
+    };
+    assert_eq!(
+        streamed(&turn("one")).1.unwrap()["type"],
+        "response.completed"
+    );
+    let message = failure_message(&turn("two"));
+    assert!(message.contains("max_per_day_usd"), "{message}");
+    drop(bridge);
+    let bridge = start_in(dir.path(), &mock, cap, &env).unwrap();
+    let url = bridge.url("/v1/responses");
+    let again = post_json(
+        &url,
+        &json!({"model": "premium", "input": "three", "stream": true}),
+    );
+    assert!(failure_message(&again).contains("max_per_day_usd"));
+    assert_eq!(mock.payments().len(), 1, "only the first turn was signed");
+}
+
+#[test]
+fn concurrent_turns_cannot_both_pass_a_cap_only_one_fits() {
+    let mock = mock(Paywall::base().amount(30_000));
+    let direct = Direct::start(&mock, |d| d.max_per_day_usd = Some(0.05));
+    let url = direct.bridge.url("/v1/responses");
+    let answers: Vec<Answer> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let url = url.clone();
+                scope.spawn(move || {
+                    post_json(
+                        &url,
+                        &json!({"model": "premium", "input": format!("turn {i}"), "stream": true}),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let completed = answers
+        .iter()
+        .filter(|a| {
+            streamed(a)
+                .1
+                .is_some_and(|e| e["type"] == "response.completed")
+        })
+        .count();
+    assert_eq!(completed, 1);
+    let signed = mock.payments().len();
+    assert_eq!(signed, 1, "{:?}", mock.payments());
+}
+
+#[test]
+fn a_blockrun_api_key_pays_without_signing_and_the_caps_still_hold() {
+    let var = "CLAWROUTER_CODEX_TEST_DIRECT_API_KEY";
+    std::env::set_var(var, "brk_test_key_123");
+    let mock = mock(Paywall::base().api_key("brk_test_key_123"));
+    let direct = Direct::start(&mock, |d| {
+        d.auth = Some("api_key".to_owned());
+        d.api_key_env = Some(var.to_owned());
+        d.max_per_day_usd = Some(0.006);
+    });
+    let answer = direct.turn("blockrun/auto", "Say hi.");
+    let (text, end) = streamed(&answer);
+    assert_eq!(text, "answer from deepseek/deepseek-chat", "{end:?}");
+    assert!(mock.quotes().is_empty(), "no 402 with a key");
+    let calls = mock.chat_calls();
+    assert_eq!(
+        calls[0].header("authorization"),
+        Some("Bearer brk_test_key_123")
+    );
+    assert!(calls[0].header("payment-signature").is_none());
+    // The estimate (~$0.0045 for 8192 tokens of deepseek) was recorded: the next one is over
+    // the day's $0.006, and so is every other candidate.
+    let message = failure_message(&direct.turn("blockrun/auto", "Again."));
+    assert!(message.contains("max_per_day_usd"), "{message}");
+    assert!(
+        message.contains("$0.00445"),
+        "the cheapest candidate's price: {message}"
+    );
+    assert_eq!(mock.chat_calls().len(), 1);
+}
+
+#[test]
+fn spend_cost_log_access_and_metrics_show_what_was_paid() {
+    let mock = mock(Paywall::base().amount(12_345));
+    let dir = tempfile::tempdir().unwrap();
+    let blockrun_home = dir.path().join("blockrun-home");
+    let mut env = EnvOverrides::default();
+    env.direct.blockrun_home = Some(blockrun_home.to_string_lossy().into_owned());
+    let bridge = start_in(dir.path(), &mock, |_| {}, &env).unwrap();
+    let answer = post_json(
+        &bridge.url("/v1/responses"),
+        &json!({"model": "premium", "input": "hi", "stream": true}),
+    );
+    assert_eq!(streamed(&answer).1.unwrap()["type"], "response.completed");
+    let log = std::fs::read_to_string(blockrun_home.join("cost_log.jsonl")).unwrap();
+    let entry: Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["model"], "openai/gpt-5.4");
+    assert_eq!(entry["cost_usd"], 0.012345);
+    assert_eq!(entry["endpoint"], "/v1/chat/completions");
+    let metrics = get(&bridge.url("/metrics"), &[]).body;
+    assert!(
+        metrics.contains("clawrouter_codex_paid_usd_total 0.012345"),
+        "{metrics}"
+    );
+    // `spend` reads the same ledger.
+    let conf = dir.path().join("bridge.yaml");
+    std::fs::write(
+        &conf,
+        format!(
+            "upstream:\n  kind: direct\ndirect:\n  api_url: {}\n  chain: base\n  ledger: {}\n",
+            mock.api_base(),
+            dir.path().join("payments.sqlite").display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clawrouter-codex"))
+        .args(["-c", conf.to_str().unwrap(), "spend", "--json"])
+        .env("HOME", dir.path())
+        .env("BLOCKRUN_WALLET_KEY", KEY)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["data"]["today_usd"], 0.012345);
+    assert_eq!(
+        report["data"]["per_model"][0],
+        json!({"model": "openai/gpt-5.4", "usd": 0.012345})
+    );
+}
+
+#[test]
+fn a_corrupt_ledger_stops_the_bridge_with_a_clear_error_and_nothing_is_paid() {
+    let mock = mock(Paywall::base());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("payments.sqlite"),
+        b"not a database at all, really",
+    )
+    .unwrap();
+    let err = start_in(dir.path(), &mock, |_| {}, &EnvOverrides::default())
+        .err()
+        .expect("refuses to start");
+    assert!(err.contains("payments.sqlite"), "{err}");
+    assert_eq!(
+        std::fs::read(dir.path().join("payments.sqlite")).unwrap(),
+        b"not a database at all, really",
+        "never reset"
+    );
+    assert!(mock.payments().is_empty());
+}
+
+#[test]
+fn images_go_to_a_model_that_takes_them() {
+    let mock = mock(Paywall::base());
+    let direct = Direct::start(&mock, |_| {});
+    let png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+    let answer = post_json(
+        &direct.bridge.url("/v1/responses"),
+        &json!({"model": "blockrun/auto", "stream": true, "input": [{"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "What is this?"},
+                        {"type": "input_image", "image_url": png}]}]}),
+    );
+    let (text, _) = streamed(&answer);
+    // deepseek-chat takes no images; gemini-3-flash is the cheapest that does.
+    assert_eq!(text, "answer from google/gemini-3-flash");
+}
