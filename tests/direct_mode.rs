@@ -7,83 +7,37 @@
 
 mod common;
 
-use std::path::Path;
-
 use clawrouter_codex::config::direct::FileDirect;
-use clawrouter_codex::config::{EnvOverrides, FileConfig, FileProxy, FileUpstream};
+use clawrouter_codex::config::EnvOverrides;
 use common::bridge::BridgeGuard;
 use common::client::{get, post_json, Answer};
+use common::direct::{start_in, DirectBridge, ADDRESS, KEY};
 use common::mock_upstream::blockrun::BASE_PAY_TO;
 use common::mock_upstream::{Chain, MockUpstream, PaymentOutcome, Paywall, Reply};
 use serde_json::{json, Value};
-use tempfile::TempDir;
 
-/// Hardhat's first account (a published test key) and its address.
-const KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-const ADDRESS: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-
-/// Profiles over the mock's catalog.
-const ROUTING: &str = "profiles:
-  auto: [anthropic/claude-sonnet-4.6, google/gemini-3-flash, deepseek/deepseek-chat]
-  premium: [anthropic/claude-sonnet-4.6, openai/gpt-5.4]
-";
-
-/// A bridge in direct mode with its own key file, ledger and routing file.
+/// A direct-mode bridge, and one turn through it.
 struct Direct {
-    _dir: TempDir,
-    bridge: BridgeGuard,
+    files: DirectBridge,
 }
 
 impl Direct {
     fn start(mock: &MockUpstream, tweak: impl FnOnce(&mut FileDirect)) -> Direct {
-        let dir = tempfile::tempdir().unwrap();
-        let bridge = start_in(dir.path(), mock, tweak, &EnvOverrides::default()).unwrap();
-        Direct { _dir: dir, bridge }
+        Direct {
+            files: DirectBridge::start(mock, tweak),
+        }
+    }
+
+    fn bridge(&self) -> &BridgeGuard {
+        &self.files.bridge
     }
 
     fn turn(&self, model: &str, text: &str) -> Answer {
         post_json(
-            &self.bridge.url("/v1/responses"),
+            &self.bridge().url("/v1/responses"),
             &json!({"model": model, "input": text, "stream": true}),
         )
     }
-}
-
-fn start_in(
-    dir: &Path,
-    mock: &MockUpstream,
-    tweak: impl FnOnce(&mut FileDirect),
-    env: &EnvOverrides,
-) -> Result<BridgeGuard, String> {
-    let key_file = dir.join("wallet.key");
-    if !key_file.exists() {
-        std::fs::write(&key_file, KEY).unwrap();
-    }
-    let routing = dir.join("routing.yaml");
-    std::fs::write(&routing, ROUTING).unwrap();
-    let mut direct = FileDirect {
-        api_url: Some(mock.api_base()),
-        chain: Some("base".to_owned()),
-        ledger: Some(dir.join("payments.sqlite")),
-        routing: Some(routing),
-        max_per_request_usd: Some(0.5),
-        max_per_day_usd: Some(5.0),
-        ..FileDirect::default()
-    };
-    tweak(&mut direct);
-    let mut file = FileConfig {
-        upstream: Some(FileUpstream {
-            kind: Some("direct".to_owned()),
-            ..FileUpstream::default()
-        }),
-        proxy: Some(FileProxy {
-            wallet_key_file: Some(key_file),
-            ..FileProxy::default()
-        }),
-        direct: Some(direct),
-        ..FileConfig::default()
-    };
-    BridgeGuard::try_start_file(&mut file, env)
 }
 
 fn mock(paywall: Paywall) -> MockUpstream {
@@ -305,7 +259,7 @@ fn the_daily_cap_holds_across_requests_and_restarts() {
 fn concurrent_turns_cannot_both_pass_a_cap_only_one_fits() {
     let mock = mock(Paywall::base().amount(30_000));
     let direct = Direct::start(&mock, |d| d.max_per_day_usd = Some(0.05));
-    let url = direct.bridge.url("/v1/responses");
+    let url = direct.bridge().url("/v1/responses");
     let answers: Vec<Answer> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..4)
             .map(|i| {
@@ -441,7 +395,7 @@ fn images_go_to_a_model_that_takes_them() {
     let direct = Direct::start(&mock, |_| {});
     let png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
     let answer = post_json(
-        &direct.bridge.url("/v1/responses"),
+        &direct.bridge().url("/v1/responses"),
         &json!({"model": "blockrun/auto", "stream": true, "input": [{"type": "message", "role": "user",
             "content": [{"type": "input_text", "text": "What is this?"},
                         {"type": "input_image", "image_url": png}]}]}),

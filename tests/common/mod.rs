@@ -2,7 +2,7 @@
 //!
 //! - [`mock_upstream`]: a strict mock ClawRouter / OpenAI-compatible Chat Completions server.
 //! - [`codex`]: drives the real Codex CLI against a bridge.
-//! - [`bridge`]: runs the bridge in-process.
+//! - [`bridge`]: runs the bridge in-process; [`direct`]: one in direct mode.
 //! - [`cli`]: the binary with a clean environment.
 //!
 //! Each test binary uses only some of them, hence the `dead_code` allowances.
@@ -12,6 +12,7 @@ pub mod bridge;
 pub mod cli;
 pub mod client;
 pub mod codex;
+pub mod direct;
 pub mod mock_upstream;
 
 /// Sends `body` to the bridge's `/v1/responses`, waits until the upstream got the chat call
