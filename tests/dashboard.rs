@@ -845,3 +845,32 @@ fn beyond_loopback_the_dashboard_is_off_unless_enabled_then_needs_the_token_and_
     assert!(answer.body.contains("loopback"), "{}", answer.body);
     assert_eq!(files(&home, 8403), before);
 }
+
+#[test]
+fn direct_mode_shows_the_bridges_own_wallet_the_ledgers_spend_and_the_routers_choice() {
+    use common::direct::{DirectBridge, ADDRESS};
+    use common::mock_upstream::Paywall;
+    let mock = MockUpstream::builder()
+        .blockrun(Paywall::base().amount(21_000))
+        .start(|_| Reply::text("ok"));
+    let direct = DirectBridge::start(&mock, |_| {});
+    let turn = post(
+        &direct.bridge.url("/v1/responses"),
+        json!({"model": "premium", "input": "hi", "stream": true})
+            .to_string()
+            .as_bytes(),
+        &[],
+    );
+    assert_eq!(turn.status, 200);
+    let (browser, loaded) = Browser::open(&direct.bridge, &[], Some("dashboard-direct.png"));
+    let view = &loaded["view"];
+    assert_eq!(text(view, "proxy"), "direct to BlockRun", "{view:#}");
+    assert_eq!(text(view, "route"), "routed premium → openai/gpt-5.4");
+    assert_eq!(text(view, "balance"), "$5.00");
+    assert_eq!(text(view, "chain"), "USDC on Base");
+    assert_eq!(text(view, "address"), ADDRESS);
+    assert_eq!(loaded["qr"], ADDRESS);
+    assert_eq!(text(view, "spendTotal"), "$0.021");
+    assert_eq!(text(view, "spendRequests"), "1");
+    browser.finish();
+}

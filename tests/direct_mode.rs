@@ -8,6 +8,8 @@
 mod common;
 
 use clawrouter_codex::config::direct::FileDirect;
+use std::path::Path;
+
 use clawrouter_codex::config::EnvOverrides;
 use common::bridge::BridgeGuard;
 use common::client::{get, post_json, Answer};
@@ -403,4 +405,96 @@ fn images_go_to_a_model_that_takes_them() {
     let (text, _) = streamed(&answer);
     // deepseek-chat takes no images; gemini-3-flash is the cheapest that does.
     assert_eq!(text, "answer from google/gemini-3-flash");
+}
+
+/// A config file for the management commands in direct mode against `mock`.
+fn command_conf(dir: &Path, mock: &MockUpstream, bridge_port: u16) -> std::path::PathBuf {
+    let key_file = dir.join("wallet.key");
+    std::fs::write(&key_file, KEY).unwrap();
+    let conf = dir.join("bridge.yaml");
+    std::fs::write(
+        &conf,
+        format!(
+            "listen: 127.0.0.1:{bridge_port}\nupstream:\n  kind: direct\nproxy:\n  wallet_key_file: {}\n\
+             direct:\n  api_url: {}\n  chain: base\n  base_rpc_url: {}\n  ledger: {}\n",
+            key_file.display(),
+            mock.api_base(),
+            mock.base_rpc_url(),
+            dir.join("payments.sqlite").display()
+        ),
+    )
+    .unwrap();
+    conf
+}
+
+fn command(conf: &Path, home: &Path, args: &[&str]) -> Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clawrouter-codex"))
+        .arg("-c")
+        .arg(conf)
+        .args(args)
+        .env("HOME", home)
+        .env("CODEX_HOME", home.join(".codex"))
+        .env_remove("BLOCKRUN_WALLET_KEY")
+        .env_remove("BASE_CHAIN_WALLET_KEY")
+        .env_remove("WALLET_KEY_FILE")
+        .env_remove("UPSTREAM_KIND")
+        .env_remove("BLOCKRUN_API_URL")
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn wallet_and_doctor_report_the_key_the_chain_the_balance_and_todays_spend_without_a_proxy() {
+    let mock = mock(Paywall::base().amount(10_000).balance_atomic(2_500_000));
+    let dir = tempfile::tempdir().unwrap();
+    let conf = command_conf(dir.path(), &mock, common::bridge::free_port());
+    let wallet = command(&conf, dir.path(), &["wallet", "--json"]);
+    assert_eq!(wallet["ok"], true, "{wallet}");
+    let data = &wallet["data"];
+    assert_eq!(data["mode"], "direct");
+    assert_eq!(data["address"], ADDRESS);
+    assert_eq!(data["chain"], "Base");
+    assert_eq!(data["chainReason"], "direct.chain is base");
+    assert_eq!(data["balanceUsd"], 2.5);
+    let doctor = command(&conf, dir.path(), &["doctor", "--json"]);
+    let checks = doctor["data"]["checks"]
+        .as_array()
+        .or(doctor["error"]["checks"].as_array())
+        .unwrap()
+        .clone();
+    let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert!(!names.contains(&"proxy"), "no proxy checks: {names:?}");
+    let check = |name: &str| checks.iter().find(|c| c["name"] == name).unwrap().clone();
+    let wallet = check("wallet");
+    assert_eq!(wallet["ok"], true, "{wallet}");
+    let detail = wallet["detail"].as_str().unwrap();
+    assert!(detail.contains(ADDRESS), "{detail}");
+    assert!(
+        detail.contains("pays on Base (direct.chain is base)"),
+        "{detail}"
+    );
+    assert!(detail.contains("balance $2.50 USDC"), "{detail}");
+    assert!(
+        detail.contains("caps $0.50 a request, $20.00 a day"),
+        "{detail}"
+    );
+    assert_eq!(check("blockrun")["ok"], true);
+    // An empty wallet is a failed check that says what to fund.
+    let empty = mock_with_balance(0);
+    let conf = command_conf(dir.path(), &empty, common::bridge::free_port());
+    let doctor = command(&conf, dir.path(), &["doctor", "--json"]);
+    let checks = doctor["error"]["checks"].as_array().unwrap();
+    let wallet = checks.iter().find(|c| c["name"] == "wallet").unwrap();
+    assert_eq!(wallet["ok"], false);
+    assert_eq!(
+        wallet["fix"],
+        format!("send USDC on Base to {ADDRESS}"),
+        "{wallet}"
+    );
+}
+
+fn mock_with_balance(atomic: u64) -> MockUpstream {
+    mock(Paywall::base().balance_atomic(atomic))
 }

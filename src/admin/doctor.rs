@@ -1,6 +1,9 @@
 //! `doctor`: the end-to-end check (README, Commands). Read-only: it sends `GET`s to loopback
 //! services, reads Codex's files and runs `codex --version`; it writes nothing anywhere.
 //!
+//! In direct mode (`upstream.kind: direct`) the proxy checks give way to BlockRun's API and
+//! the wallet that pays it ([`direct`]).
+//!
 //! Checks, in order: the bridge (`/health`), the ClawRouter proxy (`/health`), the ClawRouter
 //! version that runs against the pinned one (`proxy version`, from what `start` recorded:
 //! [`proxy_version`]), wallet and balance (`/health?full=true`), the catalog file, the Codex profile, desktop mode
@@ -142,6 +145,19 @@ pub fn to_json(checks: &[Check], dashboard: Option<String>) -> Value {
 
 /// Runs every check.
 pub fn checks(config: &Config) -> Vec<Check> {
+    if let Some(settings) = &config.direct {
+        let mut checks = vec![check_bridge(config)];
+        checks.extend(direct::checks(config, settings));
+        checks.extend([
+            check_catalog(&codex_config::catalog_path(config)),
+            check_profile(config),
+            check_desktop(config),
+            check_websearch(config),
+            check_legacy(config),
+            check_codex(),
+        ]);
+        return checks;
+    }
     let proxy = proxy_target(config);
     let proxy_check = check_proxy(&proxy);
     let wallet_check = if proxy.is_clawrouter == Some(false) {
@@ -690,6 +706,8 @@ fn check_codex() -> Check {
         ),
     }
 }
+
+mod direct;
 
 #[cfg(test)]
 mod tests;

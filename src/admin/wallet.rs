@@ -40,6 +40,7 @@ use tiny_keccak::{Hasher, Keccak};
 
 use super::http::{self, GetError};
 
+pub mod direct;
 pub mod saved;
 use crate::config::{ClawRouterProxy, Config};
 use crate::fsutil;
@@ -629,6 +630,9 @@ fn report(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> ExitCode {
+    if let Some(settings) = &config.direct {
+        return direct::report(config, settings, env, json, out);
+    }
     // Output errors (a closed pipe) are ignored: nothing better can be done with them.
     let discovery = match discover(config, env) {
         Ok(d) => d,

@@ -7,6 +7,7 @@
 //! - [`pricing`]: BlockRun's quote and the output budget (`max_tokens`) that fits the cap.
 //! - [`routing`]: `blockrun/auto|eco|premium` → the cheapest fitting candidate, then fallbacks.
 //! - [`body`]: the Chat body's `model` and `max_tokens`, set on its bytes.
+//! - [`balance`]: the wallet's USDC balance on Base over JSON-RPC.
 //! - [`exchange`]: one paid call — 402 → pay → resend, signing ahead, reuse of an unsettled
 //!   payment by a retry, fallbacks before any payment was accepted.
 //!
@@ -14,6 +15,7 @@
 //! module drives them over the bridge's upstream client. `proxy/` only asks [`Direct::route`]
 //! before answering and [`Direct::open`] instead of the plain client's `open`.
 
+pub mod balance;
 pub mod body;
 pub mod catalog;
 pub mod exchange;
@@ -95,6 +97,10 @@ pub struct Direct {
     unsettled: Mutex<HashMap<u64, Unsettled>>,
     /// Per model: signing ahead is off until then (BlockRun refused a payment signed ahead).
     ahead_off: Mutex<HashMap<String, Instant>>,
+    /// The wallet's balance as the dashboard last read it.
+    balance: balance::BalanceCache,
+    /// The router's last choice (requested → chosen), for the dashboard.
+    last_route: Mutex<Option<(String, String)>>,
 }
 
 impl std::fmt::Debug for Direct {
@@ -172,6 +178,8 @@ impl Direct {
             sign_ahead: Mutex::new(HashMap::new()),
             unsettled: Mutex::new(HashMap::new()),
             ahead_off: Mutex::new(HashMap::new()),
+            balance: balance::BalanceCache::default(),
+            last_route: Mutex::new(None),
         })
     }
 
@@ -186,6 +194,21 @@ impl Direct {
             Billing::Wallet(payer) => Some(payer.address()),
             Billing::ApiKey(_) => None,
         }
+    }
+
+    /// The router's last choice: the model asked for and the one it went to.
+    pub fn last_route(&self) -> Option<(String, String)> {
+        self.last_route.lock().ok().and_then(|last| last.clone())
+    }
+
+    /// The paying wallet's USDC balance (cached for the dashboard); `None` with an API key.
+    pub async fn balance(&self) -> Option<Result<Usdc, String>> {
+        let address = self.address()?;
+        Some(
+            self.balance
+                .get(&self.settings.base_rpc_url, &address)
+                .await,
+        )
     }
 
     /// Runs `f` on the ledger (reports: `spend`, the dashboard).
@@ -222,6 +245,11 @@ impl Direct {
             cap: self.settings.caps.per_request,
         };
         let picks = routing::plan(&plan.model, candidates, catalog.as_deref(), &need);
+        if let (Ok(picks), Ok(mut last)) = (&picks, self.last_route.lock()) {
+            if let Some(first) = picks.first() {
+                *last = Some((plan.model.clone(), first.model.clone()));
+            }
+        }
         if let Ok(picks) = &picks {
             let rest: Vec<&str> = picks.iter().skip(1).map(|p| p.model.as_str()).collect();
             if let Some(first) = picks.first() {
@@ -318,7 +346,7 @@ impl Direct {
 /// The wallet key, found as for ClawRouter (`BLOCKRUN_WALLET_KEY`, `BASE_CHAIN_WALLET_KEY`,
 /// `WALLET_KEY_FILE` / `proxy.wallet_key_file`, `$BLOCKRUN_HOME/.session`), then ClawRouter's
 /// own `~/.openclaw/blockrun/wallet.key`.
-fn find_key(
+pub fn find_key(
     config: &Config,
     settings: &DirectSettings,
     env: &dyn Fn(&str) -> Option<String>,

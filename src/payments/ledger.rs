@@ -336,6 +336,28 @@ impl Ledger {
     }
 }
 
+impl Ledger {
+    /// Per UTC day since `since` (unix seconds): the date (`YYYY-MM-DD`), what was spent and
+    /// how many payments, oldest first (the dashboard's chart).
+    pub fn daily(&self, since: i64) -> Result<Vec<(String, Usdc, u64)>, LedgerError> {
+        let run = || -> rusqlite::Result<Vec<(String, Usdc, u64)>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT date(ts, 'unixepoch') AS day, SUM(amount), COUNT(*) FROM payments
+                 WHERE outcome != 'refused' AND ts >= ?1 GROUP BY day ORDER BY day",
+            )?;
+            let rows = stmt.query_map(params![since], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    from_i64(r.get(1)?),
+                    u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                ))
+            })?;
+            rows.collect()
+        };
+        run().map_err(|e| self.classify(e, "summing per day"))
+    }
+}
+
 /// Maps an SQLite error to a [`LedgerError`]: busy/locked, not a database/corrupt, or a failed
 /// query.
 fn classify(path: &Path, e: rusqlite::Error, doing: &'static str) -> LedgerError {

@@ -149,7 +149,7 @@ impl Bridge {
             Route::Dashboard if self.config.dashboard => {
                 ctx.outcome = self
                     .dashboard
-                    .handle(session, &self.config, primary)
+                    .handle(session, &self.config, primary, self.direct.as_deref())
                     .await?;
                 Ok(true)
             }

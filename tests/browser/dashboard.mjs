@@ -62,6 +62,7 @@ try {
       qrLabel: document.getElementById("qr").getAttribute("aria-label"),
       proxy: t("status-proxy"), catalog: t("status-catalog"), version: t("status-version"),
       upstream: t("status-upstream"),
+      route: t("status-route"),
       spendTotal: t("spend-total"), spendSavings: t("spend-savings"), spendPercent: t("spend-percent"),
       spendRequests: t("spend-requests"), spendState: t("spend-state"), spendMax: t("spend-max"),
       bars: document.querySelectorAll("#spend-chart rect.bar").length,

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use pingora::proxy::Session;
 
 use crate::config::Config;
+use crate::direct::Direct;
 use crate::error::BridgeError;
 use crate::outcome::Outcome;
 use crate::secrets::RandomUnavailable;
@@ -74,6 +75,7 @@ impl Dashboard {
         session: &mut Session,
         config: &Arc<Config>,
         client: &UpstreamClient,
+        direct: Option<&Direct>,
     ) -> pingora::Result<Outcome> {
         let method = session.req_header().method.as_str().to_owned();
         let path = session
@@ -97,7 +99,7 @@ impl Dashboard {
                 Ok(Outcome::Ok)
             }
             "/dashboard/api/state" if reading => {
-                let state = state::gather(config, client).await;
+                let state = state::gather(config, client, direct).await;
                 send_json(session, 200, state.to_string().into_bytes(), &[]).await?;
                 Ok(Outcome::Ok)
             }

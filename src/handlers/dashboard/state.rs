@@ -1,7 +1,9 @@
 //! What the dashboard shows (`GET /dashboard/api/state`), gathered fresh on every call: the
 //! bridge, the proxy's wallet and balance (`/health?full=true`), the last 7 days of spend (the
 //! proxy's `/stats?days=7`), the Codex switches and the model catalog. Each part that cannot
-//! be read says why and what to do; nothing here fails as a whole.
+//! be read says why and what to do; nothing here fails as a whole. In direct mode the wallet
+//! is the bridge's own (balance over the Base RPC), the spend comes from the payment ledger,
+//! and `direct` carries the router's last choice and the caps.
 
 use std::time::Duration;
 
@@ -10,21 +12,33 @@ use serde_json::{json, Map, Value};
 use crate::admin::catalog;
 use crate::admin::codex_config::{self, CodexFile};
 use crate::config::Config;
+use crate::direct::Direct;
 use crate::funding::{Chain, ProxyHealth};
 use crate::handlers::health;
+use crate::payments::policy::{Usdc, BASE_UNITS_PER_USD};
 use crate::upstream_client::UpstreamClient;
 
 /// Longest wait for the proxy's answers (ClawRouter takes up to ~5 s for a Solana balance).
 const PROXY_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// The whole state as the page reads it.
-pub async fn gather(config: &Config, client: &UpstreamClient) -> Value {
-    let (proxy, spend) = tokio::join!(proxy(client), spend(client));
+pub async fn gather(config: &Config, client: &UpstreamClient, direct: Option<&Direct>) -> Value {
+    let (proxy, spend, direct) = match direct {
+        Some(direct) => {
+            let (wallet, spend, route) = direct_parts(direct).await;
+            (wallet, spend, route)
+        }
+        None => {
+            let (proxy, spend) = tokio::join!(proxy(client), spend(client));
+            (proxy, spend, Value::Null)
+        }
+    };
     let mut state = json!({
         "version": env!("CARGO_PKG_VERSION"),
         "upstream": config.upstream.url,
         "proxy": proxy,
         "spend": spend,
+        "direct": direct,
     });
     if let Some(fields) = state.as_object_mut() {
         codex(config, fields);
@@ -69,6 +83,53 @@ async fn proxy(client: &UpstreamClient) -> Value {
             .unwrap_or_else(|| Value::from("the upstream does not answer"));
     }
     proxy
+}
+
+/// Direct mode: the paying wallet in the proxy card's shape (no proxy: "up" is the bridge
+/// itself), the last 7 days from the ledger in the spend card's shape, and the router's last
+/// choice with the caps.
+async fn direct_parts(direct: &Direct) -> (Value, Value, Value) {
+    let settings = direct.settings();
+    let mut wallet = json!({"up": true, "direct": true});
+    if let Some(address) = direct.address() {
+        wallet["wallet"] = Value::from(address.as_str());
+        wallet["chain"] = Value::from(Chain::Base.name());
+        wallet["qrSvg"] = Value::from(super::qr::svg(&address));
+        match direct.balance().await {
+            Some(Ok(balance)) => {
+                wallet["balance"] = Value::from(balance.to_string());
+                wallet["isEmpty"] = Value::from(balance.0 == 0);
+                wallet["isLow"] = Value::from(balance.0 < BASE_UNITS_PER_USD);
+            }
+            Some(Err(why)) => wallet["balanceError"] = Value::from(why),
+            None => {}
+        }
+    }
+    let now = i64::try_from(crate::direct::exchange::unix_now()).unwrap_or(i64::MAX);
+    let week = now - 6 * 24 * 3600 - now.rem_euclid(24 * 3600);
+    let spend = match direct.with_ledger(|ledger| ledger.daily(week)) {
+        Ok(days) => {
+            let total: u64 = days.iter().map(|(_, usd, _)| usd.0).sum();
+            let count: u64 = days.iter().map(|(_, _, n)| n).sum();
+            let days: Vec<Value> = days
+                .iter()
+                .map(|(date, usd, n)| json!({"date": date, "cost": usd.as_usd(), "requests": n}))
+                .collect();
+            json!({"available": true, "days": days, "totalRequests": count,
+                   "totalCost": Usdc(total).as_usd(), "totalSavings": 0.0,
+                   "savingsPercentage": 0.0, "providerErrors": []})
+        }
+        Err(why) => json!({"available": false, "error": why}),
+    };
+    let route = direct
+        .last_route()
+        .map(|(requested, chosen)| json!({"requested": requested, "chosen": chosen}));
+    let info = json!({
+        "lastRoute": route,
+        "capPerRequest": settings.caps.per_request.to_string(),
+        "capPerDay": settings.caps.per_day.map(|c| c.to_string()),
+    });
+    (wallet, spend, info)
 }
 
 /// An EVM (`0x` + 40 hex) or Solana (base58) address: nothing else is rendered or shown.
