@@ -640,3 +640,42 @@ fn a_wrapper_and_its_child_that_ignore_sigterm_are_killed_within_2_s() {
         "the proxy's child {grandchild} is still running"
     );
 }
+
+#[test]
+fn up_in_direct_mode_runs_the_bridge_and_setup_and_no_proxy() {
+    use common::mock_upstream::{MockUpstream, Paywall, Reply};
+    let mock = MockUpstream::builder()
+        .blockrun(Paywall::base())
+        .start(|_| Reply::text("ok"));
+    let w = World::new();
+    let state = w.path("state");
+    let mut cmd = w.bin(&w.fake_cmd(&state));
+    cmd.env("BLOCKRUN_WALLET_KEY", KEY)
+        .env("UPSTREAM_KIND", "direct")
+        .env("DIRECT_CHAIN", "base")
+        .env("BLOCKRUN_API_URL", mock.api_base())
+        .arg("up");
+    let run = w.spawn(cmd);
+    assert!(
+        wait_until(15, || healthy(w.bridge_port, "clawrouter-codex")),
+        "bridge /health:\n{}",
+        run.output()
+    );
+    let out = run.wait_for_output("setup finished", 30);
+    assert!(
+        out.contains("direct mode: the bridge pays BlockRun"),
+        "{out}"
+    );
+    assert!(
+        w.path("codex").join("clawrouter.config.toml").exists(),
+        "setup wrote the profile:\n{out}"
+    );
+    assert!(!state.join("pid").exists(), "no proxy was started:\n{out}");
+    assert!(!healthy(w.proxy_port, "\"ok\""));
+    // The bridge signs with the key it read before the variable was removed.
+    let (status, body) = get(w.bridge_port, "/v1/models").expect("bridge answers");
+    assert_eq!(status, 200, "{body}");
+    let (code, took, out) = run.stop("TERM");
+    assert_stopped_cleanly(code, took, &out);
+    assert!(!out.contains(&KEY[2..]), "key in output:\n{out}");
+}

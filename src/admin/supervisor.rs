@@ -40,6 +40,10 @@
 //!   the upstream is plain http on this machine (`CLAWROUTER_PROXY_URL=http://127.0.0.1:9999/v1`
 //!   runs it with `--port 9999`), else `proxy.port`.
 //!
+//! - **Direct mode** (`upstream.kind: direct`): no proxy. Only the bridge runs; it reads the
+//!   wallet key as it starts (it signs the payments itself), then the raw key variables are
+//!   removed from the environment as above.
+//!
 //! Exit codes: 0 after a signal stop; 2 for bad configuration (the bridge port held by
 //! something that is not our bridge, a proxy command that cannot be split, an unreadable
 //! wallet key file); 1 when the bridge could not be started for another reason.
@@ -119,9 +123,14 @@ fn run(config: Arc<Config>, with_setup: bool) -> ExitCode {
             return super::bad_usage();
         }
     };
-    // Still single-threaded here: from now on only the proxy child gets the key.
-    for var in wallet::RAW_KEY_VARS {
-        std::env::remove_var(var);
+    // Still single-threaded here: from now on only the proxy child gets the key. In direct
+    // mode the bridge itself signs: it reads the key as it starts, below, and then no one
+    // else needs it.
+    let direct = config.direct.is_some();
+    if !direct {
+        for var in wallet::RAW_KEY_VARS {
+            std::env::remove_var(var);
+        }
     }
 
     let (events, inbox) = mpsc::channel();
@@ -134,16 +143,28 @@ fn run(config: Arc<Config>, with_setup: bool) -> ExitCode {
         Ok(slot) => slot,
         Err(code) => return code,
     };
+    if direct {
+        for var in wallet::RAW_KEY_VARS {
+            std::env::remove_var(var);
+        }
+        log::info!(
+            "direct mode: the bridge pays BlockRun ({}) itself; no proxy is started",
+            config.upstream.url
+        );
+    }
     let clawrouter = config.clawrouter_proxy();
-    if !clawrouter.is_upstream || clawrouter.loopback_port != Some(proxy_port) {
+    if !direct && (!clawrouter.is_upstream || clawrouter.loopback_port != Some(proxy_port)) {
         log::info!(
             "the bridge forwards to {}, not to the proxy on port {proxy_port} (CLAWROUTER_PROXY_URL or upstream.url)",
             config.upstream.url,
         );
     }
-    let mut proxy = ProxySlot::new(argv, wallet_env, proxy_port);
-    proxy.record = proxy_version::record_path(&config)
-        .map(|path| (path, Launch::planned(&config, proxy_port)));
+    let mut proxy = (!direct).then(|| {
+        let mut proxy = ProxySlot::new(argv, wallet_env, proxy_port);
+        proxy.record = proxy_version::record_path(&config)
+            .map(|path| (path, Launch::planned(&config, proxy_port)));
+        proxy
+    });
     let mut setup = if with_setup {
         log::info!("setup runs once the proxy and the bridge answer /health");
         SetupState::Waiting
@@ -153,9 +174,12 @@ fn run(config: Arc<Config>, with_setup: bool) -> ExitCode {
 
     let signal = loop {
         let now = Instant::now();
-        proxy.tick(now);
+        if let Some(proxy) = &mut proxy {
+            proxy.tick(now);
+        }
         bridge.tick(now);
-        if matches!(setup, SetupState::Waiting) && proxy.healthy && bridge.healthy {
+        let proxy_healthy = proxy.as_ref().is_none_or(|p| p.healthy);
+        if matches!(setup, SetupState::Waiting) && proxy_healthy && bridge.healthy {
             setup = SetupState::Started;
             run_setup(config.clone(), events.clone());
         }
@@ -178,7 +202,9 @@ fn run(config: Arc<Config>, with_setup: bool) -> ExitCode {
     };
 
     log::info!("{signal}: stopping");
-    proxy.stop();
+    if let Some(proxy) = &mut proxy {
+        proxy.stop();
+    }
     drop(bridge);
     log::info!("stopped");
     ExitCode::SUCCESS
