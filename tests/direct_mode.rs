@@ -498,3 +498,25 @@ fn wallet_and_doctor_report_the_key_the_chain_the_balance_and_todays_spend_witho
 fn mock_with_balance(atomic: u64) -> MockUpstream {
     mock(Paywall::base().balance_atomic(atomic))
 }
+
+#[test]
+fn the_thread_cap_stops_one_codex_thread_and_not_another() {
+    let mock = mock(Paywall::base().amount(30_000));
+    let direct = Direct::start(&mock, |d| d.max_per_thread_usd = Some(0.05));
+    let url = direct.bridge().url("/v1/responses");
+    let turn = |thread: &str, text: &str| {
+        common::client::post(
+            &url,
+            json!({"model": "premium", "input": text, "stream": true})
+                .to_string()
+                .as_bytes(),
+            &[("session_id", thread)],
+        )
+    };
+    let done = |answer: &Answer| streamed(answer).1.unwrap()["type"].clone();
+    assert_eq!(done(&turn("thread-a", "one")), "response.completed");
+    let message = failure_message(&turn("thread-a", "two"));
+    assert!(message.contains("max_per_thread_usd"), "{message}");
+    assert_eq!(done(&turn("thread-b", "one")), "response.completed");
+    assert_eq!(mock.payments().len(), 2);
+}

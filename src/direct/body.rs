@@ -3,39 +3,6 @@
 //! `model` first and `stream` last (`translate::request::ChatPlan`), so both edits are splices
 //! of a few bytes, not a re-serialization of a body that may be megabytes long.
 
-/// The body with `"model"` set to `to` (it was `from`, as the translator wrote it); `None`
-/// when the body does not start the way the translator writes it (a bug upstream of this).
-pub fn with_model(body: &[u8], from: &str, to: &str) -> Option<Vec<u8>> {
-    let old = prefix(from)?;
-    let rest = body.strip_prefix(old.as_bytes())?;
-    let new = prefix(to)?;
-    let mut out = Vec::with_capacity(new.len() + rest.len() + 16);
-    out.extend_from_slice(new.as_bytes());
-    out.extend_from_slice(rest);
-    Some(out)
-}
-
-/// The body with `"max_tokens":limit`: inserted before the last field (`stream`) when the
-/// request set none (`asked`, the client's `max_output_tokens`); when it set one, the smaller
-/// of the two is kept. The top-level field is the last `"max_tokens":N` of the body: only
-/// scalar fields follow it. `None` when the body is not what the translator writes.
-pub fn with_max_tokens(body: &[u8], asked: Option<u64>, limit: u64) -> Option<Vec<u8>> {
-    let field = format!("\"max_tokens\":{limit},");
-    let (at, replaced) = match asked {
-        Some(asked) if asked <= limit => return Some(body.to_vec()),
-        Some(asked) => {
-            let old = format!("\"max_tokens\":{asked},");
-            (rfind(body, old.as_bytes())?, old.len())
-        }
-        None => (rfind(body, b"\"stream\":")?, 0),
-    };
-    let mut out = Vec::with_capacity(body.len() + field.len());
-    out.extend_from_slice(&body[..at]);
-    out.extend_from_slice(field.as_bytes());
-    out.extend_from_slice(&body[at + replaced..]);
-    Some(out)
-}
-
 /// The body for one pick of the router: `model` and `max_tokens` set. The translator's own
 /// bodies are spliced; others (a web-search follow-up, rebuilt from JSON) are edited as JSON.
 /// `requested` is the model the body names now, `asked` the client's own output limit.
@@ -46,9 +13,7 @@ pub fn for_pick(
     model: &str,
     max_tokens: u64,
 ) -> Result<Vec<u8>, String> {
-    if let Some(spliced) =
-        with_model(body, requested, model).and_then(|b| with_max_tokens(&b, asked, max_tokens))
-    {
+    if let Some(spliced) = splice(body, requested, asked, model, max_tokens) {
         return Ok(spliced);
     }
     let mut value: serde_json::Value = serde_json::from_slice(body)
@@ -65,6 +30,41 @@ pub fn for_pick(
     serde_json::to_vec(&value).map_err(|e| e.to_string())
 }
 
+/// The translator's body with `model` replaced (its prefix `{"model":<requested>,`) and
+/// `"max_tokens":N` inserted before the last field (`stream`), or the client's own limit
+/// lowered in place (the top-level one is the last `"max_tokens":N` of the body: only scalar
+/// fields follow it), in one copy; `None` when the body is not what the translator writes.
+fn splice(
+    body: &[u8],
+    requested: &str,
+    asked: Option<u64>,
+    model: &str,
+    max_tokens: u64,
+) -> Option<Vec<u8>> {
+    let old_prefix = prefix(requested)?;
+    let rest = body.strip_prefix(old_prefix.as_bytes())?;
+    let new_prefix = prefix(model)?;
+    let (at, replaced) = match asked {
+        Some(asked) if asked <= max_tokens => (rest.len(), 0),
+        Some(asked) => {
+            let old = format!("\"max_tokens\":{asked},");
+            (rfind(rest, old.as_bytes())?, old.len())
+        }
+        None => (rfind(rest, b"\"stream\":")?, 0),
+    };
+    let field = if replaced == 0 && asked.is_some() {
+        String::new()
+    } else {
+        format!("\"max_tokens\":{max_tokens},")
+    };
+    let mut out = Vec::with_capacity(new_prefix.len() + rest.len() + field.len());
+    out.extend_from_slice(new_prefix.as_bytes());
+    out.extend_from_slice(&rest[..at]);
+    out.extend_from_slice(field.as_bytes());
+    out.extend_from_slice(&rest[at + replaced..]);
+    Some(out)
+}
+
 /// Whether the body sends an image (a `image_url` content part; inside a string the quotes
 /// would be escaped, so text that mentions one does not count).
 pub fn has_images(body: &[u8]) -> bool {
@@ -79,11 +79,11 @@ fn prefix(model: &str) -> Option<String> {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(haystack, needle)
 }
 
 fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).rposition(|w| w == needle)
+    memchr::memmem::rfind(haystack, needle)
 }
 
 #[cfg(test)]
@@ -95,13 +95,16 @@ mod tests {
         br#"{"model":"blockrun/auto","messages":[{"role":"user","content":"say \"stream\":"}],"stream":true,"stream_options":{"include_usage":true}}"#;
 
     #[test]
-    fn the_model_is_replaced_and_nothing_else_changes() {
-        let out = with_model(BODY, "blockrun/auto", "moonshot/kimi-k2.6").unwrap();
+    fn the_model_and_the_budget_are_spliced_and_nothing_else_changes() {
+        let out = for_pick(BODY, "blockrun/auto", None, "moonshot/kimi-k2.6", 8192).unwrap();
+        assert!(out.starts_with(br#"{"model":"moonshot/kimi-k2.6","#));
         let mut want: Value = serde_json::from_slice(BODY).unwrap();
         want["model"] = json!("moonshot/kimi-k2.6");
+        want["max_tokens"] = json!(8192);
         assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), want);
-        assert!(with_model(BODY, "other", "x").is_none());
-        let quoted = with_model(BODY, "blockrun/auto", "a\"b").unwrap();
+        let tail = br#""max_tokens":8192,"stream":true,"stream_options":{"include_usage":true}}"#;
+        assert!(out.ends_with(tail));
+        let quoted = for_pick(BODY, "blockrun/auto", None, "a\"b", 1).unwrap();
         assert_eq!(
             serde_json::from_slice::<Value>(&quoted).unwrap()["model"],
             "a\"b"
@@ -109,18 +112,13 @@ mod tests {
     }
 
     #[test]
-    fn max_tokens_goes_before_the_stream_field_or_lowers_the_clients() {
-        let out = with_max_tokens(BODY, None, 8192).unwrap();
-        let v: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["max_tokens"], 8192);
-        assert_eq!(v["stream"], true);
-        assert_eq!(v["messages"][0]["content"], "say \"stream\":");
+    fn the_clients_own_limit_is_kept_when_smaller_else_lowered_in_place() {
         let asked = br#"{"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"f","parameters":{"properties":{"max_tokens":{"type":"integer"}}}}}],"max_tokens":100,"stream":false}"#;
-        let kept = with_max_tokens(asked, Some(100), 500).unwrap();
+        let kept = for_pick(asked, "m", Some(100), "m", 500).unwrap();
         assert_eq!(kept, asked.to_vec());
-        let lowered: Value =
-            serde_json::from_slice(&with_max_tokens(asked, Some(100), 50).unwrap()).unwrap();
-        assert_eq!(lowered["max_tokens"], 50);
+        let lowered = for_pick(asked, "m", Some(100), "x", 50).unwrap();
+        assert!(lowered.ends_with(br#""max_tokens":50,"stream":false}"#));
+        let lowered: Value = serde_json::from_slice(&lowered).unwrap();
         let schema = &lowered["tools"][0]["function"]["parameters"]["properties"];
         assert_eq!(schema["max_tokens"], json!({"type": "integer"}));
     }

@@ -109,13 +109,6 @@ struct State {
 }
 
 impl Catalog {
-    /// A catalog that starts with `models` (tests, and what the last fetch gave).
-    pub fn with_models(models: Vec<ModelInfo>) -> Catalog {
-        let catalog = Catalog::default();
-        catalog.store(models);
-        catalog
-    }
-
     /// The models, fetched from `client` when the cache is empty or stale; the stale list
     /// when the fetch fails; `None` when there never was one.
     pub async fn models(
