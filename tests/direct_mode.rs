@@ -9,6 +9,7 @@ mod common;
 
 use clawrouter_codex::config::direct::FileDirect;
 use std::path::Path;
+use std::time::Duration;
 
 use clawrouter_codex::config::EnvOverrides;
 use common::bridge::BridgeGuard;
@@ -519,4 +520,35 @@ fn the_thread_cap_stops_one_codex_thread_and_not_another() {
     assert!(message.contains("max_per_thread_usd"), "{message}");
     assert_eq!(done(&turn("thread-b", "one")), "response.completed");
     assert_eq!(mock.payments().len(), 2);
+}
+
+#[test]
+fn codex_hanging_up_while_a_paid_call_runs_leaves_the_payment_to_its_retry() {
+    let mock = mock(Paywall::base().stall_after_accepting(Duration::from_secs(3), 1));
+    let direct = Direct::start(&mock, |_| {});
+    let body = json!({"model": "premium", "input": "Say hi.", "stream": true}).to_string();
+    let request = format!(
+        "POST /v1/responses HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        direct.bridge().addr(),
+        body.len()
+    );
+    // Codex gives up while BlockRun, paid, is still working.
+    common::client::raw_exchange(
+        &direct.bridge().addr(),
+        request.as_bytes(),
+        Duration::from_millis(1500),
+    );
+    assert!(mock.wait_for_payments(1, Duration::from_secs(5)));
+    // Its retry: the same body.
+    let (text, end) = streamed(&direct.turn("premium", "Say hi."));
+    assert_eq!(end.unwrap()["type"], "response.completed");
+    assert_eq!(text, "answer from openai/gpt-5.4");
+    let payments = mock.payments();
+    assert_eq!(payments.len(), 2, "{payments:?}");
+    assert_eq!(
+        payments[0].nonce, payments[1].nonce,
+        "the same authorization"
+    );
+    assert_eq!(payments[1].outcome, PaymentOutcome::Settled);
 }

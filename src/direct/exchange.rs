@@ -16,7 +16,8 @@
 //!    with BlockRun's reason — nothing is signed again.
 //! 3. **The answer.** 2xx: the payment went through (ledger `answered`, cost log). Any other
 //!    answer or none after paying: the payment may not have been settled; it is kept for the
-//!    request's retry and counts as `unknown` against the caps.
+//!    request's retry and counts as `unknown` against the caps. A payment is kept for the retry
+//!    from the moment it is sent, so a request dropped on the way (Codex hung up) leaves it too.
 //!
 //! A pick that failed before any payment was accepted (connection refused, an error answer to
 //! the unpaid call, a quote above the per-request cap) passes to the next pick; once a payment
@@ -278,6 +279,9 @@ impl Direct {
             let mut all_headers: Vec<(&str, &str)> = headers.to_vec();
             if let Some((payment, _)) = &attempt {
                 all_headers.push((PAYMENT_SIGNATURE, payment.header_value()));
+                // Kept before it is sent: should this request be dropped on the way (Codex
+                // hung up, its retry comes), the retry finds the payment and resends it.
+                self.keep_unsettled(key, payment.clone(), body.clone());
             } else {
                 unpaid_sends += 1;
             }
@@ -289,7 +293,6 @@ impl Direct {
                 Err(error) => {
                     if let Some((payment, _)) = attempt {
                         self.settle(&payment, PaidAnswer::NoAnswer);
-                        self.keep_unsettled(key, payment.clone(), body.clone());
                     }
                     self.mark_api_key(key_row, Outcome::Unknown);
                     return Attempted {
@@ -301,13 +304,13 @@ impl Direct {
             if open.status != 402 {
                 if let Some((payment, _)) = &attempt {
                     if (200..300).contains(&open.status) {
+                        self.forget_unsettled(key);
                         self.settle(payment, PaidAnswer::Answered);
                         self.paid(&pick.model, payment.amount(), measures);
                     } else {
                         // x402 settles only a successful answer; not knowing, count it and
                         // keep it for the retry (which must not pay again).
                         self.settle(payment, PaidAnswer::NoAnswer);
-                        self.keep_unsettled(key, payment.clone(), body.clone());
                     }
                 }
                 if let Some(row) = key_row {
@@ -328,6 +331,8 @@ impl Direct {
             }
             let required_header = open.payment_required.clone();
             client.drain_and_release(open).await;
+            // Refused: not collected, and never to be resent.
+            self.forget_unsettled(key);
             let refused = |failure| Attempted {
                 result: Err(CallFailure::Refused(failure)),
                 paid,

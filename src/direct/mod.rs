@@ -330,6 +330,12 @@ impl Direct {
             .then_some((kept.attempt, kept.body))
     }
 
+    fn forget_unsettled(&self, key: u64) {
+        if let Ok(mut map) = self.unsettled.lock() {
+            map.remove(&key);
+        }
+    }
+
     fn record_cost(&self, model: &str, amount: Usdc) {
         if let Some(dir) = &self.settings.blockrun_home {
             let ts = i64::try_from(exchange::unix_now()).unwrap_or(i64::MAX);
