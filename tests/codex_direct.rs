@@ -101,15 +101,7 @@ fn a_web_search_turn_pays_the_search_too() {
         });
     let direct = DirectBridge::start(&mock, |_| {});
     let home = CodexHome::new(&direct.bridge.base_url());
-    let toggled = std::process::Command::new(env!("CARGO_BIN_EXE_clawrouter-codex"))
-        .args(["websearch", "on"])
-        .env("CODEX_HOME", home.path())
-        .env("HOME", home.home_dir())
-        .env_remove("WEB_SEARCH")
-        .current_dir(home.home_dir())
-        .output()
-        .expect("run websearch on");
-    assert!(toggled.status.success(), "{toggled:?}");
+    home.websearch_on();
     let work = tempfile::tempdir().unwrap();
     let run = run_codex(
         &home,

@@ -483,15 +483,7 @@ fn websearch_on_makes_the_model_search_and_codex_shows_the_search() {
         });
     let bridge = BridgeGuard::start(&mock.base_url());
     let home = CodexHome::new(&bridge.base_url());
-    let toggled = std::process::Command::new(env!("CARGO_BIN_EXE_clawrouter-codex"))
-        .args(["websearch", "on"])
-        .env("CODEX_HOME", home.path())
-        .env("HOME", home.home_dir())
-        .env_remove("WEB_SEARCH")
-        .current_dir(home.home_dir())
-        .output()
-        .expect("run websearch on");
-    assert!(toggled.status.success(), "{toggled:?}");
+    home.websearch_on();
     let work = tempfile::tempdir().unwrap();
     let run = run_codex(
         &home,

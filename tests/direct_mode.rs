@@ -172,14 +172,8 @@ fn a_retry_after_a_5xx_resends_the_same_payment_and_never_signs_a_second() {
     let (text, end) = streamed(&second);
     assert_eq!(end.unwrap()["type"], "response.completed");
     assert_eq!(text, "answer from openai/gpt-5.4");
-    let payments = mock.payments();
-    assert_eq!(payments.len(), 2, "{payments:?}");
-    assert_eq!(
-        payments[0].nonce, payments[1].nonce,
-        "the same authorization"
-    );
+    let payments = one_payment_sent_twice(&mock);
     assert_eq!(payments[0].outcome, PaymentOutcome::Accepted);
-    assert_eq!(payments[1].outcome, PaymentOutcome::Settled);
 }
 
 #[test]
@@ -544,6 +538,11 @@ fn codex_hanging_up_while_a_paid_call_runs_leaves_the_payment_to_its_retry() {
     let (text, end) = streamed(&direct.turn("premium", "Say hi."));
     assert_eq!(end.unwrap()["type"], "response.completed");
     assert_eq!(text, "answer from openai/gpt-5.4");
+    one_payment_sent_twice(&mock);
+}
+
+/// The mock got two payments, the same authorization twice, the second settled.
+fn one_payment_sent_twice(mock: &MockUpstream) -> Vec<common::mock_upstream::PaymentSeen> {
     let payments = mock.payments();
     assert_eq!(payments.len(), 2, "{payments:?}");
     assert_eq!(
@@ -551,4 +550,5 @@ fn codex_hanging_up_while_a_paid_call_runs_leaves_the_payment_to_its_retry() {
         "the same authorization"
     );
     assert_eq!(payments[1].outcome, PaymentOutcome::Settled);
+    payments
 }

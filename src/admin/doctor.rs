@@ -145,45 +145,36 @@ pub fn to_json(checks: &[Check], dashboard: Option<String>) -> Value {
 
 /// Runs every check.
 pub fn checks(config: &Config) -> Vec<Check> {
-    if let Some(settings) = &config.direct {
-        let mut checks = vec![check_bridge(config)];
-        checks.extend(direct::checks(config, settings));
-        checks.extend([
-            check_catalog(&codex_config::catalog_path(config)),
-            check_profile(config),
-            check_desktop(config),
-            check_websearch(config),
-            check_legacy(config),
-            check_codex(),
-        ]);
-        return checks;
+    let mut checks = vec![check_bridge(config)];
+    match &config.direct {
+        Some(settings) => checks.extend(direct::checks(config, settings)),
+        None => {
+            let proxy = proxy_target(config);
+            let proxy_check = check_proxy(&proxy);
+            let wallet_check = if proxy.is_clawrouter == Some(false) {
+                Check::pass(
+                    "wallet",
+                    format!(
+                        "not used: {} is not ClawRouter (no x402 wallet)",
+                        proxy.origin
+                    ),
+                )
+            } else {
+                check_wallet(&proxy.health_url)
+            };
+            let version_check = check_proxy_version(config, &proxy, proxy_check.ok);
+            checks.extend([proxy_check, version_check, wallet_check]);
+        }
     }
-    let proxy = proxy_target(config);
-    let proxy_check = check_proxy(&proxy);
-    let wallet_check = if proxy.is_clawrouter == Some(false) {
-        Check::pass(
-            "wallet",
-            format!(
-                "not used: {} is not ClawRouter (no x402 wallet)",
-                proxy.origin
-            ),
-        )
-    } else {
-        check_wallet(&proxy.health_url)
-    };
-    let version_check = check_proxy_version(config, &proxy, proxy_check.ok);
-    vec![
-        check_bridge(config),
-        proxy_check,
-        version_check,
-        wallet_check,
+    checks.extend([
         check_catalog(&codex_config::catalog_path(config)),
         check_profile(config),
         check_desktop(config),
         check_websearch(config),
         check_legacy(config),
         check_codex(),
-    ]
+    ]);
+    checks
 }
 
 fn get_json(url: &str, bearer: Option<&str>, timeout: Duration) -> Result<Value, String> {

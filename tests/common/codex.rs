@@ -307,6 +307,21 @@ impl CodexRun {
     }
 }
 
+impl CodexHome {
+    /// Runs `clawrouter-codex websearch on` for this home, as a user would.
+    pub fn websearch_on(&self) {
+        let toggled = std::process::Command::new(env!("CARGO_BIN_EXE_clawrouter-codex"))
+            .args(["websearch", "on"])
+            .env("CODEX_HOME", self.path())
+            .env("HOME", self.home_dir())
+            .env_remove("WEB_SEARCH")
+            .current_dir(self.home_dir())
+            .output()
+            .expect("run websearch on");
+        assert!(toggled.status.success(), "{toggled:?}");
+    }
+}
+
 /// `codex --profile clawrouter exec --json … -C workdir prompt`, killed after `timeout`.
 pub fn run_codex(home: &CodexHome, workdir: &Path, prompt: &str, timeout: Duration) -> CodexRun {
     run_codex_with(home, workdir, prompt, timeout, &RunOptions::default())
