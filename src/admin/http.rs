@@ -1,5 +1,6 @@
-//! The one blocking `GET` of the management commands (`wallet`, `gen-catalog`, `doctor`,
-//! `start`/`up`, `daemon status`): the bridge's own pooled client
+//! The blocking `GET` of the management commands (`wallet`, `gen-catalog`, `doctor`,
+//! `start`/`up`, `daemon status`), and a blocking JSON `POST` ([`post_json`], for JSON-RPC
+//! such as the Solana balance of direct mode): the bridge's own pooled client
 //! ([`UpstreamClient`](crate::upstream_client::UpstreamClient), Pingora's connector) run on a
 //! throw-away current-thread Tokio runtime. Pingora does the HTTP (`Content-Length`, chunked
 //! and close-delimited bodies, time-outs) and TLS, so `https://` URLs work as well as
@@ -48,6 +49,20 @@ impl fmt::Display for GetError {
 /// `Authorization: Bearer <bearer>` when given. `timeout` bounds the connect and each read;
 /// the whole exchange gets at most twice that, so a trickling answer cannot hold a caller.
 pub fn get(url: &str, bearer: Option<&str>, timeout: Duration) -> Result<Reply, GetError> {
+    blocking(url, bearer, None, timeout)
+}
+
+/// `POST url` with the JSON `body` (`Content-Type: application/json`), otherwise as [`get`].
+pub fn post_json(url: &str, body: &str, timeout: Duration) -> Result<Reply, GetError> {
+    blocking(url, None, Some(body), timeout)
+}
+
+fn blocking(
+    url: &str,
+    bearer: Option<&str>,
+    body: Option<&str>,
+    timeout: Duration,
+) -> Result<Reply, GetError> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| GetError::Failed(format!("{url:?} is not a URL ({e})")))?;
@@ -65,7 +80,7 @@ pub fn get(url: &str, bearer: Option<&str>, timeout: Duration) -> Result<Reply, 
             .enable_all()
             .build()
             .map_err(|e| GetError::Failed(format!("cannot start the HTTP client ({e})")))?;
-        runtime.block_on(send(&upstream, path, bearer, timeout))
+        runtime.block_on(send(&upstream, path, bearer, body, timeout))
     };
     // `block_on` inside a running runtime would panic: then the exchange gets a thread of its own.
     if tokio::runtime::Handle::try_current().is_ok() {
@@ -83,6 +98,7 @@ async fn send(
     upstream: &Upstream,
     path: &str,
     bearer: Option<&str>,
+    body: Option<&str>,
     timeout: Duration,
 ) -> Result<Reply, GetError> {
     let client = UpstreamClient::new(upstream);
@@ -96,8 +112,15 @@ async fn send(
     if let Some(auth) = &auth {
         headers.push(("authorization", auth.as_str()));
     }
+    let (method, body) = match body {
+        Some(body) => {
+            headers.push(("content-type", "application/json"));
+            ("POST", Some(bytes::Bytes::copy_from_slice(body.as_bytes())))
+        }
+        None => ("GET", None),
+    };
     let within = describe(timeout);
-    let reply = tokio::time::timeout(timeout * 2, client.send("GET", path, &headers, None))
+    let reply = tokio::time::timeout(timeout * 2, client.send(method, path, &headers, body))
         .await
         .map_err(|_| GetError::Failed(format!("no whole answer within {}", describe(timeout * 2))))?
         .map_err(|e| match e {

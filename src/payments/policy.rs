@@ -103,9 +103,17 @@ pub enum Refusal {
     /// An offer with another scheme than `exact`.
     #[error("BlockRun asked for the x402 scheme {0}; direct mode pays only with \"exact\" (EIP-3009 USDC transfers); use ClawRouter (upstream.kind: clawrouter) for this upstream")]
     Scheme(String),
-    /// An offer on Solana.
-    #[error("BlockRun asked for payment on Solana ({0}); that chain is not enabled in direct mode yet (it pays USDC on Base only); use ClawRouter (upstream.kind: clawrouter) to pay on Solana")]
+    /// An offer on Solana to a payer on Base.
+    #[error("BlockRun asked for payment on Solana ({0}), and direct mode pays on Base here (direct.chain); to pay from ClawRouter's Solana wallet set direct.chain: solana (env DIRECT_CHAIN=solana)")]
     SolanaNotEnabled(String),
+    /// A 402 offering nothing on the chain the payer pays on.
+    #[error("BlockRun offered no payment on {chain} (it asked for {offered}), and direct mode pays on {chain} only (direct.chain); nothing was paid; set direct.chain (env DIRECT_CHAIN) to the chain your USDC is on")]
+    ChainNotOffered {
+        /// The payer's chain (`Solana`).
+        chain: &'static str,
+        /// The networks offered, quoted.
+        offered: String,
+    },
     /// An offer on another network than Base.
     #[error("BlockRun asked for payment on the network {0}; direct mode pays only on Base ({BASE_NETWORK})")]
     Network(String),

@@ -256,6 +256,12 @@ impl Transfer {
     /// The transaction signed by `keypair` (whose public key must be [`Transfer::owner`]),
     /// the fee payer's signature left zero, in base64: the payload's `transaction`.
     pub fn sign(&self, keypair: &SolanaKeypair) -> Result<String, SvmError> {
+        self.signed(keypair).map(|(transaction, _)| transaction)
+    }
+
+    /// [`Transfer::sign`], and our signature in base58: what identifies the payment (the
+    /// transaction's id is the fee payer's signature, made later by the facilitator).
+    pub fn signed(&self, keypair: &SolanaKeypair) -> Result<(String, String), SvmError> {
         if keypair.public_key() != self.owner {
             return Err(SvmError::Sign(
                 "the key is not the transfer's owner".to_owned(),
@@ -270,7 +276,10 @@ impl Transfer {
         out.extend_from_slice(&[0u8; 64]);
         out.extend_from_slice(&signature);
         out.extend_from_slice(&message);
-        Ok(base64::engine::general_purpose::STANDARD.encode(out))
+        Ok((
+            base64::engine::general_purpose::STANDARD.encode(out),
+            bs58::encode(signature).into_string(),
+        ))
     }
 }
 
