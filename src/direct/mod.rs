@@ -455,3 +455,107 @@ fn solana_key_from_file(
     }
     SolanaKeypair::from_secret(&text).map_err(|p| bad(p.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::direct::{resolve, DirectEnv, FileDirect};
+    use std::path::{Path, PathBuf};
+
+    const ABANDON: &str = "abandon abandon abandon abandon abandon abandon abandon abandon \
+                           abandon abandon abandon about";
+    const ABANDON_ADDRESS: &str = "HAgk14JpMQLgt6rVgv7cBQFJWFto5Dqxi472uT3DKpqk";
+
+    fn settings(home: &Path, key_file: Option<PathBuf>) -> DirectSettings {
+        let file = FileDirect {
+            chain: Some("solana".to_owned()),
+            solana_key_file: key_file,
+            ledger: Some(home.join("payments.sqlite")),
+            ..FileDirect::default()
+        };
+        resolve(
+            file,
+            &DirectEnv::default(),
+            Some(home),
+            Some(home),
+            "bridge.yaml",
+            &|_| None,
+        )
+        .unwrap()
+    }
+
+    /// The base58 secret key of the seed `[n; 32]`, and its address.
+    fn secret(n: u8) -> (String, String) {
+        let seed = [n; 32];
+        let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
+        let public = ring::signature::KeyPair::public_key(&pair)
+            .as_ref()
+            .to_vec();
+        let mut bytes = seed.to_vec();
+        bytes.extend_from_slice(&public);
+        (
+            bs58::encode(bytes).into_string(),
+            bs58::encode(public).into_string(),
+        )
+    }
+
+    #[test]
+    fn the_solana_key_is_found_env_first_then_the_setting_then_clawrouters_mnemonic() {
+        let home = tempfile::tempdir().unwrap();
+        let wallet = home.path().join(".openclaw/blockrun");
+        std::fs::create_dir_all(&wallet).unwrap();
+        std::fs::write(wallet.join("mnemonic"), ABANDON).unwrap();
+        let (env_secret, env_address) = secret(1);
+        let (file_secret, file_address) = secret(2);
+        let key_file = home.path().join("solana.key");
+        std::fs::write(&key_file, &file_secret).unwrap();
+
+        let with_file = settings(home.path(), Some(key_file.clone()));
+        let env = |name: &str| (name == "SOLANA_WALLET_KEY").then(|| env_secret.clone());
+        assert_eq!(
+            find_solana_key(&with_file, &env).unwrap().address(),
+            env_address
+        );
+        assert_eq!(
+            find_solana_key(&with_file, &|_| None).unwrap().address(),
+            file_address
+        );
+        let without = settings(home.path(), None);
+        assert_eq!(
+            find_solana_key(&without, &|_| None).unwrap().address(),
+            ABANDON_ADDRESS
+        );
+        // A mnemonic in the setting's file works too.
+        std::fs::write(&key_file, format!("{ABANDON}\n")).unwrap();
+        assert_eq!(
+            find_solana_key(&with_file, &|_| None).unwrap().address(),
+            ABANDON_ADDRESS
+        );
+        std::fs::remove_file(wallet.join("mnemonic")).unwrap();
+        let e = find_solana_key(&without, &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SOLANA_WALLET_KEY"), "{e}");
+        assert!(e.contains("direct.solana_key_file"), "{e}");
+        assert!(e.contains("direct.chain is solana"), "the reason: {e}");
+    }
+
+    #[test]
+    fn a_bad_solana_key_is_named_by_its_source_never_shown() {
+        let home = tempfile::tempdir().unwrap();
+        let (good, _) = secret(3);
+        let bad = format!("{}x", &good[..good.len() - 1]);
+        let without = settings(home.path(), None);
+        let env = |name: &str| (name == "SOLANA_WALLET_KEY").then(|| bad.clone());
+        let e = find_solana_key(&without, &env).unwrap_err().to_string();
+        assert!(e.contains("SOLANA_WALLET_KEY"), "{e}");
+        assert!(!e.contains(&bad[..10]), "never shown: {e}");
+        let key_file = home.path().join("solana.key");
+        std::fs::write(&key_file, "ABANDON abandon").unwrap();
+        let e = find_solana_key(&settings(home.path(), Some(key_file.clone())), &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&key_file.display().to_string()), "{e}");
+        assert!(!e.to_lowercase().contains("abandon"), "never shown: {e}");
+    }
+}
