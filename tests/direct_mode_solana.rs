@@ -562,3 +562,31 @@ fn spend_reads_the_solana_payments_like_any_other() {
     );
     let _ = BASE_PAY_TO;
 }
+
+#[test]
+fn a_seller_memo_is_paid_verbatim_and_never_signed_ahead() {
+    let extra = json!({"feePayer": FEE_PAYER, "memo": "blockrun:request-42"});
+    let mock = mock(Paywall::solana().extra(Chain::Solana, extra));
+    let direct = Direct::start(&mock, |_| {});
+    assert!(completed(&direct.turn("premium", "one")));
+    let before = chat_requests(&mock);
+    // (A longer turn: another price. The mock's memo is fixed, where BlockRun would issue one
+    // per request; the same memo, amount and blockhash would make the same transaction.)
+    let two = direct.turn("premium", "two, a good deal longer than the first one");
+    assert!(completed(&two), "{:?}", streamed(&two));
+    assert_eq!(
+        chat_requests(&mock) - before,
+        2,
+        "the 402 again: a memo bound to one request is not reused ahead"
+    );
+    let payments = mock.payments();
+    assert_eq!(payments.len(), 2);
+    for paid in &payments {
+        assert!(paid.verified, "{paid:?}");
+        assert_eq!(paid.report["memos"], json!(["blockrun:request-42"]));
+    }
+    // Nothing was signed ahead (it would have been the first payment's very transaction).
+    let rows = direct.ledger();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r.3 == "answered"), "{rows:?}");
+}

@@ -208,6 +208,29 @@ fn our_instructions_are_those_the_x402_svm_client_builds() {
     let secret = bs58::encode(&secret).into_string();
     let keypair = SolanaKeypair::from_secret(&secret).unwrap();
     let mut cases = Vec::new();
+    // With a seller memo (extra.memo), both write it verbatim.
+    let (header, blockhash) = pay(&keypair, 5_000);
+    let envelope: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(&header)
+            .unwrap(),
+    )
+    .unwrap();
+    let transfer = Transfer {
+        fee_payer: svm::parse_address(FEE_PAYER).unwrap(),
+        owner: keypair.public_key(),
+        pay_to: svm::parse_address(PAY_TO).unwrap(),
+        amount: 5_000,
+        recent_blockhash: svm::parse_address(&blockhash).unwrap(),
+        memo: svm::random_memo().unwrap(),
+    };
+    let (ours, _) = transfer
+        .signed_with(&keypair, Some("blockrun:request-42"))
+        .unwrap();
+    let mut requirements = envelope["accepted"].clone();
+    requirements["extra"]["recentBlockhash"] = json!(blockhash);
+    requirements["extra"]["memo"] = json!("blockrun:request-42");
+    let memo_case = json!({"secret": secret, "requirements": requirements, "ours": ours});
     for amount in [1u64, 1234, 999_999, 1_000_000] {
         let (header, blockhash) = pay(&keypair, amount);
         let envelope: Value = serde_json::from_slice(
@@ -224,6 +247,7 @@ fn our_instructions_are_those_the_x402_svm_client_builds() {
             "ours": envelope["payload"]["transaction"],
         }));
     }
+    cases.push(memo_case);
     let out = node::run(
         "x402-svm.mjs",
         &[("NODE_PATH", ".tools/x402-svm/node_modules")],
@@ -231,7 +255,20 @@ fn our_instructions_are_those_the_x402_svm_client_builds() {
     );
     assert_eq!(out["x402svm"], "2.27.0");
     let results = out["results"].as_array().unwrap();
-    assert_eq!(results.len(), 4);
+    assert_eq!(results.len(), 5);
+    let (memo_result, results) = results.split_last().unwrap();
+    assert_eq!(
+        memo_result["ours"]["instructions"], memo_result["reference"]["instructions"],
+        "with a seller memo the transactions' instructions are identical"
+    );
+    assert_eq!(
+        hex_text(
+            memo_result["ours"]["instructions"][3]["data"]
+                .as_str()
+                .unwrap()
+        ),
+        "blockrun:request-42"
+    );
     for result in results {
         let (reference, ours) = (&result["reference"], &result["ours"]);
         for field in ["version", "header", "feePayer", "blockhash", "signers"] {

@@ -437,6 +437,15 @@ impl Direct {
             return None;
         };
         let required = self.requirements(&pick.model)?;
+        // A seller memo (Solana `extra.memo`) binds the one request it was issued for: a
+        // payment for another request cannot reuse it, so nothing is signed ahead with it.
+        let bound = required.offers.iter().any(|offer| {
+            crate::payments::svm::seller_memo(offer.extra.as_ref().and_then(|e| e.memo.as_ref()))
+                .is_some()
+        });
+        if bound {
+            return None;
+        }
         let amount = payer.amount_for(&required).ok()?;
         let model = self.catalog.cached_model(&pick.model)?;
         // Priced on the body as it will be sent: with this pick's `model` and `max_tokens`.

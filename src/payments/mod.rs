@@ -330,9 +330,11 @@ impl Payer {
         keypair: &SolanaKeypair,
         transfer: &svm::Transfer,
     ) -> Result<PaidAttempt, PayError> {
+        let seller_memo =
+            svm::seller_memo(accepted.offer.extra.as_ref().and_then(|e| e.memo.as_ref()));
         // Checked before anything is recorded: an offer naming our own address as payee or
         // fee payer is refused, not reserved.
-        transfer.message()?;
+        transfer.message_with(seller_memo)?;
         let pending = format!("solana-pending:{}", hex(&transfer.memo));
         let payment = self.new_payment(
             accepted,
@@ -343,14 +345,19 @@ impl Payer {
         );
         let mut ledger = self.ledger.lock().map_err(|_| PayError::Poisoned)?;
         let id = ledger.reserve(&payment, &self.policy.caps)?;
-        let (transaction, signature) = match transfer.signed(keypair) {
+        let (transaction, signature) = match transfer.signed_with(keypair, seller_memo) {
             Ok(signed) => signed,
             Err(e) => {
                 let _ = ledger.mark(id, Outcome::Refused);
                 return Err(e.into());
             }
         };
-        ledger.set_nonce(id, &signature)?;
+        if let Err(e) = ledger.set_nonce(id, &signature) {
+            // Not sent (for example the very transaction of an earlier payment, which the
+            // ledger's unique nonce refuses): it does not count against the caps.
+            let _ = ledger.mark(id, Outcome::Refused);
+            return Err(e.into());
+        }
         Ok(PaidAttempt {
             header: x402::svm_payment_signature(required, accepted.offer, &transaction),
             id,

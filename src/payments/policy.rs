@@ -131,6 +131,9 @@ pub enum Refusal {
         /// The value, quoted.
         value: String,
     },
+    /// A Solana offer whose `extra.memo` is longer than the Memo the client may write.
+    #[error("BlockRun's Solana offer asks for a memo of {0} bytes (extra.memo), over the {max}-byte limit; nothing was paid", max = super::svm::MAX_SELLER_MEMO_BYTES)]
+    SellerMemoTooLong(usize),
     /// A Solana offer without `extra.feePayer`.
     #[error("BlockRun's Solana offer names no fee payer (extra.feePayer), so no transaction can be built for it; nothing was paid")]
     NoFeePayer,
@@ -280,6 +283,10 @@ impl Policy {
             .and_then(|extra| extra.fee_payer.as_deref())
             .ok_or(Refusal::NoFeePayer)?;
         let fee_payer = solana_address("extra.feePayer", fee_payer)?;
+        let memo = super::svm::seller_memo(offer.extra.as_ref().and_then(|e| e.memo.as_ref()));
+        if let Some(memo) = memo.filter(|m| m.len() > super::svm::MAX_SELLER_MEMO_BYTES) {
+            return Err(Refusal::SellerMemoTooLong(memo.len()));
+        }
         // Base58 is case-sensitive: the pin must match exactly.
         self.check_payee(offer, |pinned| offer.pay_to == pinned)?;
         self.accept(offer, Payee::Solana { pay_to, fee_payer })

@@ -375,3 +375,92 @@ fn a_solana_payment_over_a_cap_is_never_signed() {
         "{refused}"
     );
 }
+
+#[test]
+fn a_seller_memo_is_written_verbatim_and_a_too_long_one_refused() {
+    let (_dir, payer) = solana_payer(250_000, None);
+    let mut offer = solana_offer("1000");
+    offer["extra"]["memo"] = json!("blockrun:req-42");
+    let attempt = payer
+        .pay_required_with(
+            &required(vec![offer.clone()]),
+            &context("a"),
+            NOW,
+            Some(BLOCKHASH),
+        )
+        .unwrap();
+    let v = decode(attempt.header_value());
+    let transaction = base64::engine::general_purpose::STANDARD
+        .decode(v["payload"]["transaction"].as_str().unwrap())
+        .unwrap();
+    assert!(
+        transaction.ends_with(&[b"blockrun:req-42".len() as u8])
+            || transaction
+                .windows(b"blockrun:req-42".len())
+                .any(|w| w == b"blockrun:req-42"),
+        "the memo is the seller's"
+    );
+    // Not a string, or empty: unset, a random memo is used.
+    for unset in [json!(42), json!("")] {
+        let mut offer = solana_offer("1000");
+        offer["extra"]["memo"] = unset;
+        payer
+            .pay_required_with(&required(vec![offer]), &context("b"), NOW, Some(BLOCKHASH))
+            .map(|_| ())
+            .or_else(|e| match e {
+                // The same request id is paid once; a fresh one is enough here.
+                PayError::Ledger(_) => Ok(()),
+                other => Err(other),
+            })
+            .unwrap();
+    }
+    offer["extra"]["memo"] = json!("x".repeat(svm::MAX_SELLER_MEMO_BYTES + 1));
+    let refused = payer
+        .pay_required_with(&required(vec![offer]), &context("c"), NOW, Some(BLOCKHASH))
+        .unwrap_err();
+    assert!(
+        matches!(refused, PayError::Refused(Refusal::SellerMemoTooLong(257))),
+        "{refused}"
+    );
+}
+
+#[test]
+fn the_very_transaction_of_an_earlier_payment_is_refused_and_frees_its_room() {
+    // A seller memo, one blockhash, one amount: the same transaction twice. The ledger's
+    // unique nonce refuses the second; its reserved row is marked refused, not left signed.
+    let (_dir, payer) = solana_payer(250_000, Some(2_000));
+    let mut offer = solana_offer("1000");
+    offer["extra"]["memo"] = json!("bound");
+    let offer = required(vec![offer]);
+    payer
+        .pay_required_with(&offer, &context("a"), NOW, Some(BLOCKHASH))
+        .unwrap();
+    let again = payer
+        .pay_required_with(&offer, &context("b"), NOW, Some(BLOCKHASH))
+        .unwrap_err();
+    assert!(matches!(again, PayError::Ledger(_)), "{again}");
+    // Its room is free again: another payment fits the day's $0.002.
+    payer
+        .pay_required_with(
+            &required(vec![solana_offer("1000")]),
+            &context("c"),
+            NOW,
+            Some(BLOCKHASH),
+        )
+        .unwrap();
+    let outcomes: Vec<String> = payer
+        .with_ledger(|l| {
+            let conn = l.connection();
+            let mut stmt = conn
+                .prepare("SELECT outcome FROM payments ORDER BY id")
+                .unwrap();
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            Ok(rows)
+        })
+        .unwrap();
+    assert_eq!(outcomes, ["signed", "refused", "signed"]);
+}
