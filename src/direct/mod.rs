@@ -388,6 +388,16 @@ fn find_key(
     Ok(key)
 }
 
+/// The Solana address direct mode pays from with `settings` (found as [`Direct::new`] finds
+/// its key), for the management commands (`doctor`, `wallet`), with
+/// [`solana_rpc::usdc_balance_blocking`] for its balance. The key itself stays here.
+pub fn solana_address(
+    settings: &DirectSettings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, DirectInitError> {
+    find_solana_key(settings, env).map(|pair| pair.address())
+}
+
 /// The Solana key, first found of: `SOLANA_WALLET_KEY` (a base58 secret key),
 /// `direct.solana_key_file` (a base58 secret key, a `solana-keygen` JSON array or a mnemonic),
 /// ClawRouter's `~/.openclaw/blockrun/mnemonic` (SLIP-10 `m/44'/501'/0'/0'`). Errors name the
@@ -523,6 +533,10 @@ mod tests {
         let without = settings(home.path(), None);
         assert_eq!(
             find_solana_key(&without, &|_| None).unwrap().address(),
+            ABANDON_ADDRESS
+        );
+        assert_eq!(
+            solana_address(&without, &|_| None).unwrap(),
             ABANDON_ADDRESS
         );
         // A mnemonic in the setting's file works too.

@@ -115,7 +115,7 @@ pub enum Refusal {
         offered: String,
     },
     /// An offer on another network than Base.
-    #[error("BlockRun asked for payment on the network {0}; direct mode pays only on Base ({BASE_NETWORK})")]
+    #[error("BlockRun asked for payment on the network {0}; direct mode pays only on Base ({BASE_NETWORK}) or Solana mainnet ({SOLANA_NETWORK})")]
     Network(String),
     /// A Solana network other than mainnet.
     #[error("BlockRun asked for payment on the Solana network {0}; direct mode pays on Solana mainnet ({SOLANA_NETWORK}) only")]
