@@ -590,3 +590,21 @@ fn a_seller_memo_is_paid_verbatim_and_never_signed_ahead() {
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert!(rows.iter().all(|r| r.3 == "answered"), "{rows:?}");
 }
+
+#[test]
+fn without_a_blockhash_nothing_is_signed_and_the_rpc_is_named() {
+    let mock = mock(Paywall::solana());
+    let direct = Direct::start(&mock, |d| {
+        d.solana_rpc_url = Some("http://127.0.0.1:9/secret-token".to_owned());
+    });
+    let message = failure_message(&direct.turn("premium", "Say hi."));
+    assert!(
+        message.contains("Solana RPC at http://127.0.0.1:9"),
+        "{message}"
+    );
+    assert!(message.contains("SOLANA_RPC_URL"), "{message}");
+    assert!(message.contains("nothing was paid"), "{message}");
+    assert!(!message.contains("secret-token"), "{message}");
+    assert!(mock.payments().is_empty());
+    assert!(direct.ledger().is_empty());
+}
