@@ -18,7 +18,7 @@ use clawrouter_codex::payments::policy::Usdc;
 use common::bridge::BridgeGuard;
 use common::client::{post_json, Answer};
 use common::mock_upstream::blockrun::{
-    BASE_PAY_TO, FEE_PAYER, SOLANA_NETWORK, SOLANA_PAY_TO, SOLANA_USDC, TOKEN_PROGRAM,
+    FEE_PAYER, SOLANA_NETWORK, SOLANA_PAY_TO, SOLANA_USDC, TOKEN_PROGRAM,
 };
 use common::mock_upstream::{Chain, MockUpstream, PaymentOutcome, Paywall, Reply};
 use serde_json::{json, Value};
@@ -560,7 +560,6 @@ fn spend_reads_the_solana_payments_like_any_other() {
         report["data"]["per_model"][0],
         json!({"model": "openai/gpt-5.4", "usd": 0.012345})
     );
-    let _ = BASE_PAY_TO;
 }
 
 #[test]
