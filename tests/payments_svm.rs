@@ -187,3 +187,133 @@ fn web3_decodes_and_verifies_our_solana_payments() {
     memos.dedup();
     assert_eq!(memos.len(), amounts.len(), "every payment has its own memo");
 }
+
+/// The x402 reference client (`@x402/svm`, tests/support/x402-svm.mjs) builds the payment for
+/// the same offer, key and blockhash: every instruction (program, accounts and their roles,
+/// data) is the same as ours but the memo's random 32 hex digits; so are the header, the fee
+/// payer, the blockhash and the set of accounts (their order may differ: @solana/kit sorts the
+/// read-only programs, web3.js keeps their order of first use; both are valid).
+#[test]
+fn our_instructions_are_those_the_x402_svm_client_builds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join(".tools/x402-svm/node_modules/@x402/svm").is_dir(),
+        "the reference comparison needs @x402/svm: run scripts/install-deps.sh --x402-svm"
+    );
+    // A key given as wallets export it (base58 of seed ‖ public key).
+    let seed = [42u8; 32];
+    let keypair_ring = ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
+    let mut secret = seed.to_vec();
+    secret.extend_from_slice(ring::signature::KeyPair::public_key(&keypair_ring).as_ref());
+    let secret = bs58::encode(&secret).into_string();
+    let keypair = SolanaKeypair::from_secret(&secret).unwrap();
+    let mut cases = Vec::new();
+    // With a seller memo (extra.memo), both write it verbatim.
+    let (header, blockhash) = pay(&keypair, 5_000);
+    let envelope: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(&header)
+            .unwrap(),
+    )
+    .unwrap();
+    let transfer = Transfer {
+        fee_payer: svm::parse_address(FEE_PAYER).unwrap(),
+        owner: keypair.public_key(),
+        pay_to: svm::parse_address(PAY_TO).unwrap(),
+        amount: 5_000,
+        recent_blockhash: svm::parse_address(&blockhash).unwrap(),
+        memo: svm::random_memo().unwrap(),
+    };
+    let (ours, _) = transfer
+        .signed_with(&keypair, Some("blockrun:request-42"))
+        .unwrap();
+    let mut requirements = envelope["accepted"].clone();
+    requirements["extra"]["recentBlockhash"] = json!(blockhash);
+    requirements["extra"]["memo"] = json!("blockrun:request-42");
+    let memo_case = json!({"secret": secret, "requirements": requirements, "ours": ours});
+    for amount in [1u64, 1234, 999_999, 1_000_000] {
+        let (header, blockhash) = pay(&keypair, amount);
+        let envelope: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(&header)
+                .unwrap(),
+        )
+        .unwrap();
+        let mut requirements = envelope["accepted"].clone();
+        requirements["extra"]["recentBlockhash"] = json!(blockhash);
+        cases.push(json!({
+            "secret": secret,
+            "requirements": requirements,
+            "ours": envelope["payload"]["transaction"],
+        }));
+    }
+    cases.push(memo_case);
+    let out = node::run(
+        "x402-svm.mjs",
+        &[("NODE_PATH", ".tools/x402-svm/node_modules")],
+        &json!({ "cases": cases }),
+    );
+    assert_eq!(out["x402svm"], "2.27.0");
+    let results = out["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5);
+    let (memo_result, results) = results.split_last().unwrap();
+    assert_eq!(
+        memo_result["ours"]["instructions"], memo_result["reference"]["instructions"],
+        "with a seller memo the transactions' instructions are identical"
+    );
+    assert_eq!(
+        hex_text(
+            memo_result["ours"]["instructions"][3]["data"]
+                .as_str()
+                .unwrap()
+        ),
+        "blockrun:request-42"
+    );
+    for result in results {
+        let (reference, ours) = (&result["reference"], &result["ours"]);
+        for field in ["version", "header", "feePayer", "blockhash", "signers"] {
+            assert_eq!(ours[field], reference[field], "{field}");
+        }
+        assert_eq!(ours["feePayer"], FEE_PAYER);
+        let sorted = |v: &Value| {
+            let mut keys: Vec<String> = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k.as_str().unwrap().to_owned())
+                .collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(
+            sorted(&ours["staticAccounts"]),
+            sorted(&reference["staticAccounts"])
+        );
+        let (ix, reference_ix) = (
+            ours["instructions"].as_array().unwrap(),
+            reference["instructions"].as_array().unwrap(),
+        );
+        assert_eq!(ix.len(), 4);
+        assert_eq!(ix.len(), reference_ix.len());
+        // Compute limit, compute price, TransferChecked: identical.
+        assert_eq!(ix[..3], reference_ix[..3]);
+        // The memo: same program, no accounts, 32 hex digits (random on both sides).
+        assert_eq!(ix[3]["program"], reference_ix[3]["program"]);
+        assert_eq!(ix[3]["accounts"], json!([]));
+        for memo in [&ix[3]["data"], &reference_ix[3]["data"]] {
+            let text = hex_text(memo.as_str().unwrap());
+            assert_eq!(text.len(), 32, "{text}");
+            assert!(text.bytes().all(|b| b.is_ascii_hexdigit()), "{text}");
+        }
+        assert_ne!(ix[3]["data"], reference_ix[3]["data"]);
+    }
+}
+
+/// The text whose UTF-8 bytes `hex` spells.
+fn hex_text(hex: &str) -> String {
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    String::from_utf8(bytes).unwrap()
+}

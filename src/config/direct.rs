@@ -5,7 +5,8 @@
 //! Every setting has an environment variable that outranks the file; their names are fixed
 //! (harnesses outside the repository set them): `UPSTREAM_KIND`, `BLOCKRUN_API_URL`,
 //! `DIRECT_MAX_PER_REQUEST_USD`, `DIRECT_MAX_PER_DAY_USD`, `DIRECT_CHAIN`, `SOLANA_RPC_URL`,
-//! `BASE_RPC_URL`, and the key variables of `admin::wallet`.
+//! `BASE_RPC_URL`, `SOLANA_WALLET_KEY` (read by `direct`), and the key variables of
+//! `admin::wallet`.
 
 use std::path::{Path, PathBuf};
 
@@ -77,6 +78,10 @@ pub struct FileDirect {
     pub base_rpc_url: Option<String>,
     /// Solana JSON-RPC URL for blockhashes and the balance (env `SOLANA_RPC_URL`).
     pub solana_rpc_url: Option<String>,
+    /// A file holding the Solana key to pay from: a base58 64-byte secret key, a
+    /// `solana-keygen` JSON array, or a BIP-39 mnemonic (env `SOLANA_WALLET_KEY`, a base58
+    /// secret, outranks it); absent = ClawRouter's `mnemonic` file.
+    pub solana_key_file: Option<PathBuf>,
     /// The fewest output tokens an answer may be allowed (default 4096): a model whose price
     /// at that length is above the per-request cap is not used.
     pub min_output_tokens: Option<u64>,
@@ -142,6 +147,8 @@ pub struct DirectSettings {
     pub base_rpc_url: String,
     /// Solana JSON-RPC URL.
     pub solana_rpc_url: String,
+    /// `direct.solana_key_file`, `~` expanded.
+    pub solana_key_file: Option<PathBuf>,
     /// The fewest output tokens an answer may be allowed.
     pub min_output_tokens: u64,
     /// The payment ledger.
@@ -414,6 +421,7 @@ pub fn resolve(
             file.solana_rpc_url.as_ref(),
             SOLANA_RPC_URL,
         ),
+        solana_key_file: file.solana_key_file.map(|p| expand(&p, home)),
         min_output_tokens,
         ledger,
         routing: file.routing.map(|p| expand(&p, home)),

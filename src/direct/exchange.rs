@@ -133,7 +133,8 @@ impl Direct {
                     (sent, Some((payment, Origin::Reused)))
                 }
                 None => {
-                    let ahead = self.sign_ahead_for(pick, body.len(), &context);
+                    let blockhash = self.ahead_blockhash(&pick.model).await;
+                    let ahead = self.sign_ahead_for(pick, body.len(), &context, blockhash);
                     let max_tokens = ahead.as_ref().map_or(pick.max_tokens, |(m, _)| *m);
                     let edited = body::for_pick(
                         body,
@@ -394,7 +395,20 @@ impl Direct {
                         }
                         Err(e) => return refused(pay_failure(&PayError::Request(e))),
                     };
-                    match payer.pay_required(&required, context, unix_now()) {
+                    // Refusals first (no RPC call for an offer that will not be paid).
+                    if let Err(e) = payer.amount_for(&required) {
+                        return refused(pay_failure(&e));
+                    }
+                    let blockhash = match self.payment_blockhash().await {
+                        Ok(blockhash) => blockhash,
+                        Err(e) => {
+                            return refused(refusal(
+                                FailureKind::Payment,
+                                format!("direct mode: {e}; nothing was paid"),
+                            ))
+                        }
+                    };
+                    match payer.pay_required_with(&required, context, unix_now(), blockhash) {
                         Ok(payment) => {
                             log::info!(
                                 "direct: paying {} for {} (nonce {})",
@@ -422,11 +436,21 @@ impl Direct {
         pick: &Pick,
         body_len: usize,
         context: &PaymentContext<'_>,
+        blockhash: Option<[u8; 32]>,
     ) -> Option<(u64, Arc<PaidAttempt>)> {
         let Billing::Wallet(payer) = &self.billing else {
             return None;
         };
         let required = self.requirements(&pick.model)?;
+        // A seller memo (Solana `extra.memo`) binds the one request it was issued for: a
+        // payment for another request cannot reuse it, so nothing is signed ahead with it.
+        let bound = required.offers.iter().any(|offer| {
+            crate::payments::svm::seller_memo(offer.extra.as_ref().and_then(|e| e.memo.as_ref()))
+                .is_some()
+        });
+        if bound {
+            return None;
+        }
         let amount = payer.amount_for(&required).ok()?;
         let model = self.catalog.cached_model(&pick.model)?;
         // Priced on the body as it will be sent: with this pick's `model` and `max_tokens`.
@@ -447,10 +471,38 @@ impl Direct {
             request_id: ahead_id.as_deref(),
             ..*context
         };
-        match payer.pay_required(&required, &ahead, unix_now()) {
+        match payer.pay_required_with(&required, &ahead, unix_now(), blockhash) {
             Ok(payment) => Some((max_tokens, Arc::new(payment))),
             Err(e) => {
                 log::debug!("direct: not signing ahead for {}: {e}", pick.model);
+                None
+            }
+        }
+    }
+
+    /// On Solana, the recent blockhash a payment is built on (cached 10 s by the RPC
+    /// client); `None` on Base, which needs none.
+    async fn payment_blockhash(&self) -> Result<Option<[u8; 32]>, String> {
+        match &self.solana_rpc {
+            Some(rpc) => rpc.latest_blockhash().await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Signing ahead on Solana: a blockhash when there are requirements to sign ahead with
+    /// (no RPC call otherwise). A failed fetch only means sending unpaid first.
+    ///
+    /// Signing ahead is as safe on Solana as on Base: the blockhash is at most
+    /// [`super::solana_rpc::BLOCKHASH_TTL`] old, so the transaction has most of a minute to
+    /// be collected, and one BlockRun refuses (an expired blockhash included) is settled as
+    /// refused and followed by the 402 path, exactly as an underpriced one on Base.
+    async fn ahead_blockhash(&self, model: &str) -> Option<[u8; 32]> {
+        let rpc = self.solana_rpc.as_ref()?;
+        self.requirements(model)?;
+        match rpc.latest_blockhash().await {
+            Ok(hash) => Some(hash),
+            Err(e) => {
+                log::debug!("direct: not signing ahead for {model}: {e}");
                 None
             }
         }

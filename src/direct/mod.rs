@@ -10,6 +10,7 @@
 //! - [`balance`]: the wallet's USDC balance on Base over JSON-RPC.
 //! - [`exchange`]: one paid call — 402 → pay → resend, signing ahead, reuse of an unsettled
 //!   payment by a retry, fallbacks before any payment was accepted.
+//! - [`solana_rpc`]: on Solana, the recent blockhash a payment needs and the USDC balance.
 //!
 //! The signing, the policy and the ledger are `crate::payments` (no Pingora types); this
 //! module drives them over the bridge's upstream client. `proxy/` only asks [`Direct::route`]
@@ -21,6 +22,7 @@ pub mod catalog;
 pub mod exchange;
 pub mod pricing;
 pub mod routing;
+pub mod solana_rpc;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,6 +32,7 @@ use crate::admin::wallet::{self, SecretKey, WalletSource};
 use crate::config::direct::{DirectAuth, DirectSettings};
 use crate::config::Config;
 use crate::funding::Chain;
+use crate::keys::solana::{Mnemonic, SolanaKeypair};
 use crate::payments::ledger::{self, Ledger, LedgerError};
 use crate::payments::policy::{Policy, Usdc};
 use crate::payments::x402::PaymentRequired;
@@ -37,7 +40,9 @@ use crate::payments::{PaidAttempt, Payer};
 use crate::translate::request::ChatPlan;
 use crate::upstream_client::UpstreamClient;
 use catalog::Catalog;
+use k256::elliptic_curve::zeroize::Zeroizing;
 use routing::{NoFit, Pick, Profiles};
+use solana_rpc::SolanaRpc;
 
 /// How long the requirements of a model's last 402 are used to sign ahead (BlockRun's SDK: 1 h).
 const SIGN_AHEAD_TTL: Duration = Duration::from_secs(3600);
@@ -57,9 +62,12 @@ pub enum DirectInitError {
     /// The key settings are wrong.
     #[error("direct mode's wallet key: {0}")]
     Key(String),
-    /// The chain is not one this build pays on.
-    #[error("direct mode pays on Base only in this version, and {0}; set direct.chain: base (env DIRECT_CHAIN=base) and fund the wallet's Base address with USDC, or use ClawRouter (upstream.kind: clawrouter), which pays on Solana")]
-    Chain(String),
+    /// Paying on Solana, and no Solana key was found.
+    #[error("direct mode pays on Solana ({0}) and needs a Solana key, and none was found: set SOLANA_WALLET_KEY (a base58 secret key), direct.solana_key_file (a base58 secret key, a solana-keygen JSON key file or a mnemonic), or create ClawRouter's wallet (~/.openclaw/blockrun/mnemonic); or set direct.chain: base (env DIRECT_CHAIN=base)")]
+    NoSolanaKey(String),
+    /// The Solana key settings are wrong.
+    #[error("direct mode's Solana key: {0}")]
+    SolanaKey(String),
     /// The ledger cannot be used.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -101,6 +109,8 @@ pub struct Direct {
     balance: balance::BalanceCache,
     /// The router's last choice (requested → chosen), for the dashboard.
     last_route: Mutex<Option<(String, String)>>,
+    /// Paying on Solana: the RPC for blockhashes and the balance.
+    solana_rpc: Option<SolanaRpc>,
 }
 
 impl std::fmt::Debug for Direct {
@@ -152,18 +162,26 @@ impl Direct {
             None => Profiles::builtin(),
         };
         let ledger = Ledger::open(&settings.ledger)?;
+        let policy = Policy {
+            caps: settings.caps,
+            pay_to: settings.pay_to.clone(),
+            solana: false,
+        };
+        let mut solana_rpc = None;
         let billing = match &settings.auth {
             DirectAuth::ApiKey(_) => Billing::ApiKey(Mutex::new(ledger)),
+            DirectAuth::Wallet if settings.chain.chain == Chain::Solana => {
+                let keypair = find_solana_key(settings, env)?;
+                log::info!(
+                    "direct mode pays on Solana ({}) from {}",
+                    settings.chain.reason,
+                    keypair.address()
+                );
+                solana_rpc = Some(SolanaRpc::new(&settings.solana_rpc_url, &keypair.address()));
+                Billing::Wallet(Payer::solana(keypair, policy, ledger))
+            }
             DirectAuth::Wallet => {
-                if settings.chain.chain == Chain::Solana {
-                    return Err(DirectInitError::Chain(settings.chain.reason.clone()));
-                }
                 let key = find_key(config, settings, env)?;
-                let policy = Policy {
-                    caps: settings.caps,
-                    pay_to: settings.pay_to.clone(),
-                    solana: false,
-                };
                 Billing::Wallet(
                     Payer::new(key, policy, ledger)
                         .map_err(|e| DirectInitError::Key(e.to_string()))?,
@@ -180,7 +198,32 @@ impl Direct {
             ahead_off: Mutex::new(HashMap::new()),
             balance: balance::BalanceCache::default(),
             last_route: Mutex::new(None),
+            solana_rpc,
         })
+    }
+
+    /// The chain payments are signed on (wallet billing).
+    pub fn chain(&self) -> Option<Chain> {
+        match &self.billing {
+            Billing::Wallet(payer) => Some(payer.chain()),
+            Billing::ApiKey(_) => None,
+        }
+    }
+
+    /// Paying on Solana: the RPC it reads blockhashes and the balance from.
+    pub fn solana_rpc(&self) -> Option<&SolanaRpc> {
+        self.solana_rpc.as_ref()
+    }
+
+    /// The paying wallet's USDC balance on Solana (RPC `getTokenAccountsByOwner`, cached
+    /// 30 s); an error when direct mode does not pay on Solana.
+    pub async fn usdc_balance(&self) -> Result<Usdc, String> {
+        match &self.solana_rpc {
+            Some(rpc) => rpc.usdc_balance().await,
+            None => Err(
+                "direct mode does not pay on Solana here, so it reads no Solana balance".to_owned(),
+            ),
+        }
     }
 
     /// The settings it runs with.
@@ -201,14 +244,18 @@ impl Direct {
         self.last_route.lock().ok().and_then(|last| last.clone())
     }
 
-    /// The paying wallet's USDC balance (cached for the dashboard); `None` with an API key.
+    /// The paying wallet's USDC balance on the chain it pays on (cached for the dashboard);
+    /// `None` with an API key.
     pub async fn balance(&self) -> Option<Result<Usdc, String>> {
         let address = self.address()?;
-        Some(
-            self.balance
-                .get(&self.settings.base_rpc_url, &address)
-                .await,
-        )
+        Some(match self.chain()? {
+            Chain::Solana => self.usdc_balance().await,
+            Chain::Base => {
+                self.balance
+                    .get(&self.settings.base_rpc_url, &address)
+                    .await
+            }
+        })
     }
 
     /// Runs `f` on the ledger (reports: `spend`, the dashboard).
@@ -377,4 +424,190 @@ pub fn find_key(
         file.display()
     );
     Ok(key)
+}
+
+/// The Solana address direct mode pays from with `settings` (found as [`Direct::new`] finds
+/// its key), for the management commands (`doctor`, `wallet`), with
+/// [`solana_rpc::usdc_balance_blocking`] for its balance. The key itself stays here.
+pub fn solana_address(
+    settings: &DirectSettings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, DirectInitError> {
+    find_solana_key(settings, env).map(|pair| pair.address())
+}
+
+/// The Solana key, first found of: `SOLANA_WALLET_KEY` (a base58 secret key),
+/// `direct.solana_key_file` (a base58 secret key, a `solana-keygen` JSON array or a mnemonic),
+/// ClawRouter's `~/.openclaw/blockrun/mnemonic` (SLIP-10 `m/44'/501'/0'/0'`). Errors name the
+/// source, never its content.
+fn find_solana_key(
+    settings: &DirectSettings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SolanaKeypair, DirectInitError> {
+    if let Some(text) = env("SOLANA_WALLET_KEY").map(Zeroizing::new) {
+        if !text.trim().is_empty() {
+            let pair = SolanaKeypair::from_secret(&text).map_err(|problem| {
+                DirectInitError::SolanaKey(format!(
+                    "the environment variable SOLANA_WALLET_KEY {problem} (its value is not \
+                     shown); export the base58 secret key your wallet exports"
+                ))
+            })?;
+            log::info!("direct mode signs on Solana with the key from SOLANA_WALLET_KEY");
+            return Ok(pair);
+        }
+    }
+    if let Some(file) = &settings.solana_key_file {
+        let pair = solana_key_from_file(file, "direct.solana_key_file")?;
+        log::info!(
+            "direct mode signs on Solana with the key from {}",
+            file.display()
+        );
+        return Ok(pair);
+    }
+    let file = settings
+        .clawrouter_wallet_dir
+        .as_ref()
+        .map(|dir| dir.join("mnemonic"))
+        .filter(|file| file.exists())
+        .ok_or_else(|| DirectInitError::NoSolanaKey(settings.chain.reason.clone()))?;
+    let pair = solana_key_from_file(&file, "ClawRouter's mnemonic")?;
+    log::info!(
+        "direct mode signs on Solana with the key derived from ClawRouter's mnemonic {}",
+        file.display()
+    );
+    Ok(pair)
+}
+
+/// A Solana key file: a mnemonic (words), else a 64-byte secret key (base58 or JSON).
+fn solana_key_from_file(
+    file: &std::path::Path,
+    what: &str,
+) -> Result<SolanaKeypair, DirectInitError> {
+    let bad = |problem: String| {
+        DirectInitError::SolanaKey(format!(
+            "{what} {} {problem} (the content is not shown)",
+            file.display()
+        ))
+    };
+    let meta = std::fs::metadata(file).map_err(|e| bad(format!("cannot be read ({e})")))?;
+    if meta.len() > 64 * 1024 {
+        return Err(bad(format!("is {} bytes, too large for a key", meta.len())));
+    }
+    let text = Zeroizing::new(
+        std::fs::read_to_string(file).map_err(|e| bad(format!("cannot be read ({e})")))?,
+    );
+    let words = text.split_whitespace().count();
+    if words > 1 {
+        let mnemonic = Mnemonic::parse(&text).map_err(|p| bad(format!("{p}")))?;
+        return SolanaKeypair::from_mnemonic(&mnemonic).map_err(|e| bad(e.to_string()));
+    }
+    SolanaKeypair::from_secret(&text).map_err(|p| bad(p.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::direct::{resolve, DirectEnv, FileDirect};
+    use std::path::{Path, PathBuf};
+
+    const ABANDON: &str = "abandon abandon abandon abandon abandon abandon abandon abandon \
+                           abandon abandon abandon about";
+    const ABANDON_ADDRESS: &str = "HAgk14JpMQLgt6rVgv7cBQFJWFto5Dqxi472uT3DKpqk";
+
+    fn settings(home: &Path, key_file: Option<PathBuf>) -> DirectSettings {
+        let file = FileDirect {
+            chain: Some("solana".to_owned()),
+            solana_key_file: key_file,
+            ledger: Some(home.join("payments.sqlite")),
+            ..FileDirect::default()
+        };
+        resolve(
+            file,
+            &DirectEnv::default(),
+            Some(home),
+            Some(home),
+            "bridge.yaml",
+            &|_| None,
+        )
+        .unwrap()
+    }
+
+    /// The base58 secret key of the seed `[n; 32]`, and its address.
+    fn secret(n: u8) -> (String, String) {
+        let seed = [n; 32];
+        let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
+        let public = ring::signature::KeyPair::public_key(&pair)
+            .as_ref()
+            .to_vec();
+        let mut bytes = seed.to_vec();
+        bytes.extend_from_slice(&public);
+        (
+            bs58::encode(bytes).into_string(),
+            bs58::encode(public).into_string(),
+        )
+    }
+
+    #[test]
+    fn the_solana_key_is_found_env_first_then_the_setting_then_clawrouters_mnemonic() {
+        let home = tempfile::tempdir().unwrap();
+        let wallet = home.path().join(".openclaw/blockrun");
+        std::fs::create_dir_all(&wallet).unwrap();
+        std::fs::write(wallet.join("mnemonic"), ABANDON).unwrap();
+        let (env_secret, env_address) = secret(1);
+        let (file_secret, file_address) = secret(2);
+        let key_file = home.path().join("solana.key");
+        std::fs::write(&key_file, &file_secret).unwrap();
+
+        let with_file = settings(home.path(), Some(key_file.clone()));
+        let env = |name: &str| (name == "SOLANA_WALLET_KEY").then(|| env_secret.clone());
+        assert_eq!(
+            find_solana_key(&with_file, &env).unwrap().address(),
+            env_address
+        );
+        assert_eq!(
+            find_solana_key(&with_file, &|_| None).unwrap().address(),
+            file_address
+        );
+        let without = settings(home.path(), None);
+        assert_eq!(
+            find_solana_key(&without, &|_| None).unwrap().address(),
+            ABANDON_ADDRESS
+        );
+        assert_eq!(
+            solana_address(&without, &|_| None).unwrap(),
+            ABANDON_ADDRESS
+        );
+        // A mnemonic in the setting's file works too.
+        std::fs::write(&key_file, format!("{ABANDON}\n")).unwrap();
+        assert_eq!(
+            find_solana_key(&with_file, &|_| None).unwrap().address(),
+            ABANDON_ADDRESS
+        );
+        std::fs::remove_file(wallet.join("mnemonic")).unwrap();
+        let e = find_solana_key(&without, &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SOLANA_WALLET_KEY"), "{e}");
+        assert!(e.contains("direct.solana_key_file"), "{e}");
+        assert!(e.contains("direct.chain is solana"), "the reason: {e}");
+    }
+
+    #[test]
+    fn a_bad_solana_key_is_named_by_its_source_never_shown() {
+        let home = tempfile::tempdir().unwrap();
+        let (good, _) = secret(3);
+        let bad = format!("{}x", &good[..good.len() - 1]);
+        let without = settings(home.path(), None);
+        let env = |name: &str| (name == "SOLANA_WALLET_KEY").then(|| bad.clone());
+        let e = find_solana_key(&without, &env).unwrap_err().to_string();
+        assert!(e.contains("SOLANA_WALLET_KEY"), "{e}");
+        assert!(!e.contains(&bad[..10]), "never shown: {e}");
+        let key_file = home.path().join("solana.key");
+        std::fs::write(&key_file, "ABANDON abandon").unwrap();
+        let e = find_solana_key(&settings(home.path(), Some(key_file.clone())), &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&key_file.display().to_string()), "{e}");
+        assert!(!e.to_lowercase().contains("abandon"), "never shown: {e}");
+    }
 }

@@ -178,6 +178,75 @@ impl SolanaKeypair {
     }
 }
 
+/// What is wrong with a Solana secret key's text (the text itself is never shown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretProblem {
+    /// Nothing but whitespace.
+    Empty,
+    /// Neither base58 nor a JSON array of numbers 0–255.
+    NotBase58,
+    /// This many bytes instead of 64 (32 of private seed, then the 32 of the public key).
+    Length(usize),
+    /// The last 32 bytes are not the public key of the first 32: a damaged or mixed-up key.
+    PublicKeyMismatch,
+}
+
+impl fmt::Display for SecretProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretProblem::Empty => f.write_str("is empty"),
+            SecretProblem::NotBase58 => f.write_str(
+                "is neither a base58 secret key (as Phantom or `solana-keygen` export it) nor a \
+                 JSON array of 64 numbers (a `solana-keygen` key file) nor a mnemonic",
+            ),
+            SecretProblem::Length(n) => write!(
+                f,
+                "decodes to {n} bytes instead of 64 (a Solana secret key is the 32-byte seed \
+                 followed by the 32-byte public key)"
+            ),
+            SecretProblem::PublicKeyMismatch => f.write_str(
+                "holds a public key that does not belong to its private half (the key is damaged)",
+            ),
+        }
+    }
+}
+
+impl SolanaKeypair {
+    /// A keypair from a 64-byte Solana secret key: base58 (Phantom's export, `SOLANA_WALLET_KEY`)
+    /// or a JSON array of 64 numbers (`solana-keygen`'s key file). The public half must match.
+    pub fn from_secret(text: &str) -> Result<SolanaKeypair, SecretProblem> {
+        let text = text.trim().trim_start_matches('\u{feff}').trim();
+        if text.is_empty() {
+            return Err(SecretProblem::Empty);
+        }
+        let bytes: Zeroizing<Vec<u8>> = if text.starts_with('[') {
+            let numbers: Zeroizing<Vec<u8>> = Zeroizing::new(
+                serde_json::from_str::<Vec<u8>>(text).map_err(|_| SecretProblem::NotBase58)?,
+            );
+            numbers
+        } else {
+            Zeroizing::new(
+                bs58::decode(text)
+                    .into_vec()
+                    .map_err(|_| SecretProblem::NotBase58)?,
+            )
+        };
+        if bytes.len() != 64 {
+            return Err(SecretProblem::Length(bytes.len()));
+        }
+        let mut seed = Zeroizing::new([0u8; 32]);
+        seed.copy_from_slice(&bytes[..32]);
+        let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed[..])
+            .map_err(|_| SecretProblem::PublicKeyMismatch)?;
+        if pair.public_key().as_ref() != &bytes[32..] {
+            return Err(SecretProblem::PublicKeyMismatch);
+        }
+        let mut public = [0u8; 32];
+        public.copy_from_slice(&bytes[32..]);
+        Ok(SolanaKeypair { seed, public })
+    }
+}
+
 /// An HMAC-SHA512 output as (key, chain code), each zeroized on drop.
 fn split(tag: hmac::Tag) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>) {
     let bytes = tag.as_ref();
@@ -244,6 +313,59 @@ mod tests {
             MnemonicProblem::NotLowercaseWords,
         ] {
             assert!(!problem.to_string().contains("abandon"));
+        }
+    }
+
+    /// The base58 secret of the ABANDON vector's keypair (seed ‖ public key).
+    fn abandon_secret() -> (String, [u8; 64]) {
+        let pair = SolanaKeypair::from_mnemonic(&Mnemonic::parse(ABANDON).unwrap()).unwrap();
+        let mut bytes = [0u8; 64];
+        bytes[..32].copy_from_slice(&pair.seed[..]);
+        bytes[32..].copy_from_slice(&pair.public);
+        (bs58::encode(bytes).into_string(), bytes)
+    }
+
+    #[test]
+    fn a_base58_or_json_secret_gives_the_same_keypair() {
+        let (text, bytes) = abandon_secret();
+        let pair = SolanaKeypair::from_secret(&format!(" {text}\n")).unwrap();
+        assert_eq!(
+            pair.address(),
+            "HAgk14JpMQLgt6rVgv7cBQFJWFto5Dqxi472uT3DKpqk"
+        );
+        let json = serde_json::to_string(&bytes.to_vec()).unwrap();
+        let again = SolanaKeypair::from_secret(&json).unwrap();
+        assert_eq!(again.public_key(), pair.public_key());
+        assert_eq!(pair.sign(b"x").unwrap(), again.sign(b"x").unwrap());
+    }
+
+    #[test]
+    fn bad_secrets_are_described_not_echoed() {
+        let (text, mut bytes) = abandon_secret();
+        assert_eq!(
+            SolanaKeypair::from_secret("").unwrap_err(),
+            SecretProblem::Empty
+        );
+        assert_eq!(
+            SolanaKeypair::from_secret("0OIl").unwrap_err(),
+            SecretProblem::NotBase58
+        );
+        assert!(matches!(
+            SolanaKeypair::from_secret(&text[..40]).unwrap_err(),
+            SecretProblem::Length(n) if n < 64
+        ));
+        bytes[40] ^= 1;
+        assert_eq!(
+            SolanaKeypair::from_secret(&bs58::encode(bytes).into_string()).unwrap_err(),
+            SecretProblem::PublicKeyMismatch
+        );
+        for problem in [
+            SecretProblem::Empty,
+            SecretProblem::NotBase58,
+            SecretProblem::Length(29),
+            SecretProblem::PublicKeyMismatch,
+        ] {
+            assert!(!problem.to_string().contains(&text[..8]));
         }
     }
 

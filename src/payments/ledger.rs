@@ -286,6 +286,32 @@ impl Ledger {
         Ok(())
     }
 
+    /// Records the nonce of payment `id` once it is known: a Solana payment is reserved
+    /// before it is signed (so no cap is ever signed past), and its nonce is its transaction
+    /// signature, which exists only after signing.
+    pub fn set_nonce(&mut self, id: i64, nonce: &str) -> Result<(), LedgerError> {
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE payments SET nonce = ?1 WHERE id = ?2",
+                params![nonce, id],
+            )
+            .map_err(|e| self.classify(e, "recording the payment's signature"))?;
+        if changed == 0 {
+            return Err(LedgerError::NoSuchPayment {
+                path: self.path.clone(),
+                id,
+            });
+        }
+        Ok(())
+    }
+
+    /// The database, for the payment core's tests.
+    #[cfg(test)]
+    pub(crate) fn connection(&self) -> &rusqlite::Connection {
+        &self.conn
+    }
+
     /// The outcome recorded for payment `id`.
     pub fn outcome(&self, id: i64) -> Result<Option<String>, LedgerError> {
         self.conn

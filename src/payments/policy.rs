@@ -103,11 +103,19 @@ pub enum Refusal {
     /// An offer with another scheme than `exact`.
     #[error("BlockRun asked for the x402 scheme {0}; direct mode pays only with \"exact\" (EIP-3009 USDC transfers); use ClawRouter (upstream.kind: clawrouter) for this upstream")]
     Scheme(String),
-    /// An offer on Solana.
-    #[error("BlockRun asked for payment on Solana ({0}); that chain is not enabled in direct mode yet (it pays USDC on Base only); use ClawRouter (upstream.kind: clawrouter) to pay on Solana")]
+    /// An offer on Solana to a payer on Base.
+    #[error("BlockRun asked for payment on Solana ({0}), and direct mode pays on Base here (direct.chain); to pay from ClawRouter's Solana wallet set direct.chain: solana (env DIRECT_CHAIN=solana)")]
     SolanaNotEnabled(String),
+    /// A 402 offering nothing on the chain the payer pays on.
+    #[error("BlockRun offered no payment on {chain} (it asked for {offered}), and direct mode pays on {chain} only (direct.chain); nothing was paid; set direct.chain (env DIRECT_CHAIN) to the chain your USDC is on")]
+    ChainNotOffered {
+        /// The payer's chain (`Solana`).
+        chain: &'static str,
+        /// The networks offered, quoted.
+        offered: String,
+    },
     /// An offer on another network than Base.
-    #[error("BlockRun asked for payment on the network {0}; direct mode pays only on Base ({BASE_NETWORK})")]
+    #[error("BlockRun asked for payment on the network {0}; direct mode pays only on Base ({BASE_NETWORK}) or Solana mainnet ({SOLANA_NETWORK})")]
     Network(String),
     /// A Solana network other than mainnet.
     #[error("BlockRun asked for payment on the Solana network {0}; direct mode pays on Solana mainnet ({SOLANA_NETWORK}) only")]
@@ -123,6 +131,9 @@ pub enum Refusal {
         /// The value, quoted.
         value: String,
     },
+    /// A Solana offer whose `extra.memo` is longer than the Memo the client may write.
+    #[error("BlockRun's Solana offer asks for a memo of {0} bytes (extra.memo), over the {max}-byte limit; nothing was paid", max = super::svm::MAX_SELLER_MEMO_BYTES)]
+    SellerMemoTooLong(usize),
     /// A Solana offer without `extra.feePayer`.
     #[error("BlockRun's Solana offer names no fee payer (extra.feePayer), so no transaction can be built for it; nothing was paid")]
     NoFeePayer,
@@ -272,6 +283,10 @@ impl Policy {
             .and_then(|extra| extra.fee_payer.as_deref())
             .ok_or(Refusal::NoFeePayer)?;
         let fee_payer = solana_address("extra.feePayer", fee_payer)?;
+        let memo = super::svm::seller_memo(offer.extra.as_ref().and_then(|e| e.memo.as_ref()));
+        if let Some(memo) = memo.filter(|m| m.len() > super::svm::MAX_SELLER_MEMO_BYTES) {
+            return Err(Refusal::SellerMemoTooLong(memo.len()));
+        }
         // Base58 is case-sensitive: the pin must match exactly.
         self.check_payee(offer, |pinned| offer.pay_to == pinned)?;
         self.accept(offer, Payee::Solana { pay_to, fee_payer })

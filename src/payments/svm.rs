@@ -11,7 +11,9 @@
 //!    token account (writable), the mint, the payee's associated token account (writable), us
 //!    (signer));
 //! 4. a Memo of 16 random bytes as 32 hex digits, so two payments of the same amount to the
-//!    same payee in the same block are two transactions, not one that could be collected once.
+//!    same payee in the same block are two transactions, not one that could be collected once;
+//!    or, when the offer sets one, the seller's `extra.memo` verbatim (at most
+//!    [`MAX_SELLER_MEMO_BYTES`]), which binds the payment to the seller's request.
 //!
 //! Accounts are ordered as `@solana/web3.js`'s `compileToV0Message` orders them: the fee payer
 //! (writable signer), us (read-only signer), then the writable and the read-only non-signers;
@@ -166,6 +168,17 @@ pub fn transfer_checked_data(amount: u64, decimals: u8) -> Vec<u8> {
     data
 }
 
+/// The longest seller memo (`extra.memo`) accepted, in bytes (as `@x402/svm`).
+pub const MAX_SELLER_MEMO_BYTES: usize = 256;
+
+/// The seller's memo of an offer's `extra.memo`: a non-empty string binds the payment (the
+/// facilitator demands that exact memo); missing, empty or not a string is unset, and a
+/// random memo is used (the rule `@x402/svm` follows).
+pub fn seller_memo(memo: Option<&serde_json::Value>) -> Option<&str> {
+    memo.and_then(serde_json::Value::as_str)
+        .filter(|text| !text.is_empty())
+}
+
 /// A fresh memo: 16 random bytes.
 pub fn random_memo() -> Result<[u8; 16], SvmError> {
     use ring::rand::SecureRandom;
@@ -196,6 +209,13 @@ pub struct Transfer {
 impl Transfer {
     /// The v0 message's bytes (what is signed), see the module docs.
     pub fn message(&self) -> Result<Vec<u8>, SvmError> {
+        self.message_with(None)
+    }
+
+    /// [`Transfer::message`] with the seller's memo (`extra.memo`, [`seller_memo`]) as the
+    /// Memo's text instead of the random one, when the offer sets one: the seller binds the
+    /// payment to it and the facilitator demands that exact memo (as `@x402/svm` does).
+    pub fn message_with(&self, seller_memo: Option<&str>) -> Result<Vec<u8>, SvmError> {
         let source =
             associated_token_address(&self.owner, &USDC_MINT).ok_or(SvmError::NoAddress)?;
         let destination =
@@ -216,8 +236,8 @@ impl Transfer {
                 return Err(SvmError::SharedAccount(name));
             }
         }
-        let memo = hex(&self.memo);
-        let memo = memo.trim_start_matches("0x");
+        let random = hex(&self.memo);
+        let memo = seller_memo.unwrap_or(random.trim_start_matches("0x"));
         let instructions: [(u8, &[u8], Vec<u8>); 4] = [
             (4, &[], compute_unit_limit_data(COMPUTE_UNIT_LIMIT)),
             (
@@ -256,12 +276,27 @@ impl Transfer {
     /// The transaction signed by `keypair` (whose public key must be [`Transfer::owner`]),
     /// the fee payer's signature left zero, in base64: the payload's `transaction`.
     pub fn sign(&self, keypair: &SolanaKeypair) -> Result<String, SvmError> {
+        self.signed(keypair).map(|(transaction, _)| transaction)
+    }
+
+    /// [`Transfer::sign`], and our signature in base58: what identifies the payment (the
+    /// transaction's id is the fee payer's signature, made later by the facilitator).
+    pub fn signed(&self, keypair: &SolanaKeypair) -> Result<(String, String), SvmError> {
+        self.signed_with(keypair, None)
+    }
+
+    /// [`Transfer::signed`] with the seller's memo, as [`Transfer::message_with`].
+    pub fn signed_with(
+        &self,
+        keypair: &SolanaKeypair,
+        seller_memo: Option<&str>,
+    ) -> Result<(String, String), SvmError> {
         if keypair.public_key() != self.owner {
             return Err(SvmError::Sign(
                 "the key is not the transfer's owner".to_owned(),
             ));
         }
-        let message = self.message()?;
+        let message = self.message_with(seller_memo)?;
         let signature = keypair
             .sign(&message)
             .map_err(|e| SvmError::Sign(e.to_string()))?;
@@ -270,7 +305,10 @@ impl Transfer {
         out.extend_from_slice(&[0u8; 64]);
         out.extend_from_slice(&signature);
         out.extend_from_slice(&message);
-        Ok(base64::engine::general_purpose::STANDARD.encode(out))
+        Ok((
+            base64::engine::general_purpose::STANDARD.encode(out),
+            bs58::encode(signature).into_string(),
+        ))
     }
 }
 

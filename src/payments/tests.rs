@@ -191,7 +191,7 @@ fn the_key_never_appears() {
 }
 
 #[test]
-fn the_payer_pays_on_base_only_until_solana_is_wired() {
+fn a_base_payer_refuses_solana_offers_and_pays_the_base_one() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(&dir.path().join("payments.sqlite")).unwrap();
     let policy = Policy {
@@ -232,4 +232,235 @@ fn the_payer_pays_on_base_only_until_solana_is_wired() {
         decode(attempt.header_value())["accepted"],
         base_offer("1000")
     );
+}
+
+const ABANDON: &str = "abandon abandon abandon abandon abandon abandon abandon abandon \
+                       abandon abandon abandon about";
+const BLOCKHASH: [u8; 32] = [7; 32];
+
+fn solana_offer(amount: &str) -> Value {
+    json!({
+        "scheme": "exact",
+        "network": svm::SOLANA_NETWORK,
+        "amount": amount,
+        "asset": svm::SOLANA_USDC,
+        "payTo": "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM",
+        "maxTimeoutSeconds": 300,
+        "extra": {"feePayer": "2wmVCSfPxGPjrnMMn7rchp4uaeoTqN39mXFC2zhPdri9"},
+    })
+}
+
+fn solana_payer(per_request: u64, per_day: Option<u64>) -> (tempfile::TempDir, Payer) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("payments.sqlite")).unwrap();
+    let policy = Policy {
+        caps: Caps {
+            per_request: Usdc(per_request),
+            per_day: per_day.map(Usdc),
+            per_thread: None,
+        },
+        pay_to: None,
+        solana: false,
+    };
+    let keypair =
+        SolanaKeypair::from_mnemonic(&crate::keys::solana::Mnemonic::parse(ABANDON).unwrap())
+            .unwrap();
+    (dir, Payer::solana(keypair, policy, ledger))
+}
+
+fn required(offers: Vec<Value>) -> x402::PaymentRequired {
+    x402::parse_payment_required(&header(offers)).unwrap()
+}
+
+#[test]
+fn a_solana_payer_takes_the_solana_offer_even_after_a_base_one() {
+    let (_dir, payer) = solana_payer(250_000, None);
+    assert_eq!(payer.chain(), Chain::Solana);
+    assert_eq!(
+        payer.address(),
+        "HAgk14JpMQLgt6rVgv7cBQFJWFto5Dqxi472uT3DKpqk"
+    );
+    let both = required(vec![base_offer("1000"), solana_offer("1000")]);
+    let attempt = payer
+        .pay_required_with(&both, &context("r1"), NOW, Some(BLOCKHASH))
+        .unwrap();
+    let v = decode(attempt.header_value());
+    assert_eq!(v["accepted"], solana_offer("1000"));
+    let transaction = base64::engine::general_purpose::STANDARD
+        .decode(v["payload"]["transaction"].as_str().unwrap())
+        .unwrap();
+    // Our signature (the second) is the payment's nonce, in the ledger too, with the chain.
+    assert_eq!(
+        bs58::encode(&transaction[65..129]).into_string(),
+        attempt.nonce()
+    );
+    let row: (String, String, String) = payer
+        .with_ledger(|l| {
+            l.connection()
+                .query_row(
+                    "SELECT nonce, chain, payee FROM payments WHERE id = ?1",
+                    [attempt.id()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .map_err(|e| panic!("{e}"))
+        })
+        .unwrap();
+    assert_eq!(row.0, attempt.nonce());
+    assert_eq!(row.1, svm::SOLANA_NETWORK);
+    assert_eq!(row.2, "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM");
+    assert!(attempt.valid_before() <= NOW + SOLANA_VALIDITY_SECS);
+}
+
+#[test]
+fn a_solana_payer_refuses_a_base_only_offer_and_needs_a_blockhash() {
+    let (_dir, payer) = solana_payer(250_000, None);
+    let base = required(vec![base_offer("1000")]);
+    let refused = payer
+        .pay_required_with(&base, &context("r1"), NOW, Some(BLOCKHASH))
+        .unwrap_err();
+    assert!(
+        matches!(refused, PayError::Refused(Refusal::ChainNotOffered { .. })),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("eip155:8453"), "{refused}");
+    let solana = required(vec![solana_offer("1000")]);
+    let refused = payer
+        .pay_required(&solana, &context("r2"), NOW)
+        .unwrap_err();
+    assert!(matches!(refused, PayError::NoBlockhash), "{refused}");
+    let rows = payer
+        .with_ledger(|l| {
+            Ok(l.connection()
+                .query_row("SELECT COUNT(*) FROM payments", [], |r| r.get::<_, i64>(0))
+                .unwrap())
+        })
+        .unwrap();
+    assert_eq!(rows, 0, "nothing reserved");
+}
+
+#[test]
+fn two_identical_solana_payments_on_one_blockhash_differ() {
+    let (_dir, payer) = solana_payer(250_000, None);
+    let offer = required(vec![solana_offer("1000")]);
+    let a = payer
+        .pay_required_with(&offer, &context("a"), NOW, Some(BLOCKHASH))
+        .unwrap();
+    let b = payer
+        .pay_required_with(&offer, &context("b"), NOW, Some(BLOCKHASH))
+        .unwrap();
+    assert_ne!(a.nonce(), b.nonce());
+    assert_ne!(a.header_value(), b.header_value());
+}
+
+#[test]
+fn a_solana_payment_over_a_cap_is_never_signed() {
+    let (_dir, payer) = solana_payer(5_000, Some(6_000));
+    let over = required(vec![solana_offer("6000")]);
+    let refused = payer
+        .pay_required_with(&over, &context("a"), NOW, Some(BLOCKHASH))
+        .unwrap_err();
+    assert!(
+        matches!(refused, PayError::Refused(Refusal::OverRequestCap { .. })),
+        "{refused}"
+    );
+    let offer = required(vec![solana_offer("4000")]);
+    payer
+        .pay_required_with(&offer, &context("b"), NOW, Some(BLOCKHASH))
+        .unwrap();
+    let refused = payer
+        .pay_required_with(&offer, &context("c"), NOW, Some(BLOCKHASH))
+        .unwrap_err();
+    assert!(
+        matches!(refused, PayError::Refused(Refusal::OverDayCap { .. })),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_seller_memo_is_written_verbatim_and_a_too_long_one_refused() {
+    let (_dir, payer) = solana_payer(250_000, None);
+    let mut offer = solana_offer("1000");
+    offer["extra"]["memo"] = json!("blockrun:req-42");
+    let attempt = payer
+        .pay_required_with(
+            &required(vec![offer.clone()]),
+            &context("a"),
+            NOW,
+            Some(BLOCKHASH),
+        )
+        .unwrap();
+    let v = decode(attempt.header_value());
+    let transaction = base64::engine::general_purpose::STANDARD
+        .decode(v["payload"]["transaction"].as_str().unwrap())
+        .unwrap();
+    assert!(
+        transaction.ends_with(&[b"blockrun:req-42".len() as u8])
+            || transaction
+                .windows(b"blockrun:req-42".len())
+                .any(|w| w == b"blockrun:req-42"),
+        "the memo is the seller's"
+    );
+    // Not a string, or empty: unset, a random memo is used.
+    for unset in [json!(42), json!("")] {
+        let mut offer = solana_offer("1000");
+        offer["extra"]["memo"] = unset;
+        payer
+            .pay_required_with(&required(vec![offer]), &context("b"), NOW, Some(BLOCKHASH))
+            .map(|_| ())
+            .or_else(|e| match e {
+                // The same request id is paid once; a fresh one is enough here.
+                PayError::Ledger(_) => Ok(()),
+                other => Err(other),
+            })
+            .unwrap();
+    }
+    offer["extra"]["memo"] = json!("x".repeat(svm::MAX_SELLER_MEMO_BYTES + 1));
+    let refused = payer
+        .pay_required_with(&required(vec![offer]), &context("c"), NOW, Some(BLOCKHASH))
+        .unwrap_err();
+    assert!(
+        matches!(refused, PayError::Refused(Refusal::SellerMemoTooLong(257))),
+        "{refused}"
+    );
+}
+
+#[test]
+fn the_very_transaction_of_an_earlier_payment_is_refused_and_frees_its_room() {
+    // A seller memo, one blockhash, one amount: the same transaction twice. The ledger's
+    // unique nonce refuses the second; its reserved row is marked refused, not left signed.
+    let (_dir, payer) = solana_payer(250_000, Some(2_000));
+    let mut offer = solana_offer("1000");
+    offer["extra"]["memo"] = json!("bound");
+    let offer = required(vec![offer]);
+    payer
+        .pay_required_with(&offer, &context("a"), NOW, Some(BLOCKHASH))
+        .unwrap();
+    let again = payer
+        .pay_required_with(&offer, &context("b"), NOW, Some(BLOCKHASH))
+        .unwrap_err();
+    assert!(matches!(again, PayError::Ledger(_)), "{again}");
+    // Its room is free again: another payment fits the day's $0.002.
+    payer
+        .pay_required_with(
+            &required(vec![solana_offer("1000")]),
+            &context("c"),
+            NOW,
+            Some(BLOCKHASH),
+        )
+        .unwrap();
+    let outcomes: Vec<String> = payer
+        .with_ledger(|l| {
+            let conn = l.connection();
+            let mut stmt = conn
+                .prepare("SELECT outcome FROM payments ORDER BY id")
+                .unwrap();
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            Ok(rows)
+        })
+        .unwrap();
+    assert_eq!(outcomes, ["signed", "refused", "signed"]);
 }

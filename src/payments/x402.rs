@@ -68,6 +68,10 @@ pub struct Extra {
     /// On Solana: the facilitator's address (base58), who pays the transaction's fee.
     #[serde(default, rename = "feePayer")]
     pub fee_payer: Option<String>,
+    /// On Solana: the seller's memo, when it binds the payment (any JSON value is read; only a
+    /// non-empty string counts, `svm::seller_memo`).
+    #[serde(default)]
+    pub memo: Option<Value>,
 }
 
 /// One way to pay that the 402 offers (an `accepts` entry), with the entry as sent, to echo

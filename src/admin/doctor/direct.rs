@@ -9,7 +9,7 @@ use crate::admin::spend;
 use crate::admin::wallet::address_from_key;
 use crate::config::direct::{DirectAuth, DirectSettings};
 use crate::config::Config;
-use crate::direct::{balance, find_key};
+use crate::direct::{balance, find_key, solana_address, solana_rpc};
 use crate::funding::Chain;
 
 const API_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,37 +69,44 @@ fn check_wallet(config: &Config, settings: &DirectSettings) -> Check {
     }
     let env = |name: &str| std::env::var(name).ok();
     let chain = &settings.chain;
-    if chain.chain == Chain::Solana {
-        return Check::fail(
-            "wallet",
-            format!(
-                "{}: Solana pays, which this version of direct mode does not",
-                chain.reason
-            ),
-            "set direct.chain: base (env DIRECT_CHAIN=base) and fund the Base address, or use \
-             ClawRouter (upstream.kind: clawrouter)",
-        );
-    }
-    let key = match find_key(config, settings, &env) {
-        Ok(key) => key,
+    let found = match chain.chain {
+        Chain::Base => find_key(config, settings, &env)
+            .map_err(|e| e.to_string())
+            .and_then(|key| address_from_key(&key).map_err(|e| e.to_string())),
+        Chain::Solana => solana_address(settings, &env).map_err(|e| e.to_string()),
+    };
+    let address = match found {
+        Ok(address) => address,
         Err(why) => {
-            return Check::fail(
-                "wallet",
-                why.to_string(),
-                "set BLOCKRUN_WALLET_KEY or WALLET_KEY_FILE, or run ClawRouter once to create its wallet",
-            )
+            let fix = match chain.chain {
+                Chain::Base => "set BLOCKRUN_WALLET_KEY or WALLET_KEY_FILE, or run ClawRouter once to create its wallet",
+                Chain::Solana => "set SOLANA_WALLET_KEY or direct.solana_key_file, or run ClawRouter once to create its wallet (its mnemonic)",
+            };
+            return Check::fail("wallet", why, fix);
         }
     };
-    let address = match address_from_key(&key) {
-        Ok(address) => address,
-        Err(why) => return Check::fail("wallet", why.to_string(), "check the key"),
+    let pays = format!(
+        "{address} pays on {} ({})",
+        chain.chain.name(),
+        chain.reason
+    );
+    let read = match chain.chain {
+        Chain::Base => balance::read_blocking(&settings.base_rpc_url, &address),
+        Chain::Solana => solana_rpc::usdc_balance_blocking(
+            &settings.solana_rpc_url,
+            &address,
+            balance::RPC_TIMEOUT,
+        ),
     };
-    let pays = format!("{address} pays on Base ({})", chain.reason);
-    match balance::read_blocking(&settings.base_rpc_url, &address) {
+    let rpc_key = match chain.chain {
+        Chain::Base => "direct.base_rpc_url / BASE_RPC_URL",
+        Chain::Solana => "direct.solana_rpc_url / SOLANA_RPC_URL",
+    };
+    match read {
         Ok(balance) if balance.0 == 0 => Check::fail(
             "wallet",
             format!("{pays}; its USDC balance is $0.00; {limits}"),
-            format!("send USDC on Base to {address}"),
+            format!("send USDC on {} to {address}", chain.chain.name()),
         ),
         Ok(balance) => Check::pass(
             "wallet",
@@ -108,7 +115,7 @@ fn check_wallet(config: &Config, settings: &DirectSettings) -> Check {
         Err(why) => Check::fail(
             "wallet",
             format!("{pays}; the balance could not be read ({why}); {limits}"),
-            "check direct.base_rpc_url / BASE_RPC_URL",
+            format!("check {rpc_key}"),
         ),
     }
 }

@@ -11,7 +11,7 @@ use super::{address_from_key, discover};
 use crate::admin::{envelope, spend};
 use crate::config::direct::{DirectAuth, DirectSettings};
 use crate::config::Config;
-use crate::direct::{balance, find_key};
+use crate::direct::{balance, find_key, solana_address, solana_rpc};
 use crate::funding::Chain;
 
 /// Prints the report; exit 0 when an address (or an API key) was shown.
@@ -50,35 +50,45 @@ pub fn report(
         );
         return ExitCode::SUCCESS;
     }
-    if settings.chain.chain == Chain::Solana {
-        return fail(
-            "chain_unsupported",
-            format!(
-                "{}: Solana pays, which this version of direct mode does not; set direct.chain: base",
-                settings.chain.reason
+    let chain = settings.chain.chain;
+    let (address, source) = match chain {
+        Chain::Base => {
+            let key = match find_key(config, settings, env) {
+                Ok(key) => key,
+                Err(why) => return fail("wallet_key_missing", why.to_string(), out),
+            };
+            let address = match address_from_key(&key) {
+                Ok(address) => address,
+                Err(why) => return fail("wallet_key_unusable", why.to_string(), out),
+            };
+            let source = discover(config, env)
+                .ok()
+                .filter(|d| d.key.is_some())
+                .map(|d| d.source.describe())
+                .unwrap_or_else(|| "ClawRouter's wallet.key".to_owned());
+            (address, source)
+        }
+        Chain::Solana => match solana_address(settings, env) {
+            Ok(address) => (
+                address,
+                "SOLANA_WALLET_KEY, direct.solana_key_file or ClawRouter's mnemonic".to_owned(),
             ),
-            out,
-        );
-    }
-    let key = match find_key(config, settings, env) {
-        Ok(key) => key,
-        Err(why) => return fail("wallet_key_missing", why.to_string(), out),
+            Err(why) => return fail("wallet_key_missing", why.to_string(), out),
+        },
     };
-    let address = match address_from_key(&key) {
-        Ok(address) => address,
-        Err(why) => return fail("wallet_key_unusable", why.to_string(), out),
+    let balance = match chain {
+        Chain::Base => balance::read_blocking(&settings.base_rpc_url, &address),
+        Chain::Solana => solana_rpc::usdc_balance_blocking(
+            &settings.solana_rpc_url,
+            &address,
+            balance::RPC_TIMEOUT,
+        ),
     };
-    let source = discover(config, env)
-        .ok()
-        .filter(|d| d.key.is_some())
-        .map(|d| d.source.describe())
-        .unwrap_or_else(|| "ClawRouter's wallet.key".to_owned());
-    let balance = balance::read_blocking(&settings.base_rpc_url, &address);
     if json {
         let data = json!({
             "mode": "direct",
             "address": address,
-            "chain": Chain::Base.name(),
+            "chain": chain.name(),
             "chainReason": settings.chain.reason,
             "keySource": source,
             "balanceUsd": balance.as_ref().ok().map(|b| b.as_usd()),
@@ -99,9 +109,9 @@ pub fn report(
     let _ = writeln!(
         out,
         "direct mode: the bridge pays BlockRun itself\n\
-         address  {address}  (fund it with USDC on Base)\n\
+         address  {address}  (fund it with USDC on {chain})\n\
          key      {source}\n\
-         chain    Base ({})\n\
+         chain    {chain} ({})\n\
          balance  {balance}\n\
          caps     {} a request, {day}; spent today {spent}",
         settings.chain.reason, caps.per_request

@@ -91,9 +91,9 @@ async fn proxy(client: &UpstreamClient) -> Value {
 async fn direct_parts(direct: &Direct) -> (Value, Value, Value) {
     let settings = direct.settings();
     let mut wallet = json!({"up": true, "direct": true});
-    if let Some(address) = direct.address() {
+    if let (Some(address), Some(chain)) = (direct.address(), direct.chain()) {
         wallet["wallet"] = Value::from(address.as_str());
-        wallet["chain"] = Value::from(Chain::Base.name());
+        wallet["chain"] = Value::from(chain.name());
         wallet["qrSvg"] = Value::from(super::qr::svg(&address));
         match direct.balance().await {
             Some(Ok(balance)) => {

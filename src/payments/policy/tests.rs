@@ -83,7 +83,10 @@ fn refuses_a_foreign_asset_network_scheme_or_domain() {
         json!("solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp"),
     ));
     assert!(matches!(solana, Refusal::SolanaNotEnabled(_)));
-    assert!(solana.to_string().contains("not enabled"), "{solana}");
+    assert!(
+        solana.to_string().contains("direct.chain: solana"),
+        "{solana}"
+    );
     assert!(matches!(
         refusal(with("scheme", json!("upto"))),
         Refusal::Scheme(_)
