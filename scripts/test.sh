@@ -6,7 +6,7 @@
 # cargo-fuzz target (scripts/fuzz-smoke.sh; FUZZ_SECS=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --codex --browser --solana --actionlint --viem --solana-web3
+scripts/install-deps.sh --codex --browser --solana --actionlint --viem --solana-web3 --x402-svm
 export CODEX_BIN="$PWD/.tools/codex/node_modules/.bin/codex"
 
 echo "==> cargo fmt --check"
