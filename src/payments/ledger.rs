@@ -191,6 +191,13 @@ impl Ledger {
                 "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))
             .map_err(|e| ledger.classify(e, "creating its table"))?;
+        // Write-ahead log, every commit synced: one fsync a commit instead of the rollback
+        // journal's several (about 8 per paid call, ~24 ms before its first token on this
+        // project's test machine), and still nothing recorded is lost to a power cut.
+        ledger
+            .conn
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            .map_err(|e| ledger.classify(e, "choosing its journal"))?;
         Ok(ledger)
     }
 
