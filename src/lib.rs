@@ -44,3 +44,4 @@ pub mod server;
 pub mod session_io;
 pub mod translate;
 pub mod upstream_client;
+pub mod ws_session;

@@ -89,6 +89,7 @@ pub struct Metrics {
     refused_connections: IntCounterVec,
     upstream_requests: IntCounterVec,
     failovers: IntCounter,
+    websocket_requests: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -192,9 +193,21 @@ impl Metrics {
                 "clawrouter_codex_upstream_failovers_total",
                 "Times an upstream refused the connection and the request went to the next one",
             )?,
+            websocket_requests: counter_vec(
+                "clawrouter_codex_websocket_requests_total",
+                "WebSocket response.create messages by input: full, chained (previous_response_id), \
+                 prewarm (generate:false), not_found (an unknown previous_response_id)",
+                &["input"],
+            )?,
             registry,
         };
         Ok(Arc::new(metrics))
+    }
+
+    /// Counts one WebSocket `response.create` by the kind of its input (`full`, `chained`,
+    /// `prewarm`, `not_found`).
+    pub fn websocket_request(&self, input: &str) {
+        self.websocket_requests.with_label_values(&[input]).inc();
     }
 
     /// Counts one finished request.
