@@ -415,14 +415,22 @@ async fn turn(
             conn.send_text(refusal_frame(error.status(), &error.body()))
                 .await?;
         }
-        Ok(Responded::Answered { .. }) => {
-            if let Some(output) = output {
-                if let Err(why) = store.keep(id, input, output) {
-                    log::info!(
-                        "WebSocket conversation not kept ({why:?}): the next request must \
-                         carry the full input"
-                    );
-                }
+        Ok(Responded::Answered { .. }) => {}
+    }
+    match output {
+        Some(output) => {
+            if let Err(why) = store.keep(id, input, output) {
+                log::info!(
+                    "WebSocket conversation not kept ({why:?}): the next request must carry \
+                     the full input"
+                );
+            }
+        }
+        // A continuation that did not complete: what it continued is not trusted again
+        // (the client starts over with the full input).
+        None => {
+            if let Some(previous) = &create.previous_response_id {
+                store.forget(previous);
             }
         }
     }

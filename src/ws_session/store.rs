@@ -175,6 +175,21 @@ impl Conversation {
         Ok(())
     }
 
+    /// Forgets response `id` (a continuation of it failed: its state is suspect).
+    pub fn forget(&mut self, id: &str) {
+        self.entries.retain(|entry| entry.id != id);
+        let held = self
+            .entries
+            .iter()
+            .map(|entry| entry.history.bytes())
+            .max()
+            .unwrap_or(0);
+        if held < self.held {
+            self.budget.give(self.held - held);
+            self.held = held;
+        }
+    }
+
     /// Forgets every response.
     pub fn clear(&mut self) {
         self.entries.clear();

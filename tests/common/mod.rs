@@ -4,6 +4,7 @@
 //! - [`codex`]: drives the real Codex CLI against a bridge.
 //! - [`bridge`]: runs the bridge in-process.
 //! - [`cli`]: the binary with a clean environment.
+//! - [`ws`]: a WebSocket client for `/v1/responses`.
 //!
 //! Each test binary uses only some of them, hence the `dead_code` allowances.
 #![allow(dead_code)]
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod client;
 pub mod codex;
 pub mod mock_upstream;
+pub mod ws;
 
 /// Sends `body` to the bridge's `/v1/responses`, waits until the upstream got the chat call
 /// (reading the first answer bytes first when `read_first`), hangs up, and asserts the bridge
