@@ -311,3 +311,36 @@ fn a_bad_handshake_is_refused_with_a_clear_error() {
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("Sec-WebSocket-Key"), "{answer}");
 }
+
+/// The connection guard bounds HTTP request headers (size, deadline); after the `101` the
+/// bytes are WebSocket frames, which it must let through. Codex sends `response.processed`
+/// after each response and may then stay silent for minutes while the user types: the
+/// connection must survive that (it did not when the guard took the frames for a header that
+/// missed its deadline), and a long session with it.
+#[test]
+fn an_upgraded_connection_is_not_held_to_http_header_bounds() {
+    let mock = MockUpstream::start(|_| Reply::text("ok"));
+    let bridge = BridgeGuard::start_with(&mock.base_url(), |file| {
+        file.server = Some(clawrouter_codex::config::FileServer {
+            header_timeout_secs: Some(1),
+            ..Default::default()
+        });
+    });
+    let mut ws = open(&bridge);
+    let mut previous: Option<Value> = None;
+    for turn in 0..12 {
+        let mut request = create(vec![user(&"x".repeat(12_000))]);
+        if let Some(id) = &previous {
+            request["previous_response_id"] = id.clone();
+        }
+        let answer = ws.turn(&request);
+        assert_eq!(answer.last()["type"], "response.completed", "turn {turn}");
+        let id = answer.response()["id"].clone();
+        ws.send(&json!({"type": "response.processed", "response_id": id}));
+        previous = Some(id);
+        if turn == 1 {
+            // The user thinks for longer than the HTTP header deadline.
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+    }
+}

@@ -329,7 +329,14 @@ async fn turn(
             ctx.outcome = error.outcome();
             conn.send_text(refusal_frame(error.status(), &error.body()))
                 .await?;
-            finished(bridge, &ctx, "-", bytes_in, conn.bytes_out - sent_before);
+            finished(
+                bridge,
+                &ctx,
+                "-",
+                "-",
+                bytes_in,
+                conn.bytes_out - sent_before,
+            );
             return Ok(true);
         }
     };
@@ -362,6 +369,7 @@ async fn turn(
                     bridge,
                     &ctx,
                     &create.model,
+                    "not_found",
                     bytes_in,
                     conn.bytes_out - sent_before,
                 );
@@ -370,8 +378,17 @@ async fn turn(
         },
     };
     bridge.metrics.websocket_request(kind);
+    let new_items = create.input.len();
     let input = base.then(Segment::new(create.input));
     let id = new_id("resp_");
+    // The access log's view of the input: how it came, how much was new.
+    let detail = match &create.previous_response_id {
+        Some(previous) => format!(
+            "{kind} previous={previous} new_items={new_items} items={} id={id}",
+            input.items().count()
+        ),
+        None => format!("{kind} items={new_items} id={id}"),
+    };
     if !create.generate {
         prewarm(conn, &id, &create.model).await?;
         let _ = store.keep(id, input, Vec::new());
@@ -379,6 +396,7 @@ async fn turn(
             bridge,
             &ctx,
             &create.model,
+            &detail,
             bytes_in,
             conn.bytes_out - sent_before,
         );
@@ -406,6 +424,7 @@ async fn turn(
                 bridge,
                 &ctx,
                 &create.model,
+                &detail,
                 bytes_in,
                 conn.bytes_out - sent_before,
             );
@@ -435,7 +454,8 @@ async fn turn(
         }
     }
     let model = ctx.model.clone().unwrap_or(create.model);
-    finished(bridge, &ctx, &model, bytes_in, conn.bytes_out - sent_before);
+    let sent = conn.bytes_out - sent_before;
+    finished(bridge, &ctx, &model, &detail, bytes_in, sent);
     Ok(ctx.outcome != Outcome::ClientGone)
 }
 
@@ -455,7 +475,14 @@ async fn prewarm(conn: &mut Connection<'_>, id: &str, model: &str) -> pingora::R
 }
 
 /// One access log line and the metrics for one WebSocket request.
-fn finished(bridge: &Bridge, ctx: &RequestCtx, model: &str, bytes_in: u64, bytes_out: u64) {
+fn finished(
+    bridge: &Bridge,
+    ctx: &RequestCtx,
+    model: &str,
+    input: &str,
+    bytes_in: u64,
+    bytes_out: u64,
+) {
     let duration = ctx.started.elapsed();
     if access_log::enabled() {
         let m = &ctx.measures;
@@ -464,7 +491,8 @@ fn finished(bridge: &Bridge, ctx: &RequestCtx, model: &str, bytes_in: u64, bytes
             |u| format!("{}/{}", u.input_tokens, u.output_tokens),
         );
         access_log::write(&format!(
-            "WS /v1/responses responses_websocket 101 {}ms upstream={} tokens={} model={} outcome={}",
+            "WS /v1/responses responses_websocket 101 {}ms input={input} upstream={} tokens={} \
+             model={} outcome={}",
             duration.as_millis(),
             m.upstream_status
                 .map_or_else(|| "-".to_owned(), |s| s.to_string()),
