@@ -9,7 +9,8 @@
 //!   CPU time is read from `/proc/<pid>/task/*/schedstat` (nanoseconds, all threads), and the
 //!   turn's wall time is taken on the client. Prints one JSON line per turn index asked for
 //!   (`--report 1,10,50,100`): median CPU µs and p50/p90 turn time over the sessions.
-//! - `--mode load`: `--concurrency` sessions at once (threads); prints the wall time.
+//! - `--mode load`: `--concurrency` sessions at once (threads); prints the wall time, then
+//!   keeps the sessions open and idle for 4 s (for the bridge's steady-state RSS).
 //!
 //! Usage: `bench_ws --port P --pid PID --transport http|websocket [--mode cpu|load]
 //! [--sessions N] [--turns N] [--concurrency N] [--report LIST]`. Talks to 127.0.0.1 only.
@@ -215,6 +216,11 @@ fn main() {
                    "secs": started.elapsed().as_secs_f64(),
                    "input_bytes": serde_json::to_vec(&open[0].history).map(|v| v.len()).unwrap_or(0)})
         );
+        // The sessions stay open a while, idle, for the steady-state RSS.
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        std::thread::sleep(Duration::from_secs(4));
+        drop(open);
         return;
     }
     // cpu[t] and wall[t]: one value per session.

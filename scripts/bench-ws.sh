@@ -8,7 +8,8 @@
 #            the other, per transport; the bridge's CPU per turn (all threads' schedstat) and
 #            the client's turn time at turns 1, 10, 50 and 100.
 #   memory   64 sessions at once, each to ~1 MiB and held open until all are done, per
-#            transport, each on a fresh bridge: its peak RSS (VmHWM).
+#            transport, each on a fresh bridge: its peak RSS (VmHWM), and its RSS once all
+#            are open and idle (what the WebSocket conversations cost to keep).
 # Prints a markdown table (also written to target/bench-ws-results.md). Sends nothing beyond
 # 127.0.0.1; everything started here is stopped on exit.
 set -euo pipefail
@@ -46,10 +47,17 @@ stop_bridge
 for transport in websocket http; do
     start_bridge
     echo "== memory: $CONCURRENCY $transport sessions at once" >&2
-    load=$(timeout 1200 "$WS" --port "$BRIDGE_PORT" --pid "$BRIDGE_PID" --transport "$transport" \
-        --mode load --concurrency "$CONCURRENCY")
+    timeout 1200 "$WS" --port "$BRIDGE_PORT" --pid "$BRIDGE_PID" --transport "$transport" \
+        --mode load --concurrency "$CONCURRENCY" >"$TMP/load.json" &
+    load_pid=$!
+    for _ in $(seq 1 12000); do [[ -s "$TMP/load.json" ]] && break; sleep 0.1; done
+    # Every session is open and idle now: what the bridge keeps for them (after the
+    # allocator gave back what the turns used).
+    sleep 2
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$BRIDGE_PID/status")
+    wait "$load_pid"
     hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$BRIDGE_PID/status")
-    echo "{\"memory\":\"$transport\",\"hwm_kib\":$hwm,\"load\":$load}" >>"$RESULTS"
+    echo "{\"memory\":\"$transport\",\"hwm_kib\":$hwm,\"idle_rss_kib\":$rss,\"load\":$(cat "$TMP/load.json")}" >>"$RESULTS"
     stop_bridge
 done
 
@@ -68,7 +76,7 @@ for r in rows:
     if "memory" in r:
         load = r["load"]
         print(f"- peak RSS, {load['concurrency']} {r['memory']} sessions of {load['turns']} turns at once "
-              f"(~{load['input_bytes']/1048576:.2f} MiB each): **{r['hwm_kib']/1024:.1f} MiB** "
-              f"({load['secs']:.1f} s)")
+              f"(~{load['input_bytes']/1048576:.2f} MiB each): **{r['hwm_kib']/1024:.1f} MiB**; "
+              f"all open and idle afterwards: {r['idle_rss_kib']/1024:.1f} MiB ({load['secs']:.1f} s)")
 PY
 cat "$OUT"

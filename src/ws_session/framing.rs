@@ -29,6 +29,9 @@ use tungstenite::{Message, WebSocket};
 
 use crate::error::BridgeError;
 
+/// `tungstenite`'s read buffer per connection (its default is 128 KiB).
+const READ_BUFFER: usize = 16 * 1024;
+
 /// The GUID of RFC 6455 §1.3, appended to the client's key before hashing.
 const ACCEPT_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -144,7 +147,10 @@ impl<'s> Connection<'s> {
     /// The protocol over `session`, which has just sent its `101`; messages and frames over
     /// `max_message_bytes` are refused.
     pub fn new(session: &'s mut Session, max_message_bytes: usize) -> Self {
+        // A small read buffer: a connection mostly waits (Codex's messages after the first
+        // are a few KB), and 64 idle connections should not hold 128 KiB each.
         let config = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER)
             .max_message_size(Some(max_message_bytes))
             .max_frame_size(Some(max_message_bytes))
             .write_buffer_size(0)
