@@ -65,7 +65,7 @@ fn tool_turn_over_websocket_chains_with_previous_response_id() {
     assert_eq!(run.final_message.as_deref(), Some("Created ws.txt."));
     let made = std::fs::read_to_string(work.path().join("ws.txt")).expect("ws.txt");
     assert_eq!(made.trim(), "over-websocket");
-    // Codex prewarms the connection with the full input (`generate: false`, no upstream call),
+    // Codex prewarms the connection (`generate: false`, its first input items, no upstream call),
     // then sends each request with `previous_response_id` and only the new items.
     assert_eq!(websocket_requests(&bridge, "prewarm"), 1);
     assert_eq!(websocket_requests(&bridge, "chained"), 2);
