@@ -3,7 +3,7 @@
 # strict mock upstream, and end-to-end tests that drive the real Codex CLI (pinned, installed
 # into .tools/ by this script) through the real bridge: every one on the newest supported
 # release over both transports (HTTP, then WebSocket), a text turn and a tool turn on the
-# previous one. Then a 30-second fuzz run per
+# previous one (both transports too). Then a 30-second fuzz run per
 # cargo-fuzz target (scripts/fuzz-smoke.sh; FUZZ_SECS=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,9 @@ echo "==> the real Codex over WebSocket: the e2e suite again (supports_websocket
 CODEX_E2E_TRANSPORT=websocket cargo test --test codex_e2e 2>&1 | tee -a "$log"
 echo "==> the previous Codex release: a text turn and a tool turn ($("$PWD/.tools/codex-previous/node_modules/.bin/codex" --version))"
 CODEX_BIN="$PWD/.tools/codex-previous/node_modules/.bin/codex" \
+  cargo test --test codex_e2e -- --exact plain_text_turn_streams_the_answer shell_tool_call_creates_a_file \
+  2>&1 | tee -a "$log"
+CODEX_BIN="$PWD/.tools/codex-previous/node_modules/.bin/codex" CODEX_E2E_TRANSPORT=websocket \
   cargo test --test codex_e2e -- --exact plain_text_turn_streams_the_answer shell_tool_call_creates_a_file \
   2>&1 | tee -a "$log"
 if [[ "${FUZZ_SECS:-30}" != 0 ]]; then
