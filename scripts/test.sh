@@ -2,7 +2,8 @@
 # Runs every test: formatting and lint checks, unit tests, integration tests against the
 # strict mock upstream, and end-to-end tests that drive the real Codex CLI (pinned, installed
 # into .tools/ by this script) through the real bridge: every one on the newest supported
-# release, a text turn and a tool turn on the previous one. Then a 30-second fuzz run per
+# release over both transports (HTTP, then WebSocket), a text turn and a tool turn on the
+# previous one (both transports too). Then a 30-second fuzz run per
 # cargo-fuzz target (scripts/fuzz-smoke.sh; FUZZ_SECS=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +18,13 @@ echo "==> cargo test"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --all-targets 2>&1 | tee "$log"
+echo "==> the real Codex over WebSocket: the e2e suite again (supports_websockets = true)"
+CODEX_E2E_TRANSPORT=websocket cargo test --test codex_e2e 2>&1 | tee -a "$log"
 echo "==> the previous Codex release: a text turn and a tool turn ($("$PWD/.tools/codex-previous/node_modules/.bin/codex" --version))"
 CODEX_BIN="$PWD/.tools/codex-previous/node_modules/.bin/codex" \
+  cargo test --test codex_e2e -- --exact plain_text_turn_streams_the_answer shell_tool_call_creates_a_file \
+  2>&1 | tee -a "$log"
+CODEX_BIN="$PWD/.tools/codex-previous/node_modules/.bin/codex" CODEX_E2E_TRANSPORT=websocket \
   cargo test --test codex_e2e -- --exact plain_text_turn_streams_the_answer shell_tool_call_creates_a_file \
   2>&1 | tee -a "$log"
 if [[ "${FUZZ_SECS:-30}" != 0 ]]; then

@@ -102,6 +102,8 @@ pub struct FileConfig {
     pub log: Option<FileLog>,
     /// `direct:`: direct mode (`upstream.kind: direct`): caps, chain, key, RPC endpoints.
     pub direct: Option<direct::FileDirect>,
+    /// `websocket:`: Codex's WebSocket transport on `/v1/responses`.
+    pub websocket: Option<crate::ws_session::settings::FileWebSocket>,
 }
 
 /// `upstream:` in the YAML. Every field is optional.
@@ -357,6 +359,8 @@ pub struct Config {
     pub connections: ConnectionLimits,
     /// `env_logger` level: `info` unless `log.level` or `-v` (`debug`) says otherwise.
     pub log_level: String,
+    /// Codex's WebSocket transport (`websocket:` in the YAML).
+    pub websocket: crate::ws_session::settings::WebSocketSettings,
     /// The file this came from, if any (for messages).
     pub source: Option<PathBuf>,
     /// Direct mode's settings when `upstream.kind` is `direct` (the bridge pays BlockRun).
@@ -996,6 +1000,11 @@ pub fn resolve(
         });
     }
     let connections = connection_limits(&server, &file_origin)?;
+    let websocket = crate::ws_session::settings::WebSocketSettings::from_file(
+        file.websocket,
+        max_body_bytes,
+        &file_origin,
+    )?;
     let log_level = match (cli.verbose, file.log.and_then(|l| l.level)) {
         (true, _) => "debug".to_owned(),
         (false, Some(level)) => {
@@ -1037,6 +1046,7 @@ pub fn resolve(
         shutdown_grace,
         connections,
         log_level,
+        websocket,
         source,
     })
 }

@@ -56,8 +56,10 @@ pub enum BridgeError {
         /// The request's path.
         path: String,
     },
-    /// A WebSocket upgrade on `/v1/responses` (426): Codex then falls back to HTTP.
-    #[error("WebSocket is not supported on /v1/responses: set supports_websockets = false on the provider (Codex then uses HTTP)")]
+    /// A WebSocket upgrade on `/v1/responses` while the bridge's WebSocket transport is off
+    /// (`websocket.enabled: false`), or a POST asking to upgrade (426): Codex then falls back to
+    /// HTTP at once.
+    #[error("WebSocket is turned off on /v1/responses (websocket.enabled: false in the bridge config): Codex uses HTTP; `clawrouter-codex setup` sets supports_websockets = false on the provider")]
     WebSocketUnsupported,
     /// Something inside the bridge failed (no random number for a nonce, a bug) (500).
     #[error("internal error in the bridge: {0}")]

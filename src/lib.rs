@@ -45,3 +45,4 @@ pub mod server;
 pub mod session_io;
 pub mod translate;
 pub mod upstream_client;
+pub mod ws_session;

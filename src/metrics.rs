@@ -95,6 +95,7 @@ pub struct Metrics {
     upstream_requests: IntCounterVec,
     failovers: IntCounter,
     paid_usd: prometheus::Counter,
+    websocket_requests: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -207,9 +208,21 @@ impl Metrics {
                 registry.register(Box::new(metric.clone()))?;
                 metric
             },
+            websocket_requests: counter_vec(
+                "clawrouter_codex_websocket_requests_total",
+                "WebSocket response.create messages by input: full, chained (previous_response_id), \
+                 prewarm (generate:false), not_found (an unknown previous_response_id)",
+                &["input"],
+            )?,
             registry,
         };
         Ok(Arc::new(metrics))
+    }
+
+    /// Counts one WebSocket `response.create` by the kind of its input (`full`, `chained`,
+    /// `prewarm`, `not_found`).
+    pub fn websocket_request(&self, input: &str) {
+        self.websocket_requests.with_label_values(&[input]).inc();
     }
 
     /// Counts one finished request.

@@ -395,6 +395,7 @@ fn doctor_passes_on_a_healthy_setup() {
         "profile",
         "desktop",
         "web search",
+        "websocket",
         "legacy profile",
         "codex",
     ] {
@@ -441,7 +442,7 @@ fn doctor_passes_on_a_healthy_setup() {
     let v = doctor_json(&json_run);
     assert_eq!(v["ok"], true);
     assert!(v.get("error").is_none(), "{v}");
-    assert_eq!(v["data"]["checks"].as_array().map(Vec::len), Some(10));
+    assert_eq!(v["data"]["checks"].as_array().map(Vec::len), Some(11));
     // Read-only: the catalog is unchanged, nothing new in CODEX_HOME.
     assert_eq!(std::fs::read(homes.catalog()).expect("catalog"), before);
     let mut names: Vec<String> = std::fs::read_dir(homes.codex_home())
@@ -504,7 +505,7 @@ fn doctor_fails_on_a_broken_setup() {
     assert_eq!(v["error"]["code"], "checks_failed");
     let message = v["error"]["message"].as_str().expect("message");
     assert!(
-        message.starts_with("7 of 10 checks failed: bridge, proxy, wallet"),
+        message.starts_with("7 of 11 checks failed: bridge, proxy, wallet"),
         "{message}"
     );
     for c in v["error"]["checks"].as_array().expect("checks") {

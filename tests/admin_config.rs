@@ -481,7 +481,8 @@ fn setup_with_the_bridge_down_writes_the_profile() {
     assert_eq!(p["base_url"].as_str(), Some("http://127.0.0.1:8403/v1"));
     assert_eq!(p["wire_api"].as_str(), Some("responses"));
     assert_eq!(p["requires_openai_auth"].as_bool(), Some(false));
-    assert_eq!(p["supports_websockets"].as_bool(), Some(false));
+    // The bridge serves Codex's WebSocket transport (websocket.enabled, on by default).
+    assert_eq!(p["supports_websockets"].as_bool(), Some(true));
     assert!(p.get("experimental_bearer_token").is_none());
     // config.toml is never created or touched by setup.
     assert!(!env.config().exists());

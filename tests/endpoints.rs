@@ -177,9 +177,14 @@ fn ollama_style_endpoints() {
 }
 
 #[test]
-fn websocket_upgrade_is_refused_at_once() {
+fn websocket_upgrade_is_refused_at_once_when_turned_off() {
     let mock = MockUpstream::start(|_| Reply::text("unused"));
-    let bridge = BridgeGuard::start(&mock.base_url());
+    let bridge = BridgeGuard::start_with(&mock.base_url(), |file| {
+        file.websocket = Some(clawrouter_codex::ws_session::settings::FileWebSocket {
+            enabled: Some(false),
+            ..Default::default()
+        });
+    });
     let request = format!(
         "GET /v1/responses HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
         bridge.addr()

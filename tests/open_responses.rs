@@ -5,6 +5,10 @@
 //! `completed`, a `function_call` item; for streams, events present, each valid against its
 //! event schema as the suite's SSE parser checks them, and the function-call event sequence).
 //! Written from the suite's tests and schemas, not copied from them.
+//!
+//! Its WebSocket tests too (`websocket-*`): the same checks on each turn's events (one JSON
+//! message per event), plus what each test asks of `previous_response_id`. Not rebuilt:
+//! `websocket-compact-new-chain`, which needs `/responses/compact` (not served by the bridge).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,6 +17,7 @@ mod common;
 use common::bridge::BridgeGuard;
 use common::client::post_json;
 use common::mock_upstream::{ChatCall, MockUpstream, Reply};
+use common::ws::{connect, Turn};
 use serde_json::{json, Value};
 
 const MODEL: &str = "gpt-4o-mini";
@@ -369,4 +374,190 @@ fn every_test_of_the_open_responses_suite_passes() {
     mock.assert_no_rejections();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(mock.chat_calls().len(), suite().len());
+}
+
+/// The suite's checks on one WebSocket turn that should complete: events present, in
+/// sequence, each valid; a terminal `response.completed` whose response passes the schema.
+fn completed_turn_errors(turn: &Turn) -> Vec<String> {
+    let mut errors = Vec::new();
+    if turn.events.is_empty() {
+        errors.push("no streaming events".to_owned());
+    }
+    for (i, event) in turn.events.iter().enumerate() {
+        if event["sequence_number"] != json!(i) {
+            errors.push(format!("event {i} out of sequence: {event}"));
+        }
+        errors.extend(event_errors(event));
+    }
+    if turn.last()["type"] != "response.completed" {
+        errors.push(format!("terminal event: {}", turn.last()));
+    }
+    errors.extend(schema_errors(turn.response()));
+    if turn.response()["status"] != "completed" {
+        errors.push(format!("status {}", turn.response()["status"]));
+    }
+    errors
+}
+
+fn ws_create(input: Value) -> Value {
+    json!({"type": "response.create", "model": MODEL, "store": false, "input": input})
+}
+
+fn ws_continue(previous: &Value, input: Value) -> Value {
+    let mut request = ws_create(input);
+    request["previous_response_id"] = previous.clone();
+    request
+}
+
+/// The suite opens its connections with a bearer key and a JSON content type.
+const SUITE_HEADERS: &[(&str, &str)] = &[
+    ("authorization", "Bearer test-key"),
+    ("content-type", "application/json"),
+];
+
+#[test]
+fn websocket_response() {
+    let mock = MockUpstream::start(model);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let mut ws = connect(&bridge.addr(), SUITE_HEADERS).expect("upgrade");
+    let turn = ws.turn(&ws_create(json!([user("Count from 1 to 3.")])));
+    assert_eq!(completed_turn_errors(&turn), Vec::<String>::new());
+    mock.assert_no_rejections();
+}
+
+#[test]
+fn websocket_sequential_responses() {
+    let mock = MockUpstream::start(model);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let mut ws = connect(&bridge.addr(), SUITE_HEADERS).expect("upgrade");
+    for text in ["Reply with exactly: first", "Reply with exactly: second"] {
+        let turn = ws.turn(&ws_create(json!(text)));
+        assert_eq!(completed_turn_errors(&turn), Vec::<String>::new(), "{text}");
+    }
+    assert_eq!(mock.chat_calls().len(), 2);
+}
+
+#[test]
+fn websocket_continuation() {
+    let mock = MockUpstream::start(model);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let mut ws = connect(&bridge.addr(), SUITE_HEADERS).expect("upgrade");
+    let first = ws.turn(&ws_create(json!(
+        "Remember the code word: cobalt. Reply with OK."
+    )));
+    assert_eq!(completed_turn_errors(&first), Vec::<String>::new());
+    let second = ws.turn(&ws_continue(
+        &first.response()["id"],
+        json!("What is the code word? Reply with only the code word."),
+    ));
+    assert_eq!(completed_turn_errors(&second), Vec::<String>::new());
+    // The model saw the whole conversation.
+    let texts: Vec<String> = mock.chat_calls()[1]
+        .messages()
+        .iter()
+        .map(common::mock_upstream::content_text)
+        .collect();
+    assert!(texts.iter().any(|t| t.contains("cobalt")), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("Ahoy")), "{texts:?}");
+}
+
+#[test]
+fn websocket_reconnect_store_false_recovery() {
+    let mock = MockUpstream::start(model);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let mut ws = connect(&bridge.addr(), SUITE_HEADERS).expect("upgrade");
+    let first = ws.turn(&ws_create(json!(
+        "Remember the code word: copper. Reply with OK."
+    )));
+    assert_eq!(completed_turn_errors(&first), Vec::<String>::new());
+    drop(ws);
+    let mut ws = connect(&bridge.addr(), SUITE_HEADERS).expect("upgrade");
+    let reconnect = ws.turn(&ws_continue(
+        &first.response()["id"],
+        json!("Try to continue after reconnect. Reply with exactly: reconnected"),
+    ));
+    assert_eq!(reconnect.error_code(), Some("previous_response_not_found"));
+    let recovery = ws.turn(&ws_create(json!([user(
+        "The previous store:false chain could not continue after reconnect. Start a new \
+         response and reply with exactly: recovered"
+    )])));
+    assert_eq!(completed_turn_errors(&recovery), Vec::<String>::new());
+}
+
+#[test]
+fn websocket_generate_false() {
+    let mock = MockUpstream::start(model);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let mut ws = connect(&bridge.addr(), SUITE_HEADERS).expect("upgrade");
+    let mut warm = ws_create(json!("Warm up with this context: the code word is basalt."));
+    warm["generate"] = json!(false);
+    let warm = ws.turn(&warm);
+    assert_eq!(warm.last()["type"], "response.completed");
+    assert_eq!(schema_errors(warm.response()), Vec::<String>::new());
+    assert!(
+        mock.chat_calls().is_empty(),
+        "generate:false calls no model"
+    );
+    let next = ws.turn(&ws_continue(
+        &warm.response()["id"],
+        json!("What is the code word?"),
+    ));
+    assert_eq!(completed_turn_errors(&next), Vec::<String>::new());
+    let calls = mock.chat_calls();
+    assert_eq!(calls.len(), 1);
+    assert!(calls[0]
+        .messages()
+        .iter()
+        .any(|m| common::mock_upstream::content_text(m).contains("basalt")));
+}
+
+#[test]
+fn websocket_previous_response_not_found() {
+    let mock = MockUpstream::start(model);
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let mut ws = connect(&bridge.addr(), SUITE_HEADERS).expect("upgrade");
+    let turn = ws.turn(&ws_continue(
+        &json!("resp_openresponses_missing_1"),
+        json!("This should fail because the previous response is missing."),
+    ));
+    assert_eq!(turn.error_code(), Some("previous_response_not_found"));
+    assert!(mock.chat_calls().is_empty());
+}
+
+#[test]
+fn websocket_failed_continuation_evicts_cache() {
+    // The bridge drops the output of a call that was never made; a model then refuses a
+    // conversation that ends with its own answer.
+    let mock = MockUpstream::start(|call: &ChatCall| {
+        if call
+            .last_message()
+            .is_some_and(|m| m["role"] == "assistant")
+        {
+            Reply::json(
+                400,
+                json!({"error": {"message": "last message is the assistant's"}}),
+            )
+        } else {
+            model(call)
+        }
+    });
+    let bridge = BridgeGuard::start(&mock.base_url());
+    let mut ws = connect(&bridge.addr(), SUITE_HEADERS).expect("upgrade");
+    let first = ws.turn(&ws_create(json!(
+        "Remember the code word: ember. Reply with OK."
+    )));
+    assert_eq!(completed_turn_errors(&first), Vec::<String>::new());
+    let id = &first.response()["id"];
+    let failed = ws.turn(&ws_continue(
+        id,
+        json!([{"type": "function_call_output", "call_id": "call_openresponses_missing",
+                "output": "No matching tool call exists in the previous response."}]),
+    ));
+    assert_eq!(failed.last()["type"], "response.failed");
+    assert_eq!(failed.response()["status"], "failed");
+    let retry = ws.turn(&ws_continue(
+        id,
+        json!("Try to continue after the failed turn. Reply with exactly: stale"),
+    ));
+    assert_eq!(retry.error_code(), Some("previous_response_not_found"));
 }

@@ -17,6 +17,8 @@ use common::client::{get, post};
 use common::mock_upstream::{thinking_model, MockUpstream, Reply};
 use serde_json::{json, Value};
 
+use common::ws::connect;
+
 /// A bridge in team mode over `upstreams` (base URLs), health checked every second.
 fn team_bridge(upstreams: &[String]) -> BridgeGuard {
     let list: Vec<FileTeamUpstream> = upstreams
@@ -318,4 +320,29 @@ fn a_key_file_others_can_read_stops_the_bridge_from_starting() {
         error.contains(&format!("chmod 600 {}", key.display())),
         "{error}"
     );
+}
+
+/// Over a WebSocket, a connection keeps one upstream for all its requests (they continue one
+/// conversation), even without a thread header (anonymous requests are spread otherwise).
+#[test]
+fn a_websocket_connection_stays_on_one_upstream() {
+    let (a, b) = (
+        MockUpstream::start(|_| Reply::text("from a")),
+        MockUpstream::start(|_| Reply::text("from b")),
+    );
+    let bridge = team_bridge(&[a.base_url(), b.base_url()]);
+    let mut ws = connect(&bridge.addr(), &[]).expect("upgrade");
+    let mut previous = Value::Null;
+    for turn in 0..8 {
+        let mut request = json!({"type": "response.create", "model": "m",
+            "input": format!("turn {turn}")});
+        if !previous.is_null() {
+            request["previous_response_id"] = previous.clone();
+        }
+        let answer = ws.turn(&request);
+        assert_eq!(answer.last()["type"], "response.completed");
+        previous = answer.response()["id"].clone();
+    }
+    let calls = (a.chat_calls().len(), b.chat_calls().len());
+    assert!(calls == (8, 0) || calls == (0, 8), "{calls:?}");
 }

@@ -171,6 +171,7 @@ pub fn checks(config: &Config) -> Vec<Check> {
         check_profile(config),
         check_desktop(config),
         check_websearch(config),
+        check_websocket(config),
         check_legacy(config),
         check_codex(),
     ]);
@@ -653,6 +654,41 @@ fn check_websearch(config: &Config) -> Check {
             ),
         )
     }
+}
+
+/// Codex's WebSocket transport (informational): the bridge's `websocket.enabled` and the
+/// profile provider's `supports_websockets`, which `setup` keeps equal.
+fn check_websocket(config: &Config) -> Check {
+    let path = codex_config::profile_path(config);
+    let in_profile = codex_config::CodexFile::load(&path).and_then(|profile| {
+        Ok(profile
+            .provider(codex_config::PROVIDER_ID)?
+            .and_then(|table| table.get("supports_websockets"))
+            .and_then(|item| item.as_bool()))
+    });
+    let in_profile = match in_profile {
+        Ok(value) => value.unwrap_or(false),
+        Err(e) => {
+            return Check::fail(
+                "websocket",
+                format!("unknown: {}", unreadable(&e)),
+                format!("repair {}", error_path(&e).display()),
+            )
+        }
+    };
+    let detail = match (config.websocket.enabled, in_profile) {
+        (true, true) => "on: Codex talks to the bridge over a WebSocket and sends only what is \
+                         new each turn"
+            .to_owned(),
+        (true, false) => "served by the bridge, but the profile has supports_websockets = false: \
+                          Codex uses HTTP (`clawrouter-codex setup` turns it on)"
+            .to_owned(),
+        (false, true) => "off in the bridge (websocket.enabled: false): Codex falls back to HTTP \
+                          at once; `clawrouter-codex setup` sets supports_websockets = false"
+            .to_owned(),
+        (false, false) => "off (websocket.enabled: false): Codex uses HTTP".to_owned(),
+    };
+    Check::pass("websocket", detail)
 }
 
 /// A legacy profile in `config.toml` ([`legacy_profile`]): `codex --profile <name>` will not

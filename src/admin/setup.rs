@@ -3,7 +3,8 @@
 //! Writes `$CODEX_HOME/<profile>.config.toml` (default `~/.codex/clawrouter.config.toml`):
 //! the root `model`, `model_provider = "clawrouter"` and `model_catalog_json`, and the
 //! `[model_providers.clawrouter]` table pointing at this bridge (`wire_api = "responses"`,
-//! `requires_openai_auth = false`, `supports_websockets = false`, and
+//! `requires_openai_auth = false`, `supports_websockets` as the bridge's `websocket.enabled`
+//! (default true: Codex then talks to the bridge over a WebSocket), and
 //! `experimental_bearer_token` when the bridge has an `auth_token`). An existing profile is
 //! edited in place through [`super::codex_config`]: every key the user added stays, and a
 //! second run writes nothing.

@@ -191,6 +191,9 @@ enum Phase {
     Request,
     /// A response was written; the next request has not started.
     Idle,
+    /// A `101 Switching Protocols` was written (the WebSocket of `/v1/responses`): the bytes
+    /// that follow are no longer HTTP, and their own protocol bounds them (`ws_session`).
+    Upgraded,
 }
 
 /// What is known about the header being read.
@@ -279,7 +282,15 @@ impl GuardedStream {
     /// A response is being written: the request is answered and the next one has not begun —
     /// unless this is an informational `1xx` (`100 Continue`), after which the body follows.
     fn answered(&mut self, data: &[u8]) {
-        let informational = data.len() > 9 && data.starts_with(b"HTTP/1.") && data[9] == b'1';
+        if matches!(self.phase, Phase::Upgraded) {
+            return;
+        }
+        let status = (data.len() > 12 && data.starts_with(b"HTTP/1.")).then(|| &data[9..12]);
+        if status == Some(b"101") {
+            self.phase = Phase::Upgraded;
+            return;
+        }
+        let informational = status.is_some_and(|s| s[0] == b'1');
         if !(informational && matches!(self.phase, Phase::Request)) {
             self.phase = Phase::Idle;
         }

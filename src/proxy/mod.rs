@@ -73,6 +73,8 @@ pub struct Bridge {
     pub reasoning_key: Arc<ReasoningKey>,
     /// Direct mode (`upstream.kind: direct`): routing and payments for BlockRun's API.
     pub direct: Option<Arc<Direct>>,
+    /// What the WebSocket connections on `/v1/responses` share (their memory budget).
+    pub websocket: crate::ws_session::Shared,
 }
 
 impl Bridge {
@@ -97,6 +99,7 @@ impl Bridge {
                 ..RequestOptions::default()
             },
             reasoning_key,
+            websocket: crate::ws_session::Shared::default(),
             replay_guard: replay_guard::ReplayGuard::default(),
             dashboard: Dashboard::new()?,
             metrics: Metrics::new().map_err(|e| InitError::Metrics(e.to_string()))?,
@@ -115,7 +118,15 @@ impl Bridge {
         let path = session.req_header().uri.path().to_owned();
         let primary = &self.upstreams.primary().client;
         match ctx.route {
-            Route::Responses => responses::handle(self, session, ctx).await.map(|()| true),
+            Route::Responses if session.is_upgrade_req() && self.config.websocket.enabled => {
+                ctx.route = Route::ResponsesWebSocket;
+                crate::ws_session::handle(self, session, ctx)
+                    .await
+                    .map(|()| true)
+            }
+            Route::Responses | Route::ResponsesWebSocket => {
+                responses::handle(self, session, ctx).await.map(|()| true)
+            }
             Route::Passthrough => {
                 match passthrough::check_request(session.req_header(), self.config.max_body_bytes) {
                     Ok(()) => Ok(false),
@@ -427,6 +438,10 @@ impl ProxyHttp for Bridge {
                 ctx.model.as_deref().unwrap_or("-"),
                 ctx.outcome.as_str(),
             ));
+        }
+        if ctx.route == Route::ResponsesWebSocket && status == 101 {
+            // Each of the connection's requests was counted as it ended (ws_session).
+            return;
         }
         self.metrics.finished(&metrics::Finished {
             route: ctx.route.label(),

@@ -55,15 +55,8 @@ pub async fn handle(
     session: &mut Session,
     ctx: &mut RequestCtx,
 ) -> pingora::Result<()> {
-    let thread = thread_id(session.req_header());
-    let mut target = Target {
-        member: bridge.upstreams.choose(thread.as_deref()),
-        thread,
-        tried: Vec::new(),
-        routed: None,
-    };
-    let prepared = match prepare(bridge, target.member, session).await {
-        Ok(prepared) => prepared,
+    let body = match read_request(bridge, session).await {
+        Ok(body) => body,
         Err(PlanError::Refused(error)) => {
             ctx.outcome = error.outcome();
             return send_error(session, &error).await;
@@ -71,6 +64,74 @@ pub async fn handle(
         Err(PlanError::ClientGone(e)) => {
             ctx.outcome = Outcome::ClientGone;
             return Err(e);
+        }
+    };
+    let headers = session.req_header().headers.clone();
+    let thread = thread_id(session.req_header());
+    let turn = Turn {
+        thread,
+        headers: &headers,
+        body,
+        id: new_id("resp_"),
+        member: None,
+    };
+    match respond(bridge, turn, session, ctx).await? {
+        Responded::Refused(error) => send_error(session, &error).await,
+        Responded::Answered { .. } => Ok(()),
+    }
+}
+
+/// One response to make: a decoded Responses request body and where it came from.
+pub struct Turn<'h> {
+    /// Codex's thread id: the upstream affinity key, also forwarded upstream.
+    pub thread: Option<String>,
+    /// The client's request headers (the WebSocket handshake's, on that transport).
+    pub headers: &'h http::HeaderMap,
+    /// The whole Responses request body (JSON).
+    pub body: Vec<u8>,
+    /// The response id to give the answer.
+    pub id: String,
+    /// The upstream to use (team mode: a WebSocket connection keeps one); `None`: the thread's.
+    pub member: Option<usize>,
+}
+
+/// How [`respond`] ended.
+pub enum Responded {
+    /// The request was refused before anything was sent to the client (nothing upstream
+    /// either): the caller answers with `error`.
+    Refused(BridgeError),
+    /// The answer was sent (an event stream for streaming clients); `member`: the upstream
+    /// that served it.
+    Answered {
+        /// Index of the upstream that served it (team mode).
+        member: usize,
+    },
+}
+
+/// Translates `turn.body`, calls the upstream and sends the answer to `sink`: the shared path
+/// of both transports (HTTP and WebSocket), so the upstream gets the same Chat body for the
+/// same request whichever way it came.
+pub async fn respond(
+    bridge: &Bridge,
+    turn: Turn<'_>,
+    sink: &mut dyn EventSink,
+    ctx: &mut RequestCtx,
+) -> pingora::Result<Responded> {
+    let member = match turn.member {
+        Some(index) => &bridge.upstreams.members()[index],
+        None => bridge.upstreams.choose(turn.thread.as_deref()),
+    };
+    let mut target = Target {
+        member,
+        thread: turn.thread,
+        tried: Vec::new(),
+        routed: None,
+    };
+    let prepared = match prepare(bridge, target.member, turn.headers, turn.body).await {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            ctx.outcome = error.outcome();
+            return Ok(Responded::Refused(error));
         }
     };
     let Prepared {
@@ -83,17 +144,72 @@ pub async fn handle(
     ctx.model = Some(plan.model.clone());
     ctx.measures.unknown_parts = plan.skipped_parts;
     let meta = ResponseMeta {
-        id: new_id("resp_"),
+        id: turn.id,
         created_at: unix_now(),
         model: plan.model.clone(),
     };
-    let answered = answer(bridge, &mut target, session, ctx, plan, chat_body, meta).await;
+    let answered = answer(bridge, &mut target, sink, ctx, plan, chat_body, meta).await;
     ctx.measures.upstream = Some(target.member.index);
     ctx.measures.failovers = target.tried.len() as u64;
     if ctx.outcome.is_upstream_failure() {
         bridge.replay_guard.failed(&ticket);
     }
-    answered
+    answered.map(|()| Responded::Answered {
+        member: target.member.index,
+    })
+}
+
+/// Where a response goes: an SSE body or a JSON answer on HTTP ([`Session`]), or one
+/// WebSocket message per event ([`crate::ws_session`]).
+#[async_trait::async_trait]
+pub trait EventSink: Send {
+    /// Starts the event stream with its first events (whole SSE events, as the translator
+    /// writes them) and, where the transport has them, extra response headers.
+    async fn start(
+        &mut self,
+        first_events: Vec<u8>,
+        extra_headers: &[(&str, String)],
+    ) -> pingora::Result<()>;
+    /// Sends more whole events; `end` ends the stream (the events hold the terminal one).
+    async fn send(&mut self, events: Vec<u8>, end: bool) -> pingora::Result<()>;
+    /// A `stream:false` client's whole answer: `status`, a JSON body and extra headers.
+    async fn send_whole(
+        &mut self,
+        status: u16,
+        body: Vec<u8>,
+        extra_headers: &[(&str, String)],
+    ) -> pingora::Result<()>;
+    /// Resolves when the client has gone away; must be cancel-safe (it is raced against the
+    /// upstream's progress).
+    async fn gone(&mut self);
+}
+
+#[async_trait::async_trait]
+impl EventSink for Session {
+    async fn start(
+        &mut self,
+        first_events: Vec<u8>,
+        extra_headers: &[(&str, String)],
+    ) -> pingora::Result<()> {
+        start_sse(self, first_events, extra_headers).await
+    }
+
+    async fn send(&mut self, events: Vec<u8>, end: bool) -> pingora::Result<()> {
+        send_sse_bytes(self, events, end).await
+    }
+
+    async fn send_whole(
+        &mut self,
+        status: u16,
+        body: Vec<u8>,
+        extra_headers: &[(&str, String)],
+    ) -> pingora::Result<()> {
+        send_json(self, status, body, extra_headers).await
+    }
+
+    async fn gone(&mut self) {
+        let _ = self.read_body_or_idle(true).await;
+    }
 }
 
 /// The upstream a request goes to: its thread's, or after refused connections the next one.
@@ -125,11 +241,11 @@ struct Prepared {
 async fn prepare(
     bridge: &Bridge,
     member: &Member,
-    session: &mut Session,
-) -> Result<Prepared, PlanError> {
-    let body = read_request(bridge, session).await?;
+    headers: &http::HeaderMap,
+    body: Vec<u8>,
+) -> Result<Prepared, BridgeError> {
     let mut options = bridge.request_options.clone();
-    if web_search::is_on(&bridge.config, &session.req_header().headers) {
+    if web_search::is_on(&bridge.config, headers) {
         options.web_search = Some(WebSearchOffer {
             max_results: bridge.config.web_search.max_results,
         });
@@ -183,7 +299,7 @@ async fn prepare(
 async fn answer<'b>(
     bridge: &'b Bridge,
     target: &mut Target<'b>,
-    session: &mut Session,
+    session: &mut dyn EventSink,
     ctx: &mut RequestCtx,
     plan: ChatPlan,
     chat_body: Bytes,
@@ -209,7 +325,9 @@ async fn answer<'b>(
         .collect();
     if streaming {
         translator.start(&mut out);
-        start_sse(session, std::mem::take(&mut out), &routed_header).await?;
+        session
+            .start(std::mem::take(&mut out), &routed_header)
+            .await?;
         ctx.measures.first_byte = Some(ctx.started.elapsed());
     }
     // Once per turn: not when an answer since the user last spoke carried the line.
@@ -245,14 +363,14 @@ async fn answer<'b>(
     };
     ctx.outcome = translator.outcome();
     let sent = if streaming {
-        send_sse_bytes(pump.session, out, true).await
+        pump.session.send(out, true).await
     } else {
         ctx.measures.first_byte = Some(ctx.started.elapsed());
         match translator.failure() {
             Some(failure) => send_failure(pump.session, failure).await,
             None => {
                 let body = translator.response_json();
-                send_json(pump.session, 200, body, &routed_header).await
+                pump.session.send_whole(200, body, &routed_header).await
             }
         }
     };
@@ -498,7 +616,7 @@ async fn open_upstream(
 
 /// Waits for upstream progress while keeping the client alive and watching for its departure.
 struct Pump<'a> {
-    session: &'a mut Session,
+    session: &'a mut dyn EventSink,
     ticks: tokio::time::Interval,
     /// The client gets events (keep-alive, and what [`Pump::flush`] sends).
     streaming: bool,
@@ -509,7 +627,7 @@ impl Pump<'_> {
     /// keep-alive is then due a full interval later.
     async fn flush(&mut self, out: &mut Vec<u8>) -> pingora::Result<()> {
         if self.streaming && !out.is_empty() {
-            send_sse_bytes(self.session, std::mem::take(out), false).await?;
+            self.session.send(std::mem::take(out), false).await?;
             self.ticks.reset();
         }
         Ok(())
@@ -527,7 +645,7 @@ impl Pump<'_> {
             let wake = tokio::select! {
                 result = &mut work => Wake::Done(result),
                 _ = self.ticks.tick() => Wake::Tick,
-                _ = self.session.read_body_or_idle(true) => Wake::ClientGone,
+                () = self.session.gone() => Wake::ClientGone,
             };
             match wake {
                 Wake::Done(result) => return Ok(Some(result)),
@@ -536,7 +654,7 @@ impl Pump<'_> {
                 Wake::Tick => {
                     let mut out = Vec::new();
                     translator.keepalive(&mut out);
-                    if send_sse_bytes(self.session, out, false).await.is_err() {
+                    if self.session.send(out, false).await.is_err() {
                         return Ok(None);
                     }
                 }
@@ -564,7 +682,7 @@ fn client_gone(ctx: &mut RequestCtx) -> pingora::Result<()> {
 
 /// An upstream failure as an HTTP error with an OpenAI-style body (and `retry-after` for rate
 /// limits), for `stream:false` clients.
-async fn send_failure(session: &mut Session, failure: &ClientFailure) -> pingora::Result<()> {
+async fn send_failure(session: &mut dyn EventSink, failure: &ClientFailure) -> pingora::Result<()> {
     log::warn!(
         "/v1/responses failed ({:?}): {}",
         failure.kind,
@@ -574,7 +692,8 @@ async fn send_failure(session: &mut Session, failure: &ClientFailure) -> pingora
     if let Some(secs) = failure.retry_after_secs {
         extra.push(("retry-after", secs.to_string()));
     }
-    send_json(session, failure.http_status(), failure.error_body(), &extra).await
+    let (status, body) = (failure.http_status(), failure.error_body());
+    session.send_whole(status, body, &extra).await
 }
 
 /// The headers of the translated request.
@@ -677,13 +796,10 @@ async fn read_request(bridge: &Bridge, session: &mut Session) -> Result<Vec<u8>,
 
 /// The Responses body → the Chat request; a body that does not translate is the client's
 /// mistake (400), except for the bridge's own bugs (500).
-fn translate(body: &[u8], options: &RequestOptions) -> Result<ChatPlan, PlanError> {
+fn translate(body: &[u8], options: &RequestOptions) -> Result<ChatPlan, BridgeError> {
     request_to_chat(body, options).map_err(|e| match e {
-        RequestError::Internal(detail) => PlanError::Refused(BridgeError::Internal(detail)),
-        e => PlanError::Refused(BridgeError::InvalidRequest(
-            e.to_string(),
-            e.param().map(str::to_owned),
-        )),
+        RequestError::Internal(detail) => BridgeError::Internal(detail),
+        e => BridgeError::InvalidRequest(e.to_string(), e.param().map(str::to_owned)),
     })
 }
 

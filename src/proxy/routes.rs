@@ -5,6 +5,9 @@
 pub enum Route {
     /// `POST /v1/responses`: the translation.
     Responses,
+    /// `GET /v1/responses` upgraded to a WebSocket (set by the handler, never by
+    /// [`Route::classify`]): the same translation, one request per message.
+    ResponsesWebSocket,
     /// Any other `/v1/*`: passed through to the upstream unchanged.
     #[default]
     Passthrough,
@@ -42,6 +45,7 @@ impl Route {
     pub fn label(self) -> &'static str {
         match self {
             Route::Responses => "responses",
+            Route::ResponsesWebSocket => "responses_websocket",
             Route::Passthrough => "passthrough",
             Route::Health => "health",
             Route::OllamaTags => "api_tags",

@@ -77,6 +77,15 @@ pub struct CodexOptions {
     pub extra_profile_toml: String,
     /// Appended verbatim to the base `config.toml`.
     pub extra_config_toml: String,
+    /// The provider's `supports_websockets`: Codex talks to the bridge over a WebSocket.
+    /// Default: `CODEX_E2E_TRANSPORT=websocket` in the environment (scripts/test.sh runs the
+    /// e2e suite once per transport).
+    pub websocket: bool,
+}
+
+/// The transport the e2e tests use unless a test says otherwise.
+pub fn websocket_by_default() -> bool {
+    std::env::var("CODEX_E2E_TRANSPORT").is_ok_and(|t| t.eq_ignore_ascii_case("websocket"))
 }
 
 impl Default for CodexOptions {
@@ -88,6 +97,7 @@ impl Default for CodexOptions {
             catalog_models: vec![default_catalog_entry()],
             extra_profile_toml: String::new(),
             extra_config_toml: String::new(),
+            websocket: websocket_by_default(),
         }
     }
 }
@@ -171,9 +181,10 @@ impl CodexHome {
              base_url = {url}\n\
              wire_api = \"responses\"\n\
              requires_openai_auth = false\n\
-             supports_websockets = false\n\
+             supports_websockets = {ws}\n\
              request_max_retries = {req}\n\
              stream_max_retries = {stream}\n",
+            ws = o.websocket,
             model = toml_str(MODEL),
             catalog = toml_str(&self.catalog_path().to_string_lossy()),
             url = toml_str(&self.bridge_base_url),
@@ -229,6 +240,8 @@ pub struct RunOptions {
     pub extra_args: Vec<String>,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
+    /// Over the WebSocket transport, HTTP turns are expected (the fallback test).
+    pub allow_http: bool,
 }
 
 /// The outcome of one `codex exec --json` run.
@@ -428,6 +441,9 @@ pub fn run_codex_with(
         .find(|e| e["type"] == "item.completed" && e["item"]["type"] == "agent_message")
         .and_then(|e| e["item"]["text"].as_str())
         .map(str::to_string);
+    if home.options.websocket && !opts.allow_http {
+        assert_no_http_turns(home);
+    }
     CodexRun {
         exit_code: status.and_then(|s| s.code()),
         timed_out,
@@ -437,6 +453,28 @@ pub fn run_codex_with(
         final_message,
         elapsed,
     }
+}
+
+/// Over the WebSocket transport, Codex must not have fallen back to HTTP: the bridge counted
+/// no `POST /v1/responses` (its `/metrics`; skipped when the base URL is not a bridge).
+fn assert_no_http_turns(home: &CodexHome) {
+    let Some(root) = home.bridge_base_url().strip_suffix("/v1") else {
+        return;
+    };
+    let Ok(answer) = ureq::get(&format!("{root}/metrics")).call() else {
+        return;
+    };
+    let text = answer.into_string().unwrap_or_default();
+    let http_turns: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("clawrouter_codex_requests_total{") && l.contains("route=\"responses\"")
+        })
+        .collect();
+    assert!(
+        http_turns.is_empty(),
+        "Codex fell back to HTTP although the provider has supports_websockets = true: {http_turns:?}"
+    );
 }
 
 /// Reads a pipe to its end on a thread; the text arrives on the channel.

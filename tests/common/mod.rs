@@ -4,6 +4,7 @@
 //! - [`codex`]: drives the real Codex CLI against a bridge.
 //! - [`bridge`]: runs the bridge in-process; [`direct`]: one in direct mode.
 //! - [`cli`]: the binary with a clean environment.
+//! - [`ws`]: a WebSocket client for `/v1/responses`.
 //!
 //! Each test binary uses only some of them, hence the `dead_code` allowances.
 #![allow(dead_code)]
@@ -14,6 +15,7 @@ pub mod client;
 pub mod codex;
 pub mod direct;
 pub mod mock_upstream;
+pub mod ws;
 
 /// Sends `body` to the bridge's `/v1/responses`, waits until the upstream got the chat call
 /// (reading the first answer bytes first when `read_first`), hangs up, and asserts the bridge

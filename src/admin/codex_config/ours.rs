@@ -65,7 +65,8 @@ pub fn apply_clawrouter(
         ("base_url", Value::from(base_url)),
         ("wire_api", Value::from("responses")),
         ("requires_openai_auth", Value::from(requires_openai_auth)),
-        ("supports_websockets", Value::from(false)),
+        // Codex's WebSocket transport, when the bridge serves it (`websocket.enabled`).
+        ("supports_websockets", Value::from(config.websocket.enabled)),
     ];
     for (key, value) in fields {
         changed |= file.set_provider_value(PROVIDER_ID, key, value)?;
