@@ -19,7 +19,7 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --all-targets 2>&1 | tee "$log"
 echo "==> the real Codex over WebSocket: the e2e suite again (supports_websockets = true)"
-CODEX_E2E_TRANSPORT=websocket cargo test --test codex_e2e 2>&1 | tee -a "$log"
+CODEX_E2E_TRANSPORT=websocket cargo test --test codex_e2e --test codex_direct 2>&1 | tee -a "$log"
 echo "==> the previous Codex release: a text turn and a tool turn ($("$PWD/.tools/codex-previous/node_modules/.bin/codex" --version))"
 CODEX_BIN="$PWD/.tools/codex-previous/node_modules/.bin/codex" \
   cargo test --test codex_e2e -- --exact plain_text_turn_streams_the_answer shell_tool_call_creates_a_file \
