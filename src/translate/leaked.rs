@@ -858,6 +858,9 @@ fn classify(text: &str, at: usize, byte: u8) -> Candidate {
         b'<' if rest.starts_with(OPEN_TAG) => Candidate::Tag { tag_start: at },
         b'<' if OPEN_TAG.starts_with(rest) => Candidate::Undecided,
         b'{' | b'[' => json_candidate(text, at),
+        // A longer run of backticks: the whole-text scan takes its last three as the fence
+        // ([`extend_over_fence`] looks back for the last "```"), so the stream does too.
+        b'`' if rest.starts_with("````") => Candidate::No(1),
         b'`' if rest.starts_with("```") => {
             let after = &rest[3..];
             let info = after
@@ -1145,6 +1148,13 @@ mod tests {
             (
                 "<tool_call>{\"</tool_call>{\"name\":\"mcp__demo__add_numbers\",\"arguments\":{\"\":1}}",
                 "<tool_call>{\"</tool_call>",
+                1,
+            ),
+            // A fence opened by the last three of a longer run of backticks (here right after
+            // inline code): cut from those three, as the whole-text scan does.
+            (
+                "}`code````json\n{\"name\":\"exec_command\",\"arguments\":{\"cmd\":\"ls\"}}\n```",
+                "}`code`",
                 1,
             ),
             // A tag right after a fence opening: the fence is held, and cut with it.
