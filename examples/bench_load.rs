@@ -951,8 +951,10 @@ fn direct_mode_report(lines: &[serde_json::Value]) {
     let mib = |k: &str| kib(k).map_or("—".to_owned(), |v| format!("{v:.1}"));
     println!();
     println!(
-        "x402 at the BlockRun stand-in: {} calls answered 402, {} paid calls answered (the warm-up request paid through the 402; the rest signed ahead).",
-        rss["x402_required"], rss["x402_paid"]
+        "x402 at the BlockRun stand-in: {} calls answered 402, {} paid calls answered (the warm-up request paid through the 402; the rest signed ahead). The direct-mode bridge's payment ledger was on {} (`BENCH_LEDGER_DIR`).",
+        rss["x402_required"],
+        rss["x402_paid"],
+        rss["ledger_fs"].as_str().unwrap_or("?")
     );
     println!();
     println!("| process(es), after the streaming cells | VmRSS MiB | VmHWM MiB |");

@@ -40,7 +40,9 @@
 #
 # Env: BENCH_SECS (3), BENCH_WARMUP_MS (300), BENCH_STREAMS (6), BENCH_SKIP_BUILD=1,
 # BENCH_BRIDGE_BIN (another bridge binary to measure, e.g. a patched build; default the
-# release build of this tree), BENCH_CLAWROUTER=1, BENCH_CLAWROUTER_CMD.
+# release build of this tree), BENCH_CLAWROUTER=1, BENCH_CLAWROUTER_CMD, BENCH_LEDGER_DIR
+# (where the direct-mode bridge keeps its payment ledger, default under $TMP: its SQLite
+# commits sit before the paid call and before the first delta, so the disk shows there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -114,6 +116,9 @@ start_stand_in clawrouter --clawrouter --chunks "$CHUNKS" --interval-ms "$INTERV
 CLAW_STANDIN_PORT=$STARTED_PORT
 
 mkdir -p "$TMP/direct-home"
+LEDGER_DIR=${BENCH_LEDGER_DIR:-$TMP/direct-home}
+mkdir -p "$LEDGER_DIR"
+rm -f "$LEDGER_DIR/bench-payments.sqlite"*
 STARTED_PORT=$(free_port)
 cat >"$TMP/direct.yaml" <<YAML
 listen: 127.0.0.1:$STARTED_PORT
@@ -122,7 +127,7 @@ upstream:
 direct:
   api_url: http://127.0.0.1:$BLOCKRUN_PORT/api
   chain: base
-  ledger: $TMP/direct-home/payments.sqlite
+  ledger: $LEDGER_DIR/bench-payments.sqlite
   max_per_request_usd: 0.5
   max_per_day_usd: 0
   base_rpc_url: http://127.0.0.1:$BLOCKRUN_PORT/rpc
@@ -158,6 +163,8 @@ DIRECT_ERRORS=$(grep -c -E 'WARN|ERROR' "$TMP/bridge-direct.log" || true)
 RSS_JSON="\"direct_rss_kib\":$(status_kib "$DIRECT_PID" VmRSS),\"direct_hwm_kib\":$(status_kib "$DIRECT_PID" VmHWM)"
 RSS_JSON+=",\"proxy_rss_kib\":$(status_kib "$PROXY_PID" VmRSS),\"proxy_hwm_kib\":$(status_kib "$PROXY_PID" VmHWM)"
 RSS_JSON+=",\"x402_required\":$X402_REQUIRED,\"x402_paid\":$X402_PAID"
+RSS_JSON+=",\"ledger_fs\":\"$(stat -f -c %T "$LEDGER_DIR")\""
+if [[ -n "${BENCH_LEDGER_DIR:-}" ]]; then rm -f "$LEDGER_DIR/bench-payments.sqlite"*; fi
 
 # The real ClawRouter (optional): RSS of its process tree, idle and after some calls.
 tree_kib() { # pid key → the sum over the process and its descendants
