@@ -16,13 +16,16 @@
 //!   targets and PASS/MISS.
 //!
 //! `bench_load stream --addr HOST:PORT --target bridge|direct --count K --chunks N
-//!  --interval-ms M`
+//!  --interval-ms M [--model M] [--label L]`
 //!   K sequential streamed requests (after one unmeasured warm-up) on one connection, the
 //!   ~10 KB Codex body with `stream:true` and model `bench-stream-NxM` (the mock paces its
-//!   answer by it). Per request: time to the first response byte, to the first text delta
-//!   (bridge: `response.output_text.delta`; direct: a chunk's `delta.content`); per text
-//!   delta: receive time − the mock's write time stamped in it (`tick <unix µs>`), and
-//!   whether any relayed delta carried more than one upstream delta.
+//!   answer by it; `--model` names another, paced by the mock's defaults). Per request: time
+//!   to the first response byte, to the first and to the last text delta (bridge:
+//!   `response.output_text.delta`; direct: a chunk's `delta.content`), and the spread
+//!   between them; per text delta: receive time − the mock's write time stamped in it
+//!   (`tick <unix µs>`), and whether any relayed delta carried more than one upstream delta.
+//!   The warm-up's own figures are printed too (`warmup`: a direct-mode bridge's first call
+//!   for a model goes through the 402). `--label` names the result line (default: target).
 //!
 //! `bench_load soak --addr HOST:PORT --secs S --conc C --pid PID [--inject-percent 5]
 //!  [--large-percent 25] [--stream-percent 50] [--sample-secs 5] [--warmup-secs 60]
@@ -500,6 +503,7 @@ fn unix_micros() -> i128 {
 struct StreamSample {
     ttfb_us: f64,
     first_delta_us: f64,
+    last_delta_us: f64,
     /// Receive time − mock write time, per upstream delta.
     gaps_us: Vec<f64>,
     deltas: usize,
@@ -614,6 +618,7 @@ async fn one_stream(
                 if sample.deltas == 0 {
                     sample.first_delta_us = now.as_secs_f64() * 1e6;
                 }
+                sample.last_delta_us = now.as_secs_f64() * 1e6;
                 sample.deltas += stamps.len();
                 if stamps.len() > 1 {
                     sample.merged += 1;
@@ -642,10 +647,11 @@ fn stats(values: &mut [f64]) -> String {
         }
     };
     format!(
-        "{{\"n\":{},\"min\":{:.1},\"p50\":{:.1},\"p99\":{:.1},\"max\":{:.1}}}",
+        "{{\"n\":{},\"min\":{:.1},\"p50\":{:.1},\"p95\":{:.1},\"p99\":{:.1},\"max\":{:.1}}}",
         values.len(),
         p(0.0),
         p(0.5),
+        p(0.95),
         p(0.99),
         p(1.0)
     )
@@ -656,9 +662,14 @@ async fn stream(addr: &str, args: &Args) {
     let count: usize = args.num("count", 5);
     let chunks: usize = args.num("chunks", 40);
     let interval: u64 = args.num("interval-ms", 25);
+    let label = args.get("label").unwrap_or(target);
+    let model = args.get("model").map_or_else(
+        || format!("bench-stream-{chunks}x{interval}"),
+        str::to_owned,
+    );
     let mut body: serde_json::Value =
         serde_json::from_slice(&codex_body::responses_body(10_000, true)).expect("JSON");
-    body["model"] = serde_json::json!(format!("bench-stream-{chunks}x{interval}"));
+    body["model"] = serde_json::json!(model);
     let request = build_request(
         target,
         serde_json::to_vec(&body).expect("serializable"),
@@ -667,11 +678,13 @@ async fn stream(addr: &str, args: &Args) {
     let bridge = target == "bridge";
     let mut conn = Conn::open(addr).await.expect("connect");
     // Warm-up (the bridge's first request also probes the upstream's /health).
-    let _ = one_stream(&mut conn, &request, bridge)
+    let warmup = one_stream(&mut conn, &request, bridge)
         .await
         .expect("warm-up stream");
     let mut ttfb = Vec::new();
     let mut first = Vec::new();
+    let mut last = Vec::new();
+    let mut spread = Vec::new();
     let mut gaps = Vec::new();
     let (mut deltas, mut merged, mut errors) = (0, 0, 0);
     for _ in 0..count {
@@ -679,6 +692,8 @@ async fn stream(addr: &str, args: &Args) {
             Ok(s) => {
                 ttfb.push(s.ttfb_us);
                 first.push(s.first_delta_us);
+                last.push(s.last_delta_us);
+                spread.push(s.last_delta_us - s.first_delta_us);
                 gaps.extend(s.gaps_us);
                 deltas += s.deltas;
                 merged += s.merged;
@@ -691,11 +706,17 @@ async fn stream(addr: &str, args: &Args) {
         }
     }
     println!(
-        "{{\"target\":\"{target}\",\"requests\":{count},\"errors\":{errors},\"chunks\":{chunks},\"interval_ms\":{interval},\"deltas\":{deltas},\"expected_deltas\":{},\"merged\":{merged},\"ttfb_us\":{},\"first_delta_us\":{},\"gap_us\":{}}}",
+        "{{\"target\":\"{label}\",\"requests\":{count},\"errors\":{errors},\"chunks\":{chunks},\"interval_ms\":{interval},\"deltas\":{deltas},\"expected_deltas\":{},\"merged\":{merged},\"ttfb_us\":{},\"first_delta_us\":{},\"last_delta_us\":{},\"spread_us\":{},\"gap_us\":{},\"warmup\":{{\"ttfb_us\":{:.1},\"first_delta_us\":{:.1},\"last_delta_us\":{:.1},\"deltas\":{}}}}}",
         (count - errors) * chunks,
         stats(&mut ttfb),
         stats(&mut first),
-        stats(&mut gaps)
+        stats(&mut last),
+        stats(&mut spread),
+        stats(&mut gaps),
+        warmup.ttfb_us,
+        warmup.first_delta_us,
+        warmup.last_delta_us,
+        warmup.deltas
     );
 }
 
@@ -839,6 +860,132 @@ fn report(file: &str) {
         count(ds, "merged"),
         verdict(bd == be && bm == 0 && be > 0)
     );
+    direct_mode_report(&lines);
+}
+
+/// The direct-mode streaming section of `scripts/bench.sh` (its lines are labelled
+/// `stream-baseline`, `stream-direct-mode`, `stream-via-clawrouter` and `rss`), when it ran.
+fn direct_mode_report(lines: &[serde_json::Value]) {
+    let find = |target: &str| lines.iter().find(|v| v["target"] == target);
+    let cells = [
+        find("stream-baseline"),
+        find("stream-direct-mode"),
+        find("stream-via-clawrouter"),
+    ];
+    let Some(any) = cells.iter().flatten().next() else {
+        return;
+    };
+    let ms = |v: Option<&serde_json::Value>, key: &str, q: &str| -> f64 {
+        v.and_then(|v| v[key][q].as_f64()).unwrap_or(f64::NAN) / 1000.0
+    };
+    let row = |label: &str, cell: &dyn Fn(Option<&serde_json::Value>) -> String| {
+        let [a, b, c] = cells.map(cell);
+        println!("| {label} | {a} | {b} | {c} |");
+    };
+    println!();
+    println!(
+        "Direct-mode streaming: the ~10 KB Codex body, `stream:true`, {} text chunks {} ms apart, {} requests per path after one warm-up request (its figures: last rows).",
+        any["chunks"], any["interval_ms"], any["requests"]
+    );
+    println!();
+    println!("| measure | baseline: paced mock, no bridge | bridge direct mode → BlockRun stand-in (x402, streams) | bridge → ClawRouter stand-in (today's default) |");
+    println!("|---|---|---|---|");
+    let p50_max = |key: &'static str| {
+        move |v: Option<&serde_json::Value>| {
+            format!("{:.1} / {:.1}", ms(v, key, "p50"), ms(v, key, "max"))
+        }
+    };
+    row("first byte ms p50 / max", &p50_max("ttfb_us"));
+    row("first text delta ms p50 / max", &p50_max("first_delta_us"));
+    row("last text delta ms p50 / max", &p50_max("last_delta_us"));
+    row(
+        "delta spread (first → last text delta received) ms p50 / min",
+        &|v| {
+            format!(
+                "{:.1} / {:.1}",
+                ms(v, "spread_us", "p50"),
+                ms(v, "spread_us", "min")
+            )
+        },
+    );
+    row(
+        "upstream generation → client receipt per delta ms p50 / p95 / max",
+        &|v| {
+            format!(
+                "{:.2} / {:.2} / {:.2}",
+                ms(v, "gap_us", "p50"),
+                ms(v, "gap_us", "p95"),
+                ms(v, "gap_us", "max")
+            )
+        },
+    );
+    row("text deltas seen / expected (merged)", &|v| {
+        let n = |k: &str| v.and_then(|v| v[k].as_u64()).unwrap_or(0);
+        format!(
+            "{} / {} ({})",
+            n("deltas"),
+            n("expected_deltas"),
+            n("merged")
+        )
+    });
+    row("errors", &|v| {
+        v.and_then(|v| v["errors"].as_u64())
+            .map_or("—".to_owned(), |n| n.to_string())
+    });
+    row(
+        "warm-up (first) request: first byte / first delta / last delta ms",
+        &|v| {
+            let w = |k: &str| v.and_then(|v| v["warmup"][k].as_f64()).unwrap_or(f64::NAN) / 1000.0;
+            format!(
+                "{:.1} / {:.1} / {:.1}",
+                w("ttfb_us"),
+                w("first_delta_us"),
+                w("last_delta_us")
+            )
+        },
+    );
+    let Some(rss) = find("rss") else {
+        return;
+    };
+    let kib = |k: &str| rss[k].as_f64().map(|v| v / 1024.0);
+    let mib = |k: &str| kib(k).map_or("—".to_owned(), |v| format!("{v:.1}"));
+    println!();
+    println!(
+        "x402 at the BlockRun stand-in: {} calls answered 402, {} paid calls answered (the warm-up request paid through the 402; the rest signed ahead). The direct-mode bridge's payment ledger was on {} (`BENCH_LEDGER_DIR`).",
+        rss["x402_required"],
+        rss["x402_paid"],
+        rss["ledger_fs"].as_str().unwrap_or("?")
+    );
+    println!();
+    println!("| process(es), after the streaming cells | VmRSS MiB | VmHWM MiB |");
+    println!("|---|---|---|");
+    println!(
+        "| bridge, direct mode (the one process) | {} | {} |",
+        mib("direct_rss_kib"),
+        mib("direct_hwm_kib")
+    );
+    println!(
+        "| bridge, proxy mode (→ ClawRouter stand-in) | {} | {} |",
+        mib("proxy_rss_kib"),
+        mib("proxy_hwm_kib")
+    );
+    let note = rss["clawrouter_note"].as_str().unwrap_or("");
+    match (kib("clawrouter_rss_kib"), kib("proxy_rss_kib")) {
+        (Some(claw), Some(proxy)) => {
+            println!(
+                "| real ClawRouter v0.12.246 (Node), {note} | {claw:.1} | {} |",
+                mib("clawrouter_hwm_kib")
+            );
+            let hwm = kib("clawrouter_hwm_kib")
+                .zip(kib("proxy_hwm_kib"))
+                .map_or("—".to_owned(), |(a, b)| format!("{:.1}", a + b));
+            println!(
+                "| bridge + ClawRouter (the two processes) | {:.1} | {hwm} |",
+                claw + proxy
+            );
+        }
+        _ => println!("| real ClawRouter v0.12.246 | not measured: {note} | |"),
+    }
 }
 
 // ---------------------------------------------------------------- soak

@@ -19,6 +19,20 @@
 #                (the bridge's auto mode streams from this upstream: its /health names no
 #                wallet); time to first byte, to first text delta, and per delta the receive
 #                time minus the mock's write time stamped in it, bridge vs direct.
+#   direct mode  the same streaming request (model deepseek/deepseek-chat) three ways, each on
+#                its own processes: the bridge in direct mode (upstream.kind: direct, a
+#                Hardhat test key) against bench_upstream --blockrun (x402: the warm-up
+#                request pays through the 402, later ones sign ahead; BlockRun streams); the
+#                bridge against bench_upstream --clawrouter (today's default path: ClawRouter
+#                generates with BlockRun non-streaming, then sends it all); and the paced
+#                mock with no bridge (baseline). Time to first byte, to the first and last
+#                text delta, their spread, receive − generation time per delta; the two
+#                bridges' RSS afterwards. BENCH_CLAWROUTER=1 also starts the real ClawRouter
+#                (BENCH_CLAWROUTER_CMD, default `npx -y @blockrun/clawrouter@0.12.246`; it
+#                needs the package, so it is off by default) with a throwaway HOME, the
+#                test key and its upstream proxy set to a dead 127.0.0.1 port (it cannot
+#                reach BlockRun), and records its RSS idle and after /health and /v1/models
+#                calls, for bridge + ClawRouter against the one direct-mode process.
 #
 # Prints one markdown table (also written to target/bench-results.md). Bounded: every load
 # cell runs BENCH_SECS (default 3) seconds or BENCH_MAX requests, every step is under
@@ -26,7 +40,9 @@
 #
 # Env: BENCH_SECS (3), BENCH_WARMUP_MS (300), BENCH_STREAMS (6), BENCH_SKIP_BUILD=1,
 # BENCH_BRIDGE_BIN (another bridge binary to measure, e.g. a patched build; default the
-# release build of this tree).
+# release build of this tree), BENCH_CLAWROUTER=1, BENCH_CLAWROUTER_CMD, BENCH_LEDGER_DIR
+# (where the direct-mode bridge keeps its payment ledger, default under $TMP: its SQLite
+# commits sit before the paid call and before the first delta, so the disk shows there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -89,6 +105,127 @@ for target in direct bridge; do
         --chunks "$CHUNKS" --interval-ms "$INTERVAL_MS" >>"$RESULTS"
 done
 
+# ---- direct mode: streaming from BlockRun, against the ClawRouter path and the baseline
+TEST_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+MODEL=deepseek/deepseek-chat
+status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+start_stand_in blockrun --blockrun --chunks "$CHUNKS" --interval-ms "$INTERVAL_MS"
+BLOCKRUN_PORT=$STARTED_PORT
+start_stand_in clawrouter --clawrouter --chunks "$CHUNKS" --interval-ms "$INTERVAL_MS"
+CLAW_STANDIN_PORT=$STARTED_PORT
+
+mkdir -p "$TMP/direct-home"
+LEDGER_DIR=${BENCH_LEDGER_DIR:-$TMP/direct-home}
+mkdir -p "$LEDGER_DIR"
+rm -f "$LEDGER_DIR/bench-payments.sqlite"*
+STARTED_PORT=$(free_port)
+cat >"$TMP/direct.yaml" <<YAML
+listen: 127.0.0.1:$STARTED_PORT
+upstream:
+  kind: direct
+direct:
+  api_url: http://127.0.0.1:$BLOCKRUN_PORT/api
+  chain: base
+  ledger: $LEDGER_DIR/bench-payments.sqlite
+  max_per_request_usd: 0.5
+  max_per_day_usd: 0
+  base_rpc_url: http://127.0.0.1:$BLOCKRUN_PORT/rpc
+  solana_rpc_url: http://127.0.0.1:$BLOCKRUN_PORT/rpc
+YAML
+start_bridge_config bridge-direct "$TMP/direct.yaml" HOME="$TMP/direct-home" \
+    BLOCKRUN_WALLET_KEY="$TEST_KEY"
+DIRECT_PID=$STARTED_PID DIRECT_PORT=$STARTED_PORT
+
+STARTED_PORT=$(free_port)
+cat >"$TMP/proxy.yaml" <<YAML
+listen: 127.0.0.1:$STARTED_PORT
+upstream:
+  url: http://127.0.0.1:$CLAW_STANDIN_PORT/v1
+  stream: auto
+YAML
+start_bridge_config bridge-proxy "$TMP/proxy.yaml"
+PROXY_PID=$STARTED_PID PROXY_PORT=$STARTED_PORT
+
+run_stream() { # label target port
+    echo "== stream $1 ($STREAMS × $CHUNKS chunks ${INTERVAL_MS} ms apart)" >&2
+    timeout 120 "$LOAD" stream --addr "127.0.0.1:$3" --target "$2" --label "$1" \
+        --model "$MODEL" --count "$STREAMS" --chunks "$CHUNKS" --interval-ms "$INTERVAL_MS" \
+        >>"$RESULTS"
+}
+run_stream stream-baseline direct "$BLOCKRUN_PORT"
+run_stream stream-direct-mode bridge "$DIRECT_PORT"
+run_stream stream-via-clawrouter bridge "$PROXY_PORT"
+
+X402_REQUIRED=$(grep -c '^x402: 402' "$TMP/blockrun.log" || true)
+X402_PAID=$(grep -c '^x402: paid' "$TMP/blockrun.log" || true)
+DIRECT_ERRORS=$(grep -c -E 'WARN|ERROR' "$TMP/bridge-direct.log" || true)
+RSS_JSON="\"direct_rss_kib\":$(status_kib "$DIRECT_PID" VmRSS),\"direct_hwm_kib\":$(status_kib "$DIRECT_PID" VmHWM)"
+RSS_JSON+=",\"proxy_rss_kib\":$(status_kib "$PROXY_PID" VmRSS),\"proxy_hwm_kib\":$(status_kib "$PROXY_PID" VmHWM)"
+RSS_JSON+=",\"x402_required\":$X402_REQUIRED,\"x402_paid\":$X402_PAID"
+RSS_JSON+=",\"ledger_fs\":\"$(stat -f -c %T "$LEDGER_DIR")\""
+if [[ -n "${BENCH_LEDGER_DIR:-}" ]]; then rm -f "$LEDGER_DIR/bench-payments.sqlite"*; fi
+
+# The real ClawRouter (optional): RSS of its process tree, idle and after some calls.
+tree_kib() { # pid key → the sum over the process and its descendants
+    local total=0 pid kib
+    for pid in $1 $(pgrep -P "$1" 2>/dev/null) \
+        $(for c in $(pgrep -P "$1" 2>/dev/null); do pgrep -P "$c"; done); do
+        kib=$(status_kib "$pid" "$2" 2>/dev/null || true)
+        total=$((total + ${kib:-0}))
+    done
+    echo "$total"
+}
+CLAW_NOTE="not started (set BENCH_CLAWROUTER=1)"
+if [[ "${BENCH_CLAWROUTER:-0}" == 1 ]]; then
+    CLAW_PORT=$(free_port)
+    DEAD_PORT=$(free_port)
+    mkdir -p "$TMP/claw-home"
+    read -r -a CLAW_CMD <<<"${BENCH_CLAWROUTER_CMD:-npx -y @blockrun/clawrouter@0.12.246}"
+    echo "== real ClawRouter: ${CLAW_CMD[*]} --port $CLAW_PORT" >&2
+    (
+        cd "$TMP/claw-home"
+        exec env HOME="$TMP/claw-home" BLOCKRUN_WALLET_KEY="$TEST_KEY" \
+            CLAWROUTER_PAYMENT_CHAIN=base BLOCKRUN_RESPONSE_STORE=off \
+            BLOCKRUN_UPSTREAM_PROXY="http://127.0.0.1:$DEAD_PORT" \
+            HTTPS_PROXY="http://127.0.0.1:$DEAD_PORT" HTTP_PROXY="http://127.0.0.1:$DEAD_PORT" \
+            NO_PROXY= "${CLAW_CMD[@]}" --port "$CLAW_PORT"
+    ) >"$TMP/clawrouter-real.log" 2>&1 &
+    CLAW_PID=$!
+    PIDS+=("$CLAW_PID")
+    CLAW_UP=0
+    for _ in $(seq 1 600); do # up to 60 s (npx may fetch the package first)
+        if curl -sf --max-time 2 "http://127.0.0.1:$CLAW_PORT/health" >/dev/null 2>&1; then
+            CLAW_UP=1
+            break
+        fi
+        kill -0 "$CLAW_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ $CLAW_UP == 1 ]]; then
+        sleep 2
+        CLAW_IDLE=$(tree_kib "$CLAW_PID" VmRSS)
+        for _ in $(seq 1 20); do
+            curl -s --max-time 5 "http://127.0.0.1:$CLAW_PORT/health" >/dev/null || true
+            curl -s --max-time 5 "http://127.0.0.1:$CLAW_PORT/v1/models" >/dev/null || true
+        done
+        # One chat call each way: BlockRun is unreachable (the dead proxy), so they fail fast;
+        # they still run its routing, balance check and error path.
+        for stream in false true; do
+            curl -s --max-time 20 -H 'content-type: application/json' \
+                -d "{\"model\":\"$MODEL\",\"stream\":$stream,\"messages\":[{\"role\":\"user\",\"content\":\"hi $stream\"}]}" \
+                "http://127.0.0.1:$CLAW_PORT/v1/chat/completions" >/dev/null || true
+        done
+        RSS_JSON+=",\"clawrouter_idle_kib\":$CLAW_IDLE,\"clawrouter_rss_kib\":$(tree_kib "$CLAW_PID" VmRSS)"
+        RSS_JSON+=",\"clawrouter_hwm_kib\":$(tree_kib "$CLAW_PID" VmHWM)"
+        CLAW_NOTE="after /health, /v1/models ×20 and 2 failing chat calls (idle: $((CLAW_IDLE / 1024)) MiB; the process tree of \`${CLAW_CMD[*]}\`)"
+    else
+        CLAW_NOTE="\`${CLAW_CMD[*]}\` did not answer /health within 60 s (log: $(tail -n 1 "$TMP/clawrouter-real.log" | tr -cd '[:alnum:] .,:;/@()_-' | cut -c1-160))"
+    fi
+fi
+RSS_JSON+=",\"clawrouter_note\":\"$CLAW_NOTE\""
+echo "{\"target\":\"rss\",$RSS_JSON}" >>"$RESULTS"
+
 END_RSS=$(awk '/^VmRSS/ {print $2}' "/proc/$BRIDGE_PID/status")
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 ERRORS=$(grep -c -E 'WARN|ERROR' "$TMP/bridge.log" || true)
@@ -103,7 +240,8 @@ mkdir -p target
     echo
     echo "Load average before/after: $LOAD_BEFORE / $LOAD_AFTER (other work on the machine adds noise)." \
         "Measured in $(($(date +%s) - START)) s; ${SECS} s per load cell after ${WARMUP_MS} ms warm-up." \
-        "Bridge RSS idle ${IDLE_RSS} KiB, at the end ${END_RSS} KiB; WARN/ERROR lines in its log: ${ERRORS}."
+        "Bridge RSS idle ${IDLE_RSS} KiB, at the end ${END_RSS} KiB; WARN/ERROR lines in its log: ${ERRORS}" \
+        "(the direct-mode bridge's: ${DIRECT_ERRORS})."
     echo
     "$LOAD" report --file "$RESULTS" --clk-tck "$CLK_TCK"
 } | tee "$OUT"

@@ -6,7 +6,10 @@
 # `build_release` (skipped with BENCH_SKIP_BUILD=1); `start_mock ARGS…` sets MOCK_PID and
 # MOCK_PORT; `start_bridge [EXTRA_YAML]` sets BRIDGE_PID and BRIDGE_PORT (defaults except the
 # listen address and the upstream, plus EXTRA_YAML's top-level lines; its log goes to
-# $TMP/bridge.log). Env: BENCH_BRIDGE_BIN (another bridge binary to run).
+# $TMP/bridge.log). For more of each: `start_stand_in NAME ARGS…` (another bench_upstream,
+# log $TMP/NAME.log) and `start_bridge_config NAME CONFIG [VAR=VALUE…]` (another bridge with
+# its own config file and environment, log $TMP/NAME.log) set STARTED_PID and STARTED_PORT.
+# Env: BENCH_BRIDGE_BIN (another bridge binary to run).
 
 TMP=$(mktemp -d)
 PIDS=()
@@ -81,4 +84,27 @@ YAML
     BRIDGE_PID=$!
     PIDS+=("$BRIDGE_PID")
     wait_port "$BRIDGE_PORT"
+}
+
+start_stand_in() { # name, bench_upstream options…
+    local name=$1
+    shift
+    "$MOCK" --port-file "$TMP/$name.port" "$@" 2>"$TMP/$name.log" &
+    STARTED_PID=$!
+    PIDS+=("$STARTED_PID")
+    for _ in $(seq 1 200); do [[ -s "$TMP/$name.port" ]] && break; sleep 0.05; done
+    STARTED_PORT=$(cat "$TMP/$name.port")
+    wait_port "$STARTED_PORT"
+}
+
+start_bridge_config() { # name, config file (listening on $STARTED_PORT), VAR=VALUE…
+    local name=$1 config=$2
+    shift 2
+    env -u PORT -u CLAWROUTER_PROXY_URL -u RUST_LOG -u UPSTREAM_KIND -u BLOCKRUN_API_URL \
+        -u DIRECT_CHAIN -u DIRECT_MAX_PER_REQUEST_USD -u DIRECT_MAX_PER_DAY_USD \
+        -u BASE_RPC_URL -u SOLANA_RPC_URL -u BLOCKRUN_HOME -u BLOCKRUN_WALLET_KEY \
+        -u WALLET_KEY_FILE "$@" "$BRIDGE" -c "$config" bridge 2>"$TMP/$name.log" &
+    STARTED_PID=$!
+    PIDS+=("$STARTED_PID")
+    wait_port "$STARTED_PORT"
 }
