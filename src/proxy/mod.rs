@@ -2,7 +2,9 @@
 //!
 //! Which path a request takes (decided once, in [`routes`]):
 //! - `/v1/responses` → answered inside `request_filter` by [`responses`], which reads the body,
-//!   translates it and calls the upstream with the bridge's own pooled client ([`crate::upstream_client`]).
+//!   translates it and calls the upstream with the bridge's own pooled client ([`crate::upstream_client`]);
+//!   in direct mode through [`crate::direct`], which routes and pays. A WebSocket upgrade there
+//!   goes to [`crate::ws_session`], which drives the same `responses::respond` per message.
 //! - `/health`, `/api/tags`, `/api/version`, `/metrics`, `/dashboard[/api/*]` → answered
 //!   locally by [`crate::handlers`]; the hooks here only pick the handler (and refuse what
 //!   has no endpoint or the wrong method).
@@ -194,7 +196,7 @@ pub enum InitError {
     /// or too short).
     #[error(transparent)]
     SharedKey(#[from] SharedKeyError),
-    /// Direct mode cannot run (no key, a chain it does not pay on, the ledger).
+    /// Direct mode cannot run (no key, an unusable ledger or routing file).
     #[error(transparent)]
     Direct(#[from] DirectInitError),
     /// Registering the `/metrics` counters failed (a bug, e.g. a name registered twice).
