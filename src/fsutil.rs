@@ -4,11 +4,11 @@
 //! existing file followed through a link), flushed to disk, renamed over the target, and the
 //! folder flushed so the rename itself survives. Private folders and files are created owner-only.
 
+use crate::clock::unix_now;
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The permissions a written file gets.
 #[derive(Debug, Clone)]
@@ -112,13 +112,6 @@ pub fn create_new(path: &Path, mode: &Mode) -> io::Result<File> {
     #[cfg(not(unix))]
     let _ = mode;
     options.open(path)
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Copies the original next to `path` as `<name>.bak-<ts>` (never overwriting one), with

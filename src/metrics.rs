@@ -76,6 +76,16 @@ pub struct Measures {
     pub paid: Option<crate::payments::policy::Usdc>,
 }
 
+impl Measures {
+    /// Direct mode: adds `amount` to what the request paid.
+    pub fn add_paid(&mut self, amount: crate::payments::policy::Usdc) {
+        let before = self.paid.map_or(0, |paid| paid.0);
+        self.paid = Some(crate::payments::policy::Usdc(
+            before.saturating_add(amount.0),
+        ));
+    }
+}
+
 /// The bridge's metrics.
 pub struct Metrics {
     registry: Registry,

@@ -59,7 +59,7 @@ pub fn read(config: &Config, now: i64) -> Result<Option<Spend>, String> {
 
 /// `clawrouter-codex spend [--json]`.
 pub fn run(config: &Config, json: bool) -> ExitCode {
-    let now = i64::try_from(crate::direct::exchange::unix_now()).unwrap_or(i64::MAX);
+    let now = crate::clock::unix_now_i64();
     let report = read(config, now);
     let mut out = std::io::stdout();
     if json {

@@ -26,12 +26,12 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
 use super::routing::Pick;
 use super::{body, Billing, Direct, Routed};
+use crate::clock::unix_now;
 use crate::metrics::Measures;
 use crate::payments::ledger::{NewPayment, Outcome};
 use crate::payments::policy::{Refusal, Usdc};
@@ -533,7 +533,7 @@ impl Direct {
             })));
         }
         let payment = NewPayment {
-            ts: i64::try_from(unix_now()).unwrap_or(i64::MAX),
+            ts: crate::clock::unix_now_i64(),
             model: context.model.to_owned(),
             amount,
             nonce: new_id("apikey_"),
@@ -562,7 +562,7 @@ impl Direct {
     }
 
     fn paid(&self, model: &str, amount: Usdc, measures: &mut Measures) {
-        measures.paid = Some(Usdc(measures.paid.map_or(0, |p| p.0) + amount.0));
+        measures.add_paid(amount);
         self.record_cost(model, amount);
     }
 }
@@ -604,12 +604,4 @@ fn body_key(model: &str, body: &[u8]) -> u64 {
     model.hash(&mut hasher);
     body.hash(&mut hasher);
     hasher.finish()
-}
-
-/// Unix seconds now.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -356,7 +356,7 @@ impl Direct {
 
     fn keep_unsettled(&self, key: u64, attempt: Arc<PaidAttempt>, body: bytes::Bytes) {
         if let Ok(mut map) = self.unsettled.lock() {
-            let now = exchange::unix_now();
+            let now = crate::clock::unix_now();
             map.retain(|_, u| u.valid_until > now);
             let valid_until = attempt.valid_before();
             map.insert(
@@ -373,7 +373,7 @@ impl Direct {
     fn take_unsettled(&self, key: u64) -> Option<(Arc<PaidAttempt>, bytes::Bytes)> {
         let mut map = self.unsettled.lock().ok()?;
         let kept = map.remove(&key)?;
-        (kept.valid_until > exchange::unix_now() + REUSE_MARGIN_SECS)
+        (kept.valid_until > crate::clock::unix_now() + REUSE_MARGIN_SECS)
             .then_some((kept.attempt, kept.body))
     }
 
@@ -385,7 +385,7 @@ impl Direct {
 
     fn record_cost(&self, model: &str, amount: Usdc) {
         if let Some(dir) = &self.settings.blockrun_home {
-            let ts = i64::try_from(exchange::unix_now()).unwrap_or(i64::MAX);
+            let ts = i64::try_from(crate::clock::unix_now()).unwrap_or(i64::MAX);
             if let Err(e) = ledger::append_cost_log(dir, ts, model, amount) {
                 log::warn!(
                     "could not append to {}: {e}",

@@ -13,7 +13,7 @@
 //! A streaming answer is committed (status 200, first events) before the upstream is called,
 //! so the client sees its first byte at once and keep-alive events while the model works.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pingora::proxy::Session;
@@ -24,12 +24,12 @@ use super::replay_guard::{Ticket, REPLAY_WINDOW};
 use super::upstreams::{thread_id, Member};
 use super::web_search;
 use super::Bridge;
+use crate::clock::unix_now;
 use crate::decode::{decode_body, DecodeError, StreamDecoder};
 use crate::direct::exchange::{Call, CallFailure};
 use crate::direct::Routed;
 use crate::error::BridgeError;
 use crate::outcome::Outcome;
-use crate::payments::policy::Usdc;
 use crate::session_io::{
     read_body, send_error, send_json, send_sse_bytes, start_sse, ReadBodyError,
 };
@@ -442,7 +442,7 @@ async fn converse<'b>(
             return Ok(Called::ClientGone);
         };
         if let Some(paid) = paid {
-            measures.paid = Some(Usdc(measures.paid.map_or(0, |p| p.0) + paid.0));
+            measures.add_paid(paid);
         }
         let worked = outcomes.iter().filter(|(ok, _)| *ok).count() as u64;
         measures.searches_ok += worked;
@@ -801,11 +801,4 @@ fn translate(body: &[u8], options: &RequestOptions) -> Result<ChatPlan, BridgeEr
         RequestError::Internal(detail) => BridgeError::Internal(detail),
         e => BridgeError::InvalidRequest(e.to_string(), e.param().map(str::to_owned)),
     })
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -40,6 +40,7 @@ use serde_json::{json, Value};
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::access_log;
+use crate::clock::unix_now;
 use crate::error::BridgeError;
 use crate::metrics;
 use crate::outcome::Outcome;
@@ -586,13 +587,6 @@ impl EventSink for FrameSink<'_, '_> {
     async fn gone(&mut self) {
         self.conn.closed().await;
     }
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

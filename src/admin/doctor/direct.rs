@@ -42,7 +42,7 @@ fn check_api(settings: &DirectSettings) -> Check {
 
 fn check_wallet(config: &Config, settings: &DirectSettings) -> Check {
     let caps = &settings.caps;
-    let now = i64::try_from(crate::direct::exchange::unix_now()).unwrap_or(i64::MAX);
+    let now = crate::clock::unix_now_i64();
     let spent = match spend::read(config, now) {
         Ok(Some(report)) => report.today.to_string(),
         Ok(None) => "$0.00".to_owned(),

@@ -22,7 +22,7 @@ pub fn report(
     json: bool,
     out: &mut dyn Write,
 ) -> ExitCode {
-    let now = i64::try_from(crate::direct::exchange::unix_now()).unwrap_or(i64::MAX);
+    let now = crate::clock::unix_now_i64();
     let spent = spend::read(config, now)
         .ok()
         .flatten()

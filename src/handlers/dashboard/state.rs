@@ -105,7 +105,7 @@ async fn direct_parts(direct: &Direct) -> (Value, Value, Value) {
             None => {}
         }
     }
-    let now = i64::try_from(crate::direct::exchange::unix_now()).unwrap_or(i64::MAX);
+    let now = crate::clock::unix_now_i64();
     let week = now - 6 * 24 * 3600 - now.rem_euclid(24 * 3600);
     let spend = match direct.with_ledger(|ledger| ledger.daily(week)) {
         Ok(days) => {
