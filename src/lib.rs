@@ -33,6 +33,7 @@ pub mod decode;
 pub mod direct;
 pub mod error;
 pub mod excerpt;
+pub mod fingerprint;
 pub mod fsutil;
 pub mod funding;
 pub mod handlers;

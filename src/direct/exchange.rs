@@ -23,8 +23,6 @@
 //! the unpaid call, a quote above the per-request cap) passes to the next pick; once a payment
 //! was made, the request never goes to another model.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -47,6 +45,16 @@ const MAX_UNPAID_SENDS: u32 = 2;
 
 /// Bytes the body may grow by when its `model` and `max_tokens` are set (priced in).
 const EDIT_ALLOWANCE: usize = 32;
+
+/// Which request a payment is for: the fingerprint it is found by, and the translated body
+/// (before the pick's edits) it must equal — a retry of the request sends the same body.
+#[derive(Debug, Clone)]
+pub struct RequestKey {
+    /// The fingerprint of the body and the model (or endpoint).
+    pub fingerprint: u64,
+    /// The translated body (a reference, not a copy).
+    pub original: Bytes,
+}
 
 /// Why a call gave no answer to relay.
 #[derive(Debug)]
@@ -122,8 +130,8 @@ impl Direct {
             };
             // The request as translated (before this pick's edits) and the model identify it:
             // a retry of it finds its unsettled payment, and the body that payment was for.
-            let key = body_key(&pick.model, body);
-            let (body, first) = match self.take_unsettled(key) {
+            let key = self.request_key(&pick.model, body);
+            let (body, first) = match self.take_unsettled(&key) {
                 Some((payment, sent)) => {
                     log::info!(
                         "direct: resending the unsettled payment {} (nonce {}) with this retry",
@@ -157,7 +165,7 @@ impl Direct {
             measures.routed_model = Some(pick.model.clone());
             let attempted = self
                 .call_pick(
-                    client, &path, headers, body, key, first, pick, &context, measures,
+                    client, &path, headers, body, &key, first, pick, &context, measures,
                 )
                 .await;
             let failed_unpaid = !attempted.paid
@@ -219,9 +227,9 @@ impl Direct {
             quote: None,
         };
         let mut measures = Measures::default();
-        let key = body_key(label, &body);
+        let key = self.request_key(label, &body);
         let first = self
-            .take_unsettled(key)
+            .take_unsettled(&key)
             .map(|(payment, _)| (payment, Origin::Reused));
         let attempted = self
             .call_pick(
@@ -229,7 +237,7 @@ impl Direct {
                 path,
                 headers,
                 body,
-                key,
+                &key,
                 first,
                 &pick,
                 &context,
@@ -259,7 +267,7 @@ impl Direct {
         path: &str,
         headers: &[(&str, &str)],
         body: Bytes,
-        key: u64,
+        key: &RequestKey,
         mut attempt: Option<(Arc<PaidAttempt>, Origin)>,
         pick: &Pick,
         context: &PaymentContext<'_>,
@@ -595,13 +603,4 @@ fn describe(result: &Result<OpenResponse, CallFailure>) -> String {
         Err(CallFailure::Transport(e)) => e.to_string(),
         Err(CallFailure::Refused(failure)) => failure.message.clone(),
     }
-}
-
-/// Identifies a request (its translated body, for one model or endpoint), so a retry of it
-/// finds its unsettled payment.
-fn body_key(model: &str, body: &[u8]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    model.hash(&mut hasher);
-    body.hash(&mut hasher);
-    hasher.finish()
 }

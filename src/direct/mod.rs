@@ -88,6 +88,9 @@ enum Billing {
 /// the retry resends this body with this payment.
 struct Unsettled {
     attempt: Arc<PaidAttempt>,
+    /// The request as translated (what [`exchange::RequestKey`] names).
+    original: bytes::Bytes,
+    /// The body sent with the payment (the pick's `model` and `max_tokens` set).
     body: bytes::Bytes,
     valid_until: u64,
 }
@@ -101,8 +104,11 @@ pub struct Direct {
     profiles: Profiles,
     /// Per model: the last 402's requirements (signed ahead from, with this call's price).
     sign_ahead: Mutex<HashMap<String, (PaymentRequired, Instant)>>,
-    /// Per request body and model: a payment not settled yet (5xx or no answer after paying).
+    /// Per request (fingerprint of body and model): a payment not settled yet (5xx or no
+    /// answer after paying).
     unsettled: Mutex<HashMap<u64, Unsettled>>,
+    /// The random key of the request fingerprints.
+    hasher: std::hash::RandomState,
     /// Per model: signing ahead is off until then (BlockRun refused a payment signed ahead).
     ahead_off: Mutex<HashMap<String, Instant>>,
     /// The wallet's balance as the dashboard last read it.
@@ -195,6 +201,7 @@ impl Direct {
             profiles,
             sign_ahead: Mutex::new(HashMap::new()),
             unsettled: Mutex::new(HashMap::new()),
+            hasher: std::hash::RandomState::new(),
             ahead_off: Mutex::new(HashMap::new()),
             balance: balance::BalanceCache::default(),
             last_route: Mutex::new(None),
@@ -354,15 +361,31 @@ impl Direct {
         (at.elapsed() < SIGN_AHEAD_TTL).then(|| required.clone())
     }
 
-    fn keep_unsettled(&self, key: u64, attempt: Arc<PaidAttempt>, body: bytes::Bytes) {
+    /// Which request this is, for the unsettled payments: a fingerprint of the translated
+    /// body ([`crate::fingerprint`]) and the model, and the body itself to be sure.
+    fn request_key(&self, model: &str, original: &bytes::Bytes) -> exchange::RequestKey {
+        let body = crate::fingerprint::of(&self.hasher, original);
+        exchange::RequestKey {
+            fingerprint: std::hash::BuildHasher::hash_one(&self.hasher, (model, body)),
+            original: original.clone(),
+        }
+    }
+
+    fn keep_unsettled(
+        &self,
+        key: &exchange::RequestKey,
+        attempt: Arc<PaidAttempt>,
+        body: bytes::Bytes,
+    ) {
         if let Ok(mut map) = self.unsettled.lock() {
             let now = crate::clock::unix_now();
             map.retain(|_, u| u.valid_until > now);
             let valid_until = attempt.valid_before();
             map.insert(
-                key,
+                key.fingerprint,
                 Unsettled {
                     attempt,
+                    original: key.original.clone(),
                     body,
                     valid_until,
                 },
@@ -370,16 +393,29 @@ impl Direct {
         }
     }
 
-    fn take_unsettled(&self, key: u64) -> Option<(Arc<PaidAttempt>, bytes::Bytes)> {
+    /// The unsettled payment of this very request (the whole translated body compared), and
+    /// the body it was sent with.
+    fn take_unsettled(
+        &self,
+        key: &exchange::RequestKey,
+    ) -> Option<(Arc<PaidAttempt>, bytes::Bytes)> {
         let mut map = self.unsettled.lock().ok()?;
-        let kept = map.remove(&key)?;
+        if map.get(&key.fingerprint)?.original != key.original {
+            return None;
+        }
+        let kept = map.remove(&key.fingerprint)?;
         (kept.valid_until > crate::clock::unix_now() + REUSE_MARGIN_SECS)
             .then_some((kept.attempt, kept.body))
     }
 
-    fn forget_unsettled(&self, key: u64) {
+    fn forget_unsettled(&self, key: &exchange::RequestKey) {
         if let Ok(mut map) = self.unsettled.lock() {
-            map.remove(&key);
+            if map
+                .get(&key.fingerprint)
+                .is_some_and(|kept| kept.original == key.original)
+            {
+                map.remove(&key.fingerprint);
+            }
         }
     }
 

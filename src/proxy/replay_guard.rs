@@ -30,17 +30,13 @@
 //! while the answer streams; while nothing failed in the window (the normal case) that is all.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::RandomState;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How long a failure is remembered: ClawRouter's 30 s, plus a margin for the time between its
 /// answer and ours.
 pub const REPLAY_WINDOW: Duration = Duration::from_secs(35);
-
-/// How much of a body's start and end its fingerprint reads.
-const FINGERPRINT_HEAD: usize = 4 * 1024;
-const FINGERPRINT_TAIL: usize = 64 * 1024;
 
 /// Most failing bodies remembered at once (the oldest is forgotten first).
 const MAX_REMEMBERED: usize = 256;
@@ -96,11 +92,9 @@ impl ReplayGuard {
         Ticket { key, nudge }
     }
 
-    /// The body's length, first 4 KiB and last 64 KiB, hashed with this guard's random key.
+    /// The body's fingerprint ([`crate::fingerprint`]) under this guard's random key.
     fn fingerprint(&self, body: &[u8]) -> u64 {
-        let head = &body[..body.len().min(FINGERPRINT_HEAD)];
-        let tail = &body[body.len().saturating_sub(FINGERPRINT_TAIL)..];
-        self.hasher.hash_one((body.len(), head, tail))
+        crate::fingerprint::of(&self.hasher, body)
     }
 
     /// After a failed answer: remembers that the body of `ticket` (the body [`Self::check`]
