@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use clawrouter_codex::config::direct::FileDirect;
-use clawrouter_codex::config::{EnvOverrides, FileConfig, FileProxy, FileUpstream};
+use clawrouter_codex::config::EnvOverrides;
 use clawrouter_codex::direct::solana_rpc::{self, SolanaRpc};
 use clawrouter_codex::payments::policy::Usdc;
 use common::bridge::BridgeGuard;
@@ -28,14 +28,6 @@ use tempfile::TempDir;
 const ABANDON: &str = "abandon abandon abandon abandon abandon abandon abandon abandon \
                        abandon abandon abandon about";
 const ADDRESS: &str = "HAgk14JpMQLgt6rVgv7cBQFJWFto5Dqxi472uT3DKpqk";
-/// Hardhat's first account, for the Base side of `chain: base`.
-const EVM_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-
-/// Profiles over the mock's catalog.
-const ROUTING: &str = "profiles:
-  auto: [anthropic/claude-sonnet-4.6, google/gemini-3-flash, deepseek/deepseek-chat]
-  premium: [anthropic/claude-sonnet-4.6, openai/gpt-5.4]
-";
 
 /// A bridge in direct mode paying on Solana from the ABANDON mnemonic (a key file).
 struct Direct {
@@ -84,29 +76,18 @@ fn start_in(
     if !key_file.exists() {
         std::fs::write(&key_file, format!("{ABANDON}\n")).unwrap();
     }
-    let routing = dir.join("routing.yaml");
-    std::fs::write(&routing, ROUTING).unwrap();
-    let mut direct = FileDirect {
-        api_url: Some(mock.api_base()),
-        chain: Some("solana".to_owned()),
-        solana_rpc_url: Some(mock.solana_rpc_url()),
-        solana_key_file: Some(key_file),
-        ledger: Some(dir.join("payments.sqlite")),
-        routing: Some(routing),
-        max_per_request_usd: Some(0.5),
-        max_per_day_usd: Some(5.0),
-        ..FileDirect::default()
-    };
-    tweak(&mut direct);
-    let mut file = FileConfig {
-        upstream: Some(FileUpstream {
-            kind: Some("direct".to_owned()),
-            ..FileUpstream::default()
-        }),
-        direct: Some(direct),
-        ..FileConfig::default()
-    };
-    BridgeGuard::try_start_file(&mut file, env)
+    let rpc = mock.solana_rpc_url();
+    common::direct::start_in(
+        dir,
+        mock,
+        |d| {
+            d.chain = Some("solana".to_owned());
+            d.solana_rpc_url = Some(rpc);
+            d.solana_key_file = Some(key_file);
+            tweak(d);
+        },
+        env,
+    )
 }
 
 fn mock(paywall: Paywall) -> MockUpstream {
@@ -231,10 +212,15 @@ fn the_configured_chains_offer_is_taken_whichever_comes_first() {
     // Solana listed first; direct.chain: base pays the Base entry.
     let mock_both = mock(Paywall::both().offers(&[Chain::Solana, Chain::Base]));
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("wallet.key"), EVM_KEY).unwrap();
-    let key_file = dir.path().join("wallet.key");
-    let mut file_base = |d: &mut FileDirect| d.chain = Some("base".to_owned());
-    let bridge = start_in_with_evm(dir.path(), &mock_both, &mut file_base, key_file);
+    // The common direct-mode bridge: Base, with an EVM key (and the Solana RPC, to see it unused).
+    let rpc = mock_both.solana_rpc_url();
+    let bridge = common::direct::start_in(
+        dir.path(),
+        &mock_both,
+        |d| d.solana_rpc_url = Some(rpc),
+        &EnvOverrides::default(),
+    )
+    .unwrap();
     let answer = post_json(
         &bridge.url("/v1/responses"),
         &json!({"model": "premium", "input": "Say hi.", "stream": true}),
@@ -248,37 +234,6 @@ fn the_configured_chains_offer_is_taken_whichever_comes_first() {
         mock_both.rpc_calls().is_empty(),
         "no Solana RPC call on Base"
     );
-}
-
-fn start_in_with_evm(
-    dir: &Path,
-    mock: &MockUpstream,
-    tweak: &mut dyn FnMut(&mut FileDirect),
-    key_file: std::path::PathBuf,
-) -> BridgeGuard {
-    let routing = dir.join("routing.yaml");
-    std::fs::write(&routing, ROUTING).unwrap();
-    let mut direct = FileDirect {
-        api_url: Some(mock.api_base()),
-        solana_rpc_url: Some(mock.solana_rpc_url()),
-        ledger: Some(dir.join("payments.sqlite")),
-        routing: Some(routing),
-        ..FileDirect::default()
-    };
-    tweak(&mut direct);
-    let mut file = FileConfig {
-        upstream: Some(FileUpstream {
-            kind: Some("direct".to_owned()),
-            ..FileUpstream::default()
-        }),
-        proxy: Some(FileProxy {
-            wallet_key_file: Some(key_file),
-            ..FileProxy::default()
-        }),
-        direct: Some(direct),
-        ..FileConfig::default()
-    };
-    BridgeGuard::try_start_file(&mut file, &EnvOverrides::default()).unwrap()
 }
 
 #[test]
